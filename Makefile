@@ -1,0 +1,43 @@
+# agentsync — the two front doors are `make demo` and `make test`; both set themselves up.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-fast lint format lock clean-venv
+
+# Create the virtual environment and install exactly the locked set, once.
+# Re-runs only when the lock file or pyproject.toml changes.
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+## The main job: embedded PostgreSQL + sandbox APIs + demo agents, end to end.
+demo: $(STAMP)
+	@$(BIN)/agentsync demo
+
+## The whole test suite (slow end-to-end tests included), as CI runs it.
+test: $(STAMP)
+	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Only the fast tests (skips @pytest.mark.slow) — for the edit/test loop, not for CI.
+test-fast: $(STAMP)
+	@$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	@$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: $(STAMP)
+	@$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+lock: $(STAMP)
+	@{ echo "# Frozen transitive dependency set for agentsync (Python 3.11). Regenerate with: make lock"; \
+	   $(BIN)/python -m pip freeze --exclude-editable; } > requirements.lock
+
+clean-venv:
+	rm -rf $(VENV)

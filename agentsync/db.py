@@ -1,0 +1,221 @@
+"""The database: the embedded PostgreSQL (pgserver) by default, or any server by URL.
+
+With ``AGENTSYNC_DATABASE_URL`` unset, agentsync starts a real PostgreSQL 16 from the pip-installed
+``pgserver`` in ``<data_dir>/pgdata``. Every process that uses it registers a handle; the server
+is reused by all of them and stopped when the last one exits (pgserver's ``cleanup_mode='stop'``).
+The server listens only on a unix socket in its data directory; the URL we hand to dlt, dbt and
+GX has the ``localhost`` + ``?host=/socket/dir`` form that all three accept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, quote, urlsplit
+
+import psycopg2
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from agentsync.errors import DatabaseError, SettingError
+from agentsync.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+# pgserver asks platformdirs for a runtime dir; the fallback it warns about is fine here.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+EMBEDDED_USER = "postgres"
+# pg_hba of the embedded server trusts local socket connections; dlt and GX insist on a
+# password being present in the URL, so we give them a placeholder that is not a secret.
+EMBEDDED_PASSWORD = "embedded"  # noqa: S105
+
+_lock = threading.Lock()
+_server = None  # pgserver.PostgresServer handle held for the life of this process
+_url_cache: dict[str, str] = {}
+_engines: dict[str, Engine] = {}
+
+
+@dataclass(frozen=True)
+class ConnInfo:
+    """Connection parts, for tools (dbt profiles) that want them split."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+
+
+def _check_data_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-probe"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as err:
+        raise SettingError(
+            f"AGENTSYNC_DATA_DIR {path} is not writable ({err.strerror or err})"
+        ) from None
+
+
+def _start_embedded(settings: Settings) -> str:
+    global _server
+    _check_data_dir(settings.data_dir)
+    import pgserver  # imported lazily: production never needs it
+
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    with _lock:
+        if _server is None:
+            try:
+                _server = pgserver.get_server(settings.pgdata, cleanup_mode="stop")
+            except Exception as err:  # pgserver raises bare exceptions; give them context
+                raise DatabaseError(
+                    f"could not start the embedded PostgreSQL in {settings.pgdata}: {err}"
+                ) from err
+        info = _server.get_postmaster_info()
+    socket_dir = str(info.socket_dir) if info.socket_dir else None
+    admin_url = _server.get_uri("postgres")
+    _ensure_database(admin_url, settings.database_name)
+    if socket_dir:
+        return (
+            f"postgresql://{EMBEDDED_USER}:{EMBEDDED_PASSWORD}@localhost/"
+            f"{settings.database_name}?host={quote(socket_dir)}"
+        )
+    return (
+        f"postgresql://{EMBEDDED_USER}:{EMBEDDED_PASSWORD}@{info.hostname}:{info.port}/"
+        f"{settings.database_name}"
+    )
+
+
+def _ensure_database(admin_url: str, name: str) -> None:
+    conn = psycopg2.connect(admin_url)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("select 1 from pg_database where datname = %s", (name,))
+            if cur.fetchone() is None:
+                with contextlib.suppress(psycopg2.errors.DuplicateDatabase):
+                    cur.execute(f'create database "{name}"')
+    finally:
+        conn.close()
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced, safe for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+def _check_external(url: str) -> None:
+    try:
+        conn = psycopg2.connect(url, connect_timeout=5)
+    except psycopg2.OperationalError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else "connection refused"
+        raise SettingError(
+            f"AGENTSYNC_DATABASE_URL {redact_url(url)} cannot be used: {first}"
+        ) from None
+    except psycopg2.ProgrammingError as err:
+        raise SettingError(f"AGENTSYNC_DATABASE_URL is malformed: {err}") from None
+    conn.close()
+
+
+def database_url(settings: Settings | None = None) -> str:
+    """The libpq URL of the database, starting the embedded server when none is configured."""
+    settings = settings or get_settings()
+    key = (
+        settings.database_url.get_secret_value()
+        if settings.database_url
+        else f"embedded:{settings.pgdata}"
+    )
+    if key in _url_cache:
+        return _url_cache[key]
+    if settings.database_url is not None:
+        url = settings.database_url.get_secret_value()
+        if url.startswith("postgresql+psycopg2://"):
+            url = "postgresql://" + url.removeprefix("postgresql+psycopg2://")
+        _check_external(url)
+    else:
+        url = _start_embedded(settings)
+    _url_cache[key] = url
+    return url
+
+
+def conn_info(settings: Settings | None = None) -> ConnInfo:
+    """The database URL split into parts (host is the socket dir for the embedded server)."""
+    url = database_url(settings)
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    host = query.get("host", [parts.hostname or "localhost"])[0]
+    return ConnInfo(
+        host=host,
+        port=parts.port or 5432,
+        user=parts.username or EMBEDDED_USER,
+        password=parts.password or "",
+        dbname=parts.path.lstrip("/"),
+    )
+
+
+def sqlalchemy_url(settings: Settings | None = None) -> str:
+    return "postgresql+psycopg2://" + database_url(settings).removeprefix("postgresql://")
+
+
+def engine(settings: Settings | None = None) -> Engine:
+    """A pooled SQLAlchemy engine for the configured database (one per URL per process)."""
+    url = sqlalchemy_url(settings)
+    with _lock:
+        if url not in _engines:
+            _engines[url] = sa.create_engine(url, pool_pre_ping=True, future=True)
+        return _engines[url]
+
+
+@contextlib.contextmanager
+def begin(settings: Settings | None = None) -> Iterator[Connection]:
+    """A connection inside a transaction (committed on success, rolled back on error)."""
+    with engine(settings).begin() as conn:
+        yield conn
+
+
+def ensure_ready(settings: Settings | None = None) -> str:
+    """Start/reach the database and bring the ``ops`` schema to the newest migration."""
+    from agentsync.migrate import upgrade
+
+    settings = settings or get_settings()
+    url = database_url(settings)
+    upgrade(settings)
+    return url
+
+
+def stop_embedded() -> None:
+    """Release this process's handle on the embedded server (it stops when the last one goes)."""
+    global _server
+    with _lock:
+        if _server is not None:
+            _server.cleanup()
+            _server = None
+        for eng in _engines.values():
+            eng.dispose()
+        _engines.clear()
+        _url_cache.clear()
+
+
+def embedded_server_pid(settings: Settings | None = None) -> int | None:
+    """PID of the running embedded postmaster, or None (reads postmaster.pid)."""
+    settings = settings or get_settings()
+    pidfile = settings.pgdata / "postmaster.pid"
+    if not pidfile.exists():
+        return None
+    try:
+        pid = int(pidfile.read_text().splitlines()[0])
+        os.kill(pid, 0)
+    except (ValueError, IndexError, ProcessLookupError, PermissionError):
+        return None
+    return pid

@@ -1,0 +1,159 @@
+"""One settings object for all of agentsync.
+
+Every setting comes from an environment variable with the ``AGENTSYNC_`` prefix (or a ``.env``
+file in the working directory). Defaults are the embedded, zero set-up ones: an embedded
+PostgreSQL in the data directory and the real vendor base URLs.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agentsync.errors import SettingError
+
+ENV_PREFIX = "AGENTSYNC_"
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".agentsync"
+
+
+class Settings(BaseSettings):
+    """agentsync settings; each field is ``AGENTSYNC_<FIELD NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        hide_input_in_errors=True,
+    )
+
+    # --- storage -------------------------------------------------------------------------------
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Where the embedded PostgreSQL, the generated key, dlt and GX state live.",
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL. Unset: agentsync starts an embedded PostgreSQL in data_dir.",
+    )
+    database_name: str = Field(default="agentsync", description="Database for the embedded server.")
+    encryption_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key for credentials at rest. Unset: generated once in data_dir (0600).",
+    )
+
+    # --- vendor base URLs (production defaults; the demo and tests point them at the sandbox) --
+    fub_base_url: str = "https://api.followupboss.com/v1"
+    fub_oauth_token_url: str = "https://app.followupboss.com/oauth/token"
+    fub_system: str = "agentsync"
+    fub_system_key: SecretStr | None = None
+    rezen_yenta_url: str = "https://yenta.therealbrokerage.com/api/v1"
+    rezen_arrakis_url: str = "https://arrakis.therealbrokerage.com/api/v1"
+    rezen_keymaker_url: str = "https://keymaker.therealbrokerage.com/api/v1"
+    skyslope_base_url: str = "https://api.skyslope.com"
+    qualia_base_url: str = "https://api.qualia.io/graphql"
+
+    # --- HTTP behaviour --------------------------------------------------------------------------
+    http_timeout_seconds: float = Field(default=30.0, gt=0)
+    http_max_retries: int = Field(default=6, ge=0)
+    fub_max_concurrent_requests: int = Field(
+        default=4, ge=1, description="Concurrent FUB calls per FUB account, across agent runs."
+    )
+
+    # --- orchestration ---------------------------------------------------------------------------
+    max_concurrent_onboardings: int = Field(default=2, ge=1)
+    dispatch_interval_seconds: int = Field(default=60, ge=5)
+    daily_sync_cron: str = "0 6 * * *"
+    timezone: str = "UTC"
+
+    # --- health thresholds (legacy operations manual) --------------------------------------------
+    backlog_warn_rows: int = Field(default=1_000, ge=0)
+    backlog_critical_rows: int = Field(default=5_000, ge=0)
+    sync_age_warn_hours: float = Field(default=24, gt=0)
+    sync_age_critical_hours: float = Field(default=72, gt=0)
+    job_stuck_warn_hours: float = Field(default=4, gt=0)
+    job_stuck_critical_hours: float = Field(default=24, gt=0)
+
+    # --- alerts ----------------------------------------------------------------------------------
+    alert_webhook_url: SecretStr | None = Field(
+        default=None, description="Slack-compatible incoming webhook; unset: alerts only logged."
+    )
+
+    # --- SkySlope quirk rule -----------------------------------------------------------------------
+    skyslope_naive_timezone: str = Field(
+        default="America/Los_Angeles",
+        description="Timezone assumed for SkySlope datetimes that carry none.",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        raw = value.get_secret_value().strip()
+        parts = urlsplit(raw)
+        if parts.scheme not in {"postgresql", "postgres", "postgresql+psycopg2"}:
+            raise ValueError("must start with postgresql:// (e.g. postgresql://user:pw@host/db)")
+        if not parts.path.strip("/"):
+            raise ValueError("must name a database (postgresql://user:pw@host/DBNAME)")
+        return SecretStr(raw)
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _check_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        from cryptography.fernet import Fernet
+
+        try:
+            Fernet(value.get_secret_value().strip().encode())
+        except (ValueError, TypeError):
+            raise ValueError("is not a valid Fernet key (32 url-safe base64-encoded bytes)") from None
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        """True when agentsync runs its own PostgreSQL (no database URL set)."""
+        return self.database_url is None
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "pgdata"
+
+    @property
+    def dlt_dir(self) -> Path:
+        return self.data_dir / "dlt"
+
+
+def _describe(err: ValidationError) -> str:
+    first = err.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else "?"
+    msg = first["msg"].removeprefix("Value error, ")
+    return f"{ENV_PREFIX}{field.upper()} {msg}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment; a bad value raises :class:`SettingError`."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as err:
+        raise SettingError(_describe(err)) from None
+
+
+@lru_cache(maxsize=1)
+def _cached(env_fingerprint: tuple[tuple[str, str], ...]) -> Settings:
+    return load_settings()
+
+
+def get_settings() -> Settings:
+    """Settings for this process, re-read whenever an ``AGENTSYNC_*`` variable changes."""
+    fingerprint = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(ENV_PREFIX)))
+    return _cached(fingerprint)

@@ -1,0 +1,86 @@
+"""Shared test harness.
+
+One embedded PostgreSQL (pgserver) per test session, in a temporary data dir. Each test that asks
+for ``agentsync_env`` gets its own fresh database on that server, exposed to in-process code and
+to subprocesses through ``AGENTSYNC_DATABASE_URL``, so tests never see each other's rows.
+Data volume in the end-to-end tests is scaled with ``AGENTSYNC_TEST_SCALE`` (default ``tiny``).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg2
+import pytest
+
+from agentsync import db
+from agentsync.settings import load_settings
+
+TEST_SCALE = os.environ.get("AGENTSYNC_TEST_SCALE", "tiny")
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Admin URL (database ``postgres``) of the session's embedded PostgreSQL."""
+    data_dir = tmp_path_factory.mktemp("agentsync-session")
+    settings = load_settings(data_dir=data_dir, database_name="postgres")
+    url = db.database_url(settings)
+    yield url
+    db.stop_embedded()
+
+
+def _create_database(admin_url: str, name: str) -> None:
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'create database "{name}"')
+    conn.close()
+
+
+def _drop_database(admin_url: str, name: str) -> None:
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'drop database if exists "{name}" with (force)')
+    conn.close()
+
+
+def database_url_for(admin_url: str, name: str) -> str:
+    parts = urlsplit(admin_url)
+    return parts._replace(path=f"/{name}").geturl()
+
+
+@pytest.fixture
+def fresh_database(pg_server: str) -> Iterator[str]:
+    """A new, empty database on the session server; dropped after the test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    _create_database(pg_server, name)
+    yield database_url_for(pg_server, name)
+    _drop_database(pg_server, name)
+
+
+@pytest.fixture
+def agentsync_env(
+    fresh_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, str]]:
+    """Environment for one isolated agentsync: own database, own data dir, own key.
+
+    Returns the ``AGENTSYNC_*`` variables so a test can pass them to subprocesses.
+    """
+    from cryptography.fernet import Fernet
+
+    env = {
+        "AGENTSYNC_DATABASE_URL": fresh_database,
+        "AGENTSYNC_DATA_DIR": str(tmp_path / "data"),
+        "AGENTSYNC_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+    }
+    for key in list(os.environ):
+        if key.startswith("AGENTSYNC_") and key not in env and key != "AGENTSYNC_TEST_SCALE":
+            monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    yield env
