@@ -1,0 +1,1 @@
+"""dlt sources: one package per vendor API (fub, rezen, skyslope, qualia), loading raw_<source>."""

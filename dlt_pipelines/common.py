@@ -1,0 +1,199 @@
+"""What every source shares: pipelines per agent, sync-run records, quarantine, step specs.
+
+Conventions (every source follows them):
+
+- One dlt pipeline per (source, agent): ``pipeline_name = "<source>_user_<user_id>"``, dataset
+  ``raw_<source>``. dlt keeps its state (incremental cursors) in the destination, so a fresh
+  machine resumes where the last run stopped.
+- Raw tables are **append-only** history: every fetched version of a record, with a ``user_id``
+  column and dlt's ``_dlt_load_id``. Deduplication happens in dbt staging/marts.
+- Every (agent, source, entity) run is a row in ``ops.sync_runs`` with the source-reported total
+  (e.g. FUB ``_metadata.total``) for reconciliation.
+- A record that cannot be used (no id, wrong types) goes to ``ops.quarantine`` with its reason;
+  the run goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import dlt
+from sqlalchemy import text
+
+from agentsync import db
+from agentsync.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+RunKind = Literal["onboarding", "daily", "webhook", "manual"]
+
+
+def make_pipeline(source: str, user_id: int, settings: Settings | None = None) -> dlt.Pipeline:
+    """The dlt pipeline for one agent and one source, writing to ``raw_<source>``."""
+    settings = settings or get_settings()
+    settings.dlt_dir.mkdir(parents=True, exist_ok=True)
+    return dlt.pipeline(
+        pipeline_name=f"{source}_user_{user_id}",
+        destination=dlt.destinations.postgres(credentials=db.database_url(settings)),
+        dataset_name=f"raw_{source}",
+        pipelines_dir=str(settings.dlt_dir),
+        progress="log" if log.isEnabledFor(logging.INFO) else None,
+    )
+
+
+def last_load_id(info: Any) -> str | None:
+    """The load id of a dlt ``LoadInfo`` (None when nothing was loaded)."""
+    ids = getattr(info, "loads_ids", None) or []
+    return ids[-1] if ids else None
+
+
+@dataclass
+class SyncRun:
+    """The row being written to ``ops.sync_runs`` for one (agent, source, entity) run."""
+
+    run_id: int
+    user_id: int
+    source: str
+    entity: str
+    rows: int = 0
+    reported_total: int | None = None
+    cursor: str | None = None
+    load_id: str | None = None
+    status: str = "running"
+
+
+def _clean_error(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}"[:2000]
+
+
+@contextlib.contextmanager
+def record_sync(
+    kind: RunKind,
+    user_id: int,
+    source: str,
+    entity: str,
+    flow_run_id: str | None = None,
+) -> Iterator[SyncRun]:
+    """Record one entity's run in ``ops.sync_runs``; failures are recorded and re-raised."""
+    with db.begin() as conn:
+        run_id = conn.execute(
+            text(
+                """
+                insert into ops.sync_runs (kind, flow_run_id, user_id, source, entity)
+                values (:k, :f, :u, :s, :e) returning run_id
+                """
+            ),
+            {"k": kind, "f": flow_run_id, "u": user_id, "s": source, "e": entity},
+        ).scalar_one()
+    run = SyncRun(run_id, user_id, source, entity)
+    try:
+        yield run
+    except BaseException as err:
+        _finish(run, "failed", _clean_error(err))
+        raise
+    else:
+        _finish(run, "skipped" if run.status == "skipped" else "done", None)
+
+
+def _finish(run: SyncRun, status: str, error: str | None) -> None:
+    run.status = status
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                """
+                update ops.sync_runs
+                   set ended_at = now(), status = :st, rows = :r, reported_total = :t,
+                       cursor = :c, load_id = :l, error = :e
+                 where run_id = :id
+                """
+            ),
+            {
+                "st": status,
+                "r": run.rows,
+                "t": run.reported_total,
+                "c": run.cursor,
+                "l": run.load_id,
+                "e": error,
+                "id": run.run_id,
+            },
+        )
+
+
+@dataclass
+class Quarantine:
+    """Collects unusable records during a run and writes them to ``ops.quarantine``."""
+
+    user_id: int
+    source: str
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, entity: str, record: Any, reason: str, record_id: Any = None) -> None:
+        self.items.append(
+            {
+                "u": self.user_id,
+                "s": self.source,
+                "e": entity,
+                "rid": None if record_id is None else str(record_id),
+                "reason": reason,
+                "rec": json.dumps(record, default=str),
+            }
+        )
+
+    def count(self, entity: str | None = None) -> int:
+        return sum(1 for i in self.items if entity is None or i["e"] == entity)
+
+    def flush(self, load_id: str | None = None) -> int:
+        """Write what was collected; returns how many rows were written."""
+        if not self.items:
+            return 0
+        rows = [dict(i, load=load_id) for i in self.items]
+        with db.begin() as conn:
+            conn.execute(
+                text(
+                    """
+                    insert into ops.quarantine
+                        (user_id, source, entity, record_id, reason, record, load_id)
+                    values (:u, :s, :e, :rid, :reason, cast(:rec as jsonb), :load)
+                    """
+                ),
+                rows,
+            )
+        n = len(rows)
+        self.items.clear()
+        return n
+
+
+@dataclass(frozen=True)
+class EntityResult:
+    """What a step loaded for one entity."""
+
+    entity: str
+    rows: int
+    reported_total: int | None = None
+    cursor: str | None = None
+    quarantined: int = 0
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """One onboarding/sync step of a source, as the flows run it.
+
+    ``run(user_id, kind, flow_run_id)`` loads the step's entities for one agent (recording each in
+    ``ops.sync_runs``) and returns what it loaded; it raises on failure. ``depends_on`` names
+    steps (of any source, as ``"<source>.<step>"``) that must have succeeded first.
+    """
+
+    source: str
+    name: str
+    run: Callable[[int, RunKind, str | None], list[EntityResult]]
+    depends_on: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}.{self.name}"

@@ -1,0 +1,260 @@
+"""One HTTP client for every vendor source: retries, back-off, ``Retry-After`` and pacing.
+
+- 429: wait ``Retry-After`` seconds (or back off) and retry; the request was not processed.
+- 5xx, timeouts, connection resets and truncated JSON bodies: retry with exponential back-off.
+- 4xx other than 429: raise :class:`ApiError` at once (a bad credential does not get better).
+- Pacing: each response's ``X-RateLimit-Remaining`` / ``X-RateLimit-Window`` feed a per-account
+  :class:`RateGate` shared by every run in this process, so a normal run never sees a 429.
+- Concurrency: the same gate bounds concurrent calls per vendor account (e.g. FUB's rate limits
+  apply per account, and several agent runs may share one account).
+
+Secrets are sent only in headers/auth and never appear in errors: messages carry the method, the
+path (query parameters stripped of anything secret-looking) and the status.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = {500, 502, 503, 504, 520, 522, 524}
+_SECRETISH = ("key", "token", "secret", "password", "session", "auth")
+
+
+class ApiError(Exception):
+    """A vendor API answered with an error we do not retry (or ran out of retries)."""
+
+    def __init__(self, method: str, url: str, status: int | None, detail: str) -> None:
+        self.method, self.url, self.status, self.detail = method, url, status, detail
+        where = f"{method} {url}"
+        super().__init__(f"{where} -> {status if status is not None else 'no response'}: {detail}")
+
+
+class AuthError(ApiError):
+    """401/403: the credential was refused."""
+
+
+def safe_url(url: httpx.URL | str) -> str:
+    """The URL without secret-looking query parameters (for errors and logs)."""
+    u = httpx.URL(str(url))
+    params = [(k, "***" if any(s in k.lower() for s in _SECRETISH) else v) for k, v in u.params.multi_items()]
+    return str(u.copy_with(params=params))
+
+
+@dataclass
+class RateGate:
+    """Pacing and a concurrency bound for one vendor account.
+
+    ``reserve`` requests are kept unused in each window so concurrent callers don't overshoot.
+    """
+
+    max_concurrent: int = 4
+    reserve: int = 5
+    _sem: threading.BoundedSemaphore = field(init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _blocked_until: float = 0.0
+    throttled_seconds: float = 0.0
+    responses_429: int = 0
+
+    def __post_init__(self) -> None:
+        self._sem = threading.BoundedSemaphore(self.max_concurrent)
+
+    def __enter__(self) -> RateGate:
+        self._sem.acquire()
+        self.wait()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._sem.release()
+
+    def wait(self) -> None:
+        while True:
+            with self._lock:
+                delay = self._blocked_until - time.monotonic()
+            if delay <= 0:
+                return
+            self.throttled_seconds += delay
+            time.sleep(min(delay, 1.0))
+
+    def block_for(self, seconds: float) -> None:
+        with self._lock:
+            self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """Read ``X-RateLimit-*`` headers; when the window is nearly spent, pause callers."""
+        try:
+            remaining = int(headers.get("x-ratelimit-remaining", ""))
+            window = float(headers.get("x-ratelimit-window", "10"))
+        except ValueError:
+            return
+        if remaining <= self.reserve:
+            # Spread what is left over the window rather than bursting into a 429.
+            self.block_for(window / max(1, remaining + 1))
+
+
+_gates: dict[str, RateGate] = {}
+_gates_lock = threading.Lock()
+
+
+def gate_for(account_key: str, max_concurrent: int = 4) -> RateGate:
+    """The process-wide gate for one vendor account (key: a non-secret account fingerprint)."""
+    with _gates_lock:
+        if account_key not in _gates:
+            _gates[account_key] = RateGate(max_concurrent=max_concurrent)
+        return _gates[account_key]
+
+
+class ApiClient:
+    """A small, retrying JSON client over httpx.
+
+    Args:
+        base_url: the API's base URL (a setting; the sandbox or the real host).
+        headers: static headers (auth headers included; never logged).
+        auth: an httpx auth object (e.g. ``httpx.BasicAuth``), optional.
+        gate: the account's :class:`RateGate`, optional.
+        timeout: seconds per request.
+        max_retries: attempts after the first for retryable failures.
+        on_auth_error: called once on a 401 to refresh credentials (returns new headers or None);
+            the request is retried once with them.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | None = None,
+        gate: RateGate | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 6,
+        backoff_base: float = 0.5,
+        on_auth_error: Callable[[], Mapping[str, str] | None] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._client = httpx.Client(
+            headers=dict(headers or {}), auth=auth, timeout=timeout, follow_redirects=False
+        )
+        self.gate = gate
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.on_auth_error = on_auth_error
+        self.requests = 0
+        self.retries = 0
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def set_header(self, name: str, value: str) -> None:
+        self._client.headers[name] = value
+
+    def url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def _sleep_backoff(self, attempt: int) -> None:
+        delay = min(30.0, self.backoff_base * (2**attempt)) * (0.5 + random.random() / 2)
+        time.sleep(delay)
+
+    def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[Any, httpx.Response]:
+        """Send a request; return ``(parsed JSON, response)`` or raise :class:`ApiError`."""
+        url = self.url(path)
+        refreshed = False
+        attempt = 0
+        while True:
+            try:
+                if self.gate is not None:
+                    with self.gate:
+                        resp = self._client.request(
+                            method, url, params=params, json=json_body, headers=headers
+                        )
+                        self.gate.observe(resp.headers)
+                else:
+                    resp = self._client.request(
+                        method, url, params=params, json=json_body, headers=headers
+                    )
+                self.requests += 1
+            except (httpx.TimeoutException, httpx.TransportError) as err:
+                if attempt >= self.max_retries:
+                    raise ApiError(method, safe_url(url), None, f"{type(err).__name__}") from None
+                attempt += 1
+                self.retries += 1
+                self._sleep_backoff(attempt)
+                continue
+
+            status = resp.status_code
+            if status == 429:
+                if self.gate is not None:
+                    self.gate.responses_429 += 1
+                if attempt >= self.max_retries:
+                    raise ApiError(method, safe_url(resp.url), status, "rate limited, retries exhausted")
+                attempt += 1
+                self.retries += 1
+                try:
+                    wait = float(resp.headers.get("retry-after", ""))
+                except ValueError:
+                    wait = self.backoff_base * (2**attempt)
+                if self.gate is not None:
+                    self.gate.block_for(wait)
+                    self.gate.wait()
+                else:
+                    time.sleep(wait)
+                continue
+            if status in RETRY_STATUSES:
+                if attempt >= self.max_retries:
+                    raise ApiError(method, safe_url(resp.url), status, "server error, retries exhausted")
+                attempt += 1
+                self.retries += 1
+                self._sleep_backoff(attempt)
+                continue
+            if status in (401, 403):
+                if status == 401 and self.on_auth_error is not None and not refreshed:
+                    new_headers = self.on_auth_error()
+                    refreshed = True
+                    if new_headers:
+                        self._client.headers.update(new_headers)
+                        continue
+                raise AuthError(method, safe_url(resp.url), status, _short_body(resp))
+            if status >= 400:
+                raise ApiError(method, safe_url(resp.url), status, _short_body(resp))
+            try:
+                return resp.json(), resp
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                # A truncated or garbled body: the request may be retried safely (GET/POST queries).
+                if attempt >= self.max_retries:
+                    raise ApiError(method, safe_url(resp.url), status, "response body is not valid JSON") from None
+                attempt += 1
+                self.retries += 1
+                self._sleep_backoff(attempt)
+
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> tuple[Any, httpx.Response]:
+        return self.request_json("GET", path, params=params)
+
+
+def _short_body(resp: httpx.Response) -> str:
+    text = resp.text[:300].replace("\n", " ")
+    return text or resp.reason_phrase

@@ -1,0 +1,255 @@
+"""The sandbox's shared world: seed, scale, clock, demo agents, and real-world deals.
+
+Everything is deterministic from the seed. Records are derived on demand from
+``(seed, agent, index)`` so seed scale (1.7M FUB people) is served without materialising it;
+only the changes made by advancing the clock are kept in memory.
+
+Real-world deals are shared by the reZEN and SkySlope replicas: the same house sale can appear in
+both systems (for an agent connected to both), as it does when a brokerage runs transactions in
+reZEN and an agent also keeps the file in SkySlope.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+
+EPOCH = datetime(2026, 1, 15, 12, 0, 0, tzinfo=UTC)  # the sandbox clock starts here
+
+
+@dataclass(frozen=True)
+class ScaleProfile:
+    """Volumes across all agents. Per-agent shares are skewed: the first agent is the biggest."""
+
+    name: str
+    agents: int
+    fub_people: int
+    rezen_transactions: int
+    rezen_listings: int
+    skyslope_deals: int
+    qualia_orders: int
+    network_size: int  # down-line agents in the first agent's network
+
+
+SCALES: dict[str, ScaleProfile] = {
+    # tiny: unit/e2e tests; agent 101 still has more people than FUB's deep-offset limit (2000).
+    "tiny": ScaleProfile("tiny", 3, 2_600, 90, 45, 60, 30, 40),
+    "small": ScaleProfile("small", 5, 25_000, 1_500, 650, 600, 300, 200),
+    "medium": ScaleProfile("medium", 10, 250_000, 15_000, 6_500, 6_000, 3_000, 1_000),
+    # the legacy system's volumes (shared/architecture.md: FUB people 1.7M, staged reZEN
+    # transactions 102,843, staged listings 44,688)
+    "seed": ScaleProfile("seed", 25, 1_700_000, 102_843, 44_688, 40_000, 20_000, 5_000),
+}
+
+
+def scale_profile(scale: str | int) -> ScaleProfile:
+    """A named profile, or ``N`` = total FUB people with the rest in seed-scale proportion."""
+    if isinstance(scale, str) and scale in SCALES:
+        return SCALES[scale]
+    try:
+        people = int(scale)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"scale must be one of {', '.join(SCALES)} or a number of FUB people"
+        ) from None
+    if people < 10:
+        raise ValueError("a numeric scale must be at least 10 FUB people")
+    seed = SCALES["seed"]
+    ratio = people / seed.fub_people
+    return ScaleProfile(
+        name=str(people),
+        agents=max(3, min(seed.agents, people // 2_000 + 3)),
+        fub_people=people,
+        rezen_transactions=max(10, round(seed.rezen_transactions * ratio)),
+        rezen_listings=max(5, round(seed.rezen_listings * ratio)),
+        skyslope_deals=max(5, round(seed.skyslope_deals * ratio)),
+        qualia_orders=max(5, round(seed.qualia_orders * ratio)),
+        network_size=max(10, round(seed.network_size * ratio)),
+    )
+
+
+FIRST_NAMES = [
+    "Avery", "Blake", "Casey", "Dana", "Emerson", "Finley", "Gray", "Harper", "Indy", "Jordan",
+    "Kai", "Logan", "Morgan", "Noel", "Oakley", "Parker", "Quinn", "Riley", "Sage", "Taylor",
+]  # fmt: skip
+LAST_NAMES = [
+    "Alvarez", "Brooks", "Chen", "Diaz", "Ellis", "Foster", "Garcia", "Hughes", "Ito", "Jensen",
+    "Khan", "Lopez", "Murphy", "Nguyen", "Owens", "Patel", "Reyes", "Singh", "Turner", "Walsh",
+]  # fmt: skip
+STREETS = [
+    "Heritage Ct", "Lakeview Dr", "Oak St", "Pine Ave", "Maple Rd", "Cedar Ln", "Elm St",
+    "Willow Way", "Sunset Blvd", "Ridge Rd", "Harbor Dr", "Mission St",
+]  # fmt: skip
+CITIES = [("Sacramento", "CA", "958"), ("Reno", "NV", "895"), ("Austin", "TX", "787"),
+          ("Denver", "CO", "802"), ("Tampa", "FL", "336")]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """A demo agent: platform ``user_id`` and which integrations it has connected."""
+
+    user_id: int
+    name: str
+    index: int
+    integrations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RealDeal:
+    """One real-world deal; ``in_rezen`` / ``in_skyslope`` say where it is recorded."""
+
+    key: int
+    user_id: int
+    is_listing: bool
+    street_number: int
+    street_name: str
+    unit: str | None
+    city: str
+    state: str
+    zip: str
+    side: str  # BUYER / SELLER (listings are always SELLER)
+    price_cents: int
+    lifecycle: str  # OPEN / CLOSED / TERMINATED
+    created_at: datetime
+    close_date: date | None
+    in_rezen: bool
+    in_skyslope: bool
+
+    @property
+    def address(self) -> str:
+        unit = f" Unit {self.unit}" if self.unit else ""
+        return f"{self.street_number} {self.street_name}{unit}"
+
+
+def stable_int(*parts: object) -> int:
+    """A deterministic 64-bit integer from the parts (independent of PYTHONHASHSEED)."""
+    digest = hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+def shares(total: int, n: int) -> list[int]:
+    """Split ``total`` over ``n`` agents, skewed (first agent ~ half), summing exactly."""
+    if n <= 0:
+        return []
+    weights = [1.0 / (i + 1) ** 1.2 for i in range(n)]
+    s = sum(weights)
+    out = [int(total * w / s) for w in weights]
+    out[0] += total - sum(out)
+    return out
+
+
+class World:
+    """Seed, scale, clock and the demo agents every replica shares."""
+
+    def __init__(self, seed: int = 42, scale: str | int = "tiny") -> None:
+        self.seed = int(seed)
+        self.profile = scale_profile(scale)
+        self.scale_name = self.profile.name
+        self._offset = timedelta(0)
+        self._lock = threading.Lock()
+        self.agents = [self._agent(i) for i in range(self.profile.agents)]
+
+    # -- clock ---------------------------------------------------------------------------------
+    def now(self) -> datetime:
+        with self._lock:
+            return EPOCH + self._offset
+
+    def advance(self, seconds: float) -> datetime:
+        with self._lock:
+            self._offset += timedelta(seconds=seconds)
+            return EPOCH + self._offset
+
+    # -- agents --------------------------------------------------------------------------------
+    def _agent(self, i: int) -> AgentSpec:
+        rng = random.Random(stable_int(self.seed, "agent", i))
+        name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+        # Agent 1 (user 101) has everything; 2 has FUB + reZEN; 3 FUB + SkySlope + Qualia
+        # (another brokerage); further agents cycle through those three patterns.
+        pattern = i % 3
+        integrations = {
+            0: ("fub", "rezen", "skyslope", "qualia"),
+            1: ("fub", "rezen"),
+            2: ("fub", "skyslope", "qualia"),
+        }[pattern]
+        return AgentSpec(user_id=101 + i, name=name, index=i, integrations=integrations)
+
+    def agent(self, user_id: int) -> AgentSpec | None:
+        idx = user_id - 101
+        return self.agents[idx] if 0 <= idx < len(self.agents) else None
+
+    def agents_with(self, integration: str) -> list[AgentSpec]:
+        return [a for a in self.agents if integration in a.integrations]
+
+    def share(self, integration: str, total: int, user_id: int) -> int:
+        """This agent's share of ``total`` records among the agents connected to ``integration``."""
+        connected = self.agents_with(integration)
+        ids = [a.user_id for a in connected]
+        if user_id not in ids:
+            return 0
+        return shares(total, len(ids))[ids.index(user_id)]
+
+    # -- real-world deals (shared by reZEN and SkySlope) ----------------------------------------
+    def deals(self, user_id: int) -> list[RealDeal]:
+        return _deals(self.seed, self.profile, user_id)
+
+
+@lru_cache(maxsize=64)
+def _deals(seed: int, profile: ScaleProfile, user_id: int) -> list[RealDeal]:
+    world = World.__new__(World)  # cheap: only the agent table is needed
+    world.seed, world.profile = seed, profile
+    world.agents = [World._agent(world, i) for i in range(profile.agents)]
+    agent = world.agent(user_id)
+    if agent is None:
+        return []
+    has_rezen = "rezen" in agent.integrations
+    has_sky = "skyslope" in agent.integrations
+    n_tx = world.share("rezen", profile.rezen_transactions, user_id) if has_rezen else 0
+    n_ls = world.share("rezen", profile.rezen_listings, user_id) if has_rezen else 0
+    n_sky = world.share("skyslope", profile.skyslope_deals, user_id) if has_sky else 0
+    out: list[RealDeal] = []
+    key = 0
+
+    def make(is_listing: bool, in_rezen: bool, in_sky: bool) -> RealDeal:
+        nonlocal key
+        key += 1
+        rng = random.Random(stable_int(seed, "deal", user_id, key))
+        city, state, zip3 = rng.choice(CITIES)
+        created = EPOCH - timedelta(days=rng.randint(1, 900), seconds=rng.randint(0, 86_399))
+        lifecycle = rng.choices(["OPEN", "CLOSED", "TERMINATED"], weights=[3, 6, 1])[0]
+        close = (created + timedelta(days=rng.randint(20, 90))).date()
+        if lifecycle == "OPEN":
+            close = (EPOCH + timedelta(days=rng.randint(5, 60))).date()
+        return RealDeal(
+            key=key,
+            user_id=user_id,
+            is_listing=is_listing,
+            street_number=rng.randint(10, 9999),
+            street_name=rng.choice(STREETS),
+            unit=str(rng.randint(1, 40)) if rng.random() < 0.1 else None,
+            city=city,
+            state=state,
+            zip=f"{zip3}{rng.randint(10, 99)}",
+            side="SELLER" if is_listing else rng.choice(["BUYER", "SELLER"]),
+            price_cents=rng.randint(150_000, 2_500_000) * 100,
+            lifecycle=lifecycle,
+            created_at=created,
+            close_date=close if lifecycle != "TERMINATED" else None,
+            in_rezen=in_rezen,
+            in_skyslope=in_sky,
+        )
+
+    # When an agent has both systems, about a third of the SkySlope files are the same deals as
+    # reZEN transactions/listings; the rest are SkySlope-only.
+    overlap = min(n_sky // 3, n_tx + n_ls) if (has_rezen and has_sky) else 0
+    for i in range(n_tx):
+        out.append(make(False, True, i < overlap * n_tx // max(1, n_tx + n_ls)))
+    for i in range(n_ls):
+        out.append(make(True, True, i < overlap - overlap * n_tx // max(1, n_tx + n_ls)))
+    already = sum(1 for d in out if d.in_skyslope)
+    for _ in range(max(0, n_sky - already)):
+        out.append(make(False, False, True))
+    return out
