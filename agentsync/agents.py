@@ -78,7 +78,9 @@ def validate_credential(integration: str, cred: dict[str, Any]) -> dict[str, str
     return clean
 
 
-def add_agent(user_id: int, name: str, credentials: dict[str, dict[str, Any]] | None = None) -> Agent:
+def add_agent(
+    user_id: int, name: str, credentials: dict[str, dict[str, Any]] | None = None
+) -> Agent:
     """Create an agent with optional credentials, all-or-nothing."""
     if user_id <= 0:
         raise InvalidInputError("--user-id must be a positive integer (the platform's user id)")
@@ -172,9 +174,7 @@ def list_agents() -> list[Agent]:
                 """
             )
         ).all()
-    return [
-        Agent(r.user_id, r.name, list(r.integrations), r.created_at.isoformat()) for r in rows
-    ]
+    return [Agent(r.user_id, r.name, list(r.integrations), r.created_at.isoformat()) for r in rows]
 
 
 def get_agent(user_id: int) -> Agent:

@@ -41,7 +41,9 @@ def load_key(settings: Settings | None = None) -> bytes:
     except FileExistsError:  # another process won the race: use its key
         return path.read_bytes().strip()
     except OSError as err:
-        raise SettingError(f"AGENTSYNC_DATA_DIR {settings.data_dir} is not writable: {err}") from None
+        raise SettingError(
+            f"AGENTSYNC_DATA_DIR {settings.data_dir} is not writable: {err}"
+        ) from None
     with os.fdopen(fd, "wb") as fh:
         fh.write(key)
     return key

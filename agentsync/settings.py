@@ -52,7 +52,7 @@ class Settings(BaseSettings):
 
     # --- vendor base URLs (production defaults; the demo and tests point them at the sandbox) --
     fub_base_url: str = "https://api.followupboss.com/v1"
-    fub_oauth_token_url: str = "https://app.followupboss.com/oauth/token"
+    fub_oauth_token_url: str = "https://app.followupboss.com/oauth/token"  # noqa: S105
     fub_system: str = "agentsync"
     fub_system_key: SecretStr | None = None
     rezen_yenta_url: str = "https://yenta.therealbrokerage.com/api/v1"
@@ -116,7 +116,9 @@ class Settings(BaseSettings):
         try:
             Fernet(value.get_secret_value().strip().encode())
         except (ValueError, TypeError):
-            raise ValueError("is not a valid Fernet key (32 url-safe base64-encoded bytes)") from None
+            raise ValueError(
+                "is not a valid Fernet key (32 url-safe base64-encoded bytes)"
+            ) from None
         return value
 
     @property

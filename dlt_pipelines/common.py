@@ -197,3 +197,29 @@ class StepSpec:
     @property
     def key(self) -> str:
         return f"{self.source}.{self.name}"
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    """One entity of a source, as reconciliation, health and the quality suites see it.
+
+    Args:
+        source: ``fub``, ``rezen``, ``skyslope`` or ``qualia``.
+        entity: the entity name used in ``ops.sync_runs.entity`` (e.g. ``people``).
+        raw_table: schema-qualified raw table (append-only history), e.g. ``raw_fub.people``.
+        raw_id_column: the vendor id column in the raw table.
+        mart: schema-qualified final table, e.g. ``marts.people`` (None if the entity has none).
+        mart_id_column: the id column in the mart (one row per ``user_id`` + this id).
+        freshness_column: a timestamp column in the mart telling how new the newest record is.
+        excluded_flag_columns: boolean mart columns that mark rows kept but excluded from the
+            "live" count, by reason (e.g. ``{"deleted": "is_deleted", "trashed": "is_trashed"}``).
+    """
+
+    source: str
+    entity: str
+    raw_table: str
+    raw_id_column: str
+    mart: str | None
+    mart_id_column: str
+    freshness_column: str | None = None
+    excluded_flag_columns: dict[str, str] = field(default_factory=dict)

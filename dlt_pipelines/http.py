@@ -47,7 +47,10 @@ class AuthError(ApiError):
 def safe_url(url: httpx.URL | str) -> str:
     """The URL without secret-looking query parameters (for errors and logs)."""
     u = httpx.URL(str(url))
-    params = [(k, "***" if any(s in k.lower() for s in _SECRETISH) else v) for k, v in u.params.multi_items()]
+    params = [
+        (k, "***" if any(s in k.lower() for s in _SECRETISH) else v)
+        for k, v in u.params.multi_items()
+    ]
     return str(u.copy_with(params=params))
 
 
@@ -211,7 +214,9 @@ class ApiClient:
                 if self.gate is not None:
                     self.gate.responses_429 += 1
                 if attempt >= self.max_retries:
-                    raise ApiError(method, safe_url(resp.url), status, "rate limited, retries exhausted")
+                    raise ApiError(
+                        method, safe_url(resp.url), status, "rate limited, retries exhausted"
+                    )
                 attempt += 1
                 self.retries += 1
                 try:
@@ -226,7 +231,9 @@ class ApiClient:
                 continue
             if status in RETRY_STATUSES:
                 if attempt >= self.max_retries:
-                    raise ApiError(method, safe_url(resp.url), status, "server error, retries exhausted")
+                    raise ApiError(
+                        method, safe_url(resp.url), status, "server error, retries exhausted"
+                    )
                 attempt += 1
                 self.retries += 1
                 self._sleep_backoff(attempt)
@@ -246,12 +253,16 @@ class ApiClient:
             except (json.JSONDecodeError, UnicodeDecodeError):
                 # A truncated or garbled body: the request may be retried safely (GET/POST queries).
                 if attempt >= self.max_retries:
-                    raise ApiError(method, safe_url(resp.url), status, "response body is not valid JSON") from None
+                    raise ApiError(
+                        method, safe_url(resp.url), status, "response body is not valid JSON"
+                    ) from None
                 attempt += 1
                 self.retries += 1
                 self._sleep_backoff(attempt)
 
-    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> tuple[Any, httpx.Response]:
+    def get_json(
+        self, path: str, params: Mapping[str, Any] | None = None
+    ) -> tuple[Any, httpx.Response]:
         return self.request_json("GET", path, params=params)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from dlt_pipelines.common import StepSpec
+from dlt_pipelines.common import EntitySpec, StepSpec
 
 # reZEN first (its agents are what transaction participants point at), then the rest.
 SOURCES: tuple[str, ...] = ("rezen", "fub", "skyslope", "qualia")
@@ -31,4 +31,18 @@ def all_steps(sources: tuple[str, ...] | list[str] | None = None) -> list[StepSp
     out: list[StepSpec] = []
     for source in sources or SOURCES:
         out.extend(source_steps(source))
+    return out
+
+
+def all_entities(sources: tuple[str, ...] | list[str] | None = None) -> list[EntitySpec]:
+    """Every entity of every built source (each source package exposes ``ENTITIES``)."""
+    out: list[EntitySpec] = []
+    for source in sources or SOURCES:
+        try:
+            module = importlib.import_module(f"dlt_pipelines.{source}")
+        except ModuleNotFoundError as err:
+            if err.name == f"dlt_pipelines.{source}":
+                continue
+            raise
+        out.extend(getattr(module, "ENTITIES", []))
     return out

@@ -84,3 +84,23 @@ def agentsync_env(
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     yield env
+
+
+@pytest.fixture
+def sandbox_server():
+    """A fresh sandbox (tiny scale, seed 42) on a free loopback port, for one test."""
+    from sandbox.core import start_in_thread
+
+    running = start_in_thread(seed=42, scale=TEST_SCALE)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def sandbox_env(agentsync_env, sandbox_server, monkeypatch) -> dict[str, str]:
+    """``agentsync_env`` plus the base-URL settings pointing at ``sandbox_server``."""
+    env = dict(agentsync_env)
+    for key, value in sandbox_server.sandbox.env().items():
+        monkeypatch.setenv(key, value)
+        env[key] = value
+    return env

@@ -18,7 +18,9 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", help="Interface to bind (loopback by default)."),
         port: int = typer.Option(8765, help="Port; 0 picks a free one."),
         seed: int = typer.Option(42, help="Seed: the same seed serves the same data."),
-        scale: str = typer.Option("tiny", help="tiny, small, medium, seed, or a number of FUB people."),
+        scale: str = typer.Option(
+            "tiny", help="tiny, small, medium, seed, or a number of FUB people."
+        ),
         faults: str = typer.Option(
             "", help="Faults to arm, e.g. 'fub:/v1/people*:rate_limit:3,rezen:*:server_error:2'."
         ),
@@ -47,7 +49,9 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"  export {key}={value}")
             typer.echo("demo agents (sandbox-only credentials):")
             for agent in info["agents"]:
-                typer.echo(f"  {agent['user_id']} {agent['name']}: {json.dumps(agent['credentials'])}")
+                typer.echo(
+                    f"  {agent['user_id']} {agent['name']}: {json.dumps(agent['credentials'])}"
+                )
             typer.echo(f"control: {running.url}/_sandbox/state  (Ctrl-C to stop)")
         try:
             while True:

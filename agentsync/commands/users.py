@@ -34,24 +34,36 @@ def _read_credentials_file(path: str) -> dict[str, dict[str, Any]]:
             f"--credentials-file {path} is not valid JSON (line {err.lineno})"
         ) from None
     if not isinstance(data, dict):
-        raise InvalidInputError(f"--credentials-file {path} must hold an object keyed by integration")
+        raise InvalidInputError(
+            f"--credentials-file {path} must hold an object keyed by integration"
+        )
     return data
 
 
 def register(app: typer.Typer) -> None:
-    grp = typer.Typer(help="Agents (platform user ids) and their credentials.", no_args_is_help=True)
+    grp = typer.Typer(
+        help="Agents (platform user ids) and their credentials.", no_args_is_help=True
+    )
 
     @grp.command("add")
     def add(
         user_id: int = typer.Option(..., "--user-id", help="The platform's integer user id."),
         name: str = typer.Option(..., "--name", help="Display name."),
         fub_api_key: str | None = typer.Option(None, help="FUB API key.", **_SECRET),
-        fub_access_token: str | None = typer.Option(None, help="FUB OAuth access token.", **_SECRET),
-        fub_refresh_token: str | None = typer.Option(None, help="FUB OAuth refresh token.", **_SECRET),
+        fub_access_token: str | None = typer.Option(
+            None, help="FUB OAuth access token.", **_SECRET
+        ),
+        fub_refresh_token: str | None = typer.Option(
+            None, help="FUB OAuth refresh token.", **_SECRET
+        ),
         fub_client_id: str | None = typer.Option(None, help="FUB OAuth client id.", **_SECRET),
-        fub_client_secret: str | None = typer.Option(None, help="FUB OAuth client secret.", **_SECRET),
+        fub_client_secret: str | None = typer.Option(
+            None, help="FUB OAuth client secret.", **_SECRET
+        ),
         rezen_api_key: str | None = typer.Option(None, help="reZEN API key.", **_SECRET),
-        skyslope_access_key: str | None = typer.Option(None, help="SkySlope access key.", **_SECRET),
+        skyslope_access_key: str | None = typer.Option(
+            None, help="SkySlope access key.", **_SECRET
+        ),
         skyslope_access_secret: str | None = typer.Option(None, help="SkySlope secret.", **_SECRET),
         skyslope_client_id: str | None = typer.Option(None, help="SkySlope client id.", **_SECRET),
         skyslope_client_secret: str | None = typer.Option(
@@ -108,7 +120,11 @@ def register(app: typer.Typer) -> None:
             "agents",
             ["user_id", "name", *agents.INTEGRATIONS],
             [
-                [a.user_id, a.name, *["yes" if i in a.integrations else "-" for i in agents.INTEGRATIONS]]
+                [
+                    a.user_id,
+                    a.name,
+                    *["yes" if i in a.integrations else "-" for i in agents.INTEGRATIONS],
+                ]
                 for a in found
             ],
         )
@@ -116,7 +132,9 @@ def register(app: typer.Typer) -> None:
     @grp.command("set-credentials")
     def set_credentials(
         user_id: int = typer.Option(..., "--user-id"),
-        integration: str = typer.Option(..., "--integration", help="fub, rezen, skyslope or qualia."),
+        integration: str = typer.Option(
+            ..., "--integration", help="fub, rezen, skyslope or qualia."
+        ),
         credentials_file: str = typer.Option(
             "-", help="JSON object of the credential's fields ('-' = stdin)."
         ),
@@ -137,7 +155,9 @@ def register(app: typer.Typer) -> None:
                 f"unknown integration {integration!r}; expected one of {', '.join(agents.INTEGRATIONS)}"
             )
         removed = agents.remove_credential(user_id, integration)
-        typer.echo(f"{'removed' if removed else 'no'} {integration} credentials for agent {user_id}")
+        typer.echo(
+            f"{'removed' if removed else 'no'} {integration} credentials for agent {user_id}"
+        )
 
     @grp.command("remove")
     def remove(user_id: int = typer.Option(..., "--user-id")) -> None:
