@@ -36,8 +36,9 @@ class ScaleProfile:
 
 
 SCALES: dict[str, ScaleProfile] = {
-    # tiny: unit/e2e tests; agent 101 still has more people than FUB's deep-offset limit (2000).
-    "tiny": ScaleProfile("tiny", 3, 2_600, 90, 45, 60, 30, 40),
+    # tiny: unit/e2e tests; agent 101 still has more people than FUB's deep-offset limit (2000):
+    # 4,000 people skewed over 3 agents gives agent 101 about 2,350 (2,600 gave only 1,528).
+    "tiny": ScaleProfile("tiny", 3, 4_000, 90, 45, 60, 30, 40),
     "small": ScaleProfile("small", 5, 25_000, 1_500, 650, 600, 300, 200),
     "medium": ScaleProfile("medium", 10, 250_000, 15_000, 6_500, 6_000, 3_000, 1_000),
     # the legacy system's volumes (shared/architecture.md: FUB people 1.7M, staged reZEN
