@@ -156,4 +156,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("drop schema ops cascade")
+    # Tables only: the schema also holds Alembic's own version table.
+    op.execute(
+        """
+        drop table if exists ops.dbt_processed_loads, ops.dbt_load_batch, ops.alerts,
+            ops.webhook_events, ops.quarantine, ops.sync_runs, ops.onboarding_steps,
+            ops.onboarding_jobs, ops.credentials, ops.agents cascade
+        """
+    )

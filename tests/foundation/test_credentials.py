@@ -1,0 +1,171 @@
+"""Agents and credentials: encrypted at rest, never printed, bad input changes nothing."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from agentsync import agents, crypto, db
+from agentsync.errors import ConflictError, InvalidInputError, NotFoundError
+from agentsync.settings import load_settings
+
+AGENTSYNC = str(Path(sys.executable).with_name("agentsync"))
+FUB_KEY = "fub-secret-0123456789abcdef"
+REZEN_KEY = "rezen-secret-abcdef0123456789"
+SKY = {
+    "access_key": "sky-access-key-1",
+    "access_secret": "sky-access-secret-XYZ",
+    "client_id": "sky-client-1",
+    "client_secret": "sky-client-secret-QRS",
+}
+SECRETS = [FUB_KEY, REZEN_KEY, SKY["access_secret"], SKY["client_secret"]]
+
+
+def cli(
+    args: list[str], env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTSYNC_")}
+    full_env.update(env)
+    return subprocess.run(
+        [AGENTSYNC, *args], env=full_env, input=stdin, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_encryption_round_trip_and_ciphertext_at_rest(agentsync_env):
+    agents.add_agent(7, "Round Trip", {"fub": {"api_key": FUB_KEY}, "skyslope": SKY})
+    assert agents.get_credentials(7, "fub") == {"api_key": FUB_KEY}
+    assert agents.get_credentials(7, "skyslope") == SKY
+    with db.begin() as conn:
+        raw = conn.execute(text("select secret, field_names from ops.credentials")).all()
+    dumped = b"".join(bytes(r.secret) for r in raw)
+    for secret in [FUB_KEY, SKY["access_secret"]]:
+        assert secret.encode() not in dumped
+    assert sorted(raw[0].field_names + raw[1].field_names) == sorted(["api_key", *SKY])
+
+
+def test_generated_key_is_0600_and_reused(tmp_path, monkeypatch):
+    monkeypatch.delenv("AGENTSYNC_ENCRYPTION_KEY", raising=False)
+    settings = load_settings(data_dir=tmp_path)
+    key = crypto.load_key(settings)
+    path = tmp_path / "secret.key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert crypto.load_key(settings) == key
+    token = crypto.encrypt_json({"a": "b"}, settings)
+    assert crypto.decrypt_json(token, settings) == {"a": "b"}
+    path.chmod(0o644)
+    with pytest.raises(Exception, match="readable by others"):
+        crypto.load_key(settings)
+
+
+def test_cli_never_prints_secrets(agentsync_env, caplog):
+    creds = {"rezen": {"api_key": REZEN_KEY}, "skyslope": SKY}
+    caplog.set_level(logging.DEBUG)
+    add = cli(
+        [
+            "--verbose",
+            "users",
+            "add",
+            "--user-id",
+            "42",
+            "--name",
+            "Casey",
+            "--fub-api-key",
+            FUB_KEY,
+            "--credentials-file",
+            "-",
+            "--json",
+        ],
+        agentsync_env,
+        stdin=json.dumps(creds),
+    )
+    assert add.returncode == 0, add.stderr
+    listed = cli(["--verbose", "users", "list", "--json"], agentsync_env)
+    table = cli(["users", "list"], agentsync_env)
+    helps = [cli([*c, "--help"], agentsync_env) for c in (["users", "add"], ["users", "list"], [])]
+    dup = cli(
+        ["users", "add", "--user-id", "42", "--name", "x", "--fub-api-key", FUB_KEY], agentsync_env
+    )
+    outputs = [add, listed, table, dup, *helps]
+    everything = "".join(p.stdout + p.stderr for p in outputs) + caplog.text
+    for secret in SECRETS:
+        assert secret not in everything
+    data = json.loads(listed.stdout)
+    assert data[0]["integrations"] == {
+        "fub": True,
+        "rezen": True,
+        "skyslope": True,
+        "qualia": False,
+    }
+    assert dup.returncode == 5 and "already exists" in dup.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--credentials-file", "-"], "unknown integration 'dotloop'"),
+        (["--qualia-username", "only-user"], "qualia credential needs password+username"),
+        (["--rezen-api-key", "   "], "rezen credential field 'api_key' is empty"),
+    ],
+)
+def test_bad_credentials_change_nothing(agentsync_env, args, message):
+    stdin = json.dumps({"dotloop": {"token": "t"}}) if "-" in args else None
+    proc = cli(["users", "add", "--user-id", "9", "--name", "Bad", *args], agentsync_env, stdin)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert agents.list_agents() == []
+
+
+def test_malformed_credentials_file(agentsync_env, tmp_path):
+    bad = tmp_path / "c.json"
+    bad.write_text("{not json")
+    proc = cli(
+        ["users", "add", "--user-id", "9", "--name", "B", "--credentials-file", str(bad)],
+        agentsync_env,
+    )
+    assert proc.returncode == 2 and "not valid JSON" in proc.stderr
+    assert agents.list_agents() == []
+
+
+def test_service_errors(agentsync_env):
+    agents.add_agent(1, "One")
+    with pytest.raises(ConflictError):
+        agents.add_agent(1, "Again")
+    with pytest.raises(InvalidInputError):
+        agents.add_agent(0, "Zero")
+    with pytest.raises(NotFoundError):
+        agents.get_credentials(1, "fub")
+    with pytest.raises(NotFoundError):
+        agents.remove_agent(99)
+    agents.set_credential(1, "rezen", {"api_key": "k1"})
+    agents.set_credential(1, "rezen", {"api_key": "k2"})  # rotation replaces
+    assert agents.get_credentials(1, "rezen") == {"api_key": "k2"}
+    agents.update_credential_fields(1, "rezen", {"api_key": "k3"})
+    assert agents.get_credentials(1, "rezen") == {"api_key": "k3"}
+    assert agents.remove_credential(1, "rezen") is True
+    agents.remove_agent(1)
+    assert agents.list_agents() == []
+
+
+def test_users_remove_and_disconnect_cli(agentsync_env):
+    agents.add_agent(5, "Five", {"fub": {"api_key": FUB_KEY}})
+    assert (
+        cli(
+            ["users", "disconnect", "--user-id", "5", "--integration", "fub"], agentsync_env
+        ).returncode
+        == 0
+    )
+    assert agents.get_agent(5).integrations == []
+    bad = cli(["users", "disconnect", "--user-id", "5", "--integration", "zillow"], agentsync_env)
+    assert bad.returncode == 2 and "unknown integration" in bad.stderr
+    assert cli(["users", "remove", "--user-id", "5"], agentsync_env).returncode == 0
+    gone = cli(["users", "remove", "--user-id", "5"], agentsync_env)
+    assert gone.returncode == 4 and "no agent with user_id 5" in gone.stderr

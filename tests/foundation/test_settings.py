@@ -1,0 +1,125 @@
+"""Settings: one object, AGENTSYNC_ prefix, .env support, one-line errors naming the setting."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agentsync.errors import SettingError
+from agentsync.settings import load_settings
+
+AGENTSYNC = str(Path(sys.executable).with_name("agentsync"))
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTSYNC_")}
+    env.update(extra)
+    return env
+
+
+def test_environment_prefix_and_defaults(monkeypatch, tmp_path):
+    monkeypatch.setenv("AGENTSYNC_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("AGENTSYNC_BACKLOG_WARN_ROWS", "7")
+    s = load_settings()
+    assert s.data_dir == tmp_path
+    assert s.backlog_warn_rows == 7
+    assert s.embedded is True
+    assert s.fub_base_url == "https://api.followupboss.com/v1"
+
+
+def test_dotenv_file_is_read(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AGENTSYNC_BACKLOG_CRITICAL_ROWS", raising=False)
+    (tmp_path / ".env").write_text("AGENTSYNC_BACKLOG_CRITICAL_ROWS=1234\n")
+    assert load_settings().backlog_critical_rows == 1234
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "expected"),
+    [
+        (
+            "AGENTSYNC_DATABASE_URL",
+            "mysql://x@y/z",
+            "AGENTSYNC_DATABASE_URL must start with postgresql://",
+        ),
+        (
+            "AGENTSYNC_DATABASE_URL",
+            "postgresql://u:p@host",
+            "AGENTSYNC_DATABASE_URL must name a database",
+        ),
+        (
+            "AGENTSYNC_ENCRYPTION_KEY",
+            "not-a-key",
+            "AGENTSYNC_ENCRYPTION_KEY is not a valid Fernet key",
+        ),
+        ("AGENTSYNC_BACKLOG_WARN_ROWS", "lots", "AGENTSYNC_BACKLOG_WARN_ROWS"),
+    ],
+)
+def test_bad_setting_names_itself(monkeypatch, var, value, expected):
+    monkeypatch.setenv(var, value)
+    with pytest.raises(SettingError) as err:
+        load_settings()
+    assert expected in str(err.value)
+    assert value not in str(err.value) or var != "AGENTSYNC_ENCRYPTION_KEY"
+
+
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([AGENTSYNC, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_unwritable_data_dir_is_one_line_no_traceback(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    proc = _run(["users", "list"], _env(AGENTSYNC_DATA_DIR=str(blocker / "sub")))
+    assert proc.returncode == 2
+    assert "AGENTSYNC_DATA_DIR" in proc.stderr and "not writable" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_unreachable_server_and_wrong_password(pg_server, tmp_path):
+    proc = _run(
+        ["users", "list"],
+        _env(
+            AGENTSYNC_DATA_DIR=str(tmp_path),
+            AGENTSYNC_DATABASE_URL="postgresql://u:pw@127.0.0.1:1/db",
+        ),
+    )
+    assert proc.returncode == 2
+    assert "AGENTSYNC_DATABASE_URL" in proc.stderr and "Traceback" not in proc.stderr
+
+    # A server that exists, with a wrong password for a role that must authenticate: make the
+    # session server demand scram for that one role (it trusts local sockets otherwise).
+    from urllib.parse import parse_qs, urlsplit
+
+    import psycopg2
+
+    sock = parse_qs(urlsplit(pg_server).query)["host"][0]
+    hba = Path(sock) / "pg_hba.conf"
+    original = hba.read_text()
+    hba.write_text("local all pw_user scram-sha-256\n" + original)
+    conn = psycopg2.connect(pg_server)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("drop role if exists pw_user")
+            cur.execute("create role pw_user login password 'right-password'")
+            cur.execute("select pg_reload_conf()")
+        bad = f"postgresql://pw_user:wrong-password@localhost/postgres?host={sock}"
+        proc = _run(
+            ["users", "list"], _env(AGENTSYNC_DATA_DIR=str(tmp_path), AGENTSYNC_DATABASE_URL=bad)
+        )
+    finally:
+        hba.write_text(original)
+        with conn.cursor() as cur:
+            cur.execute("select pg_reload_conf()")
+        conn.close()
+    assert proc.returncode == 2, proc.stderr
+    assert "AGENTSYNC_DATABASE_URL" in proc.stderr
+    assert "password authentication failed" in proc.stderr
+    assert "wrong-password" not in proc.stderr  # the password is redacted
+    assert "Traceback" not in proc.stderr
