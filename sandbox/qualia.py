@@ -1,0 +1,274 @@
+"""Offline replica of Qualia's GraphQL orders API (title / escrow).
+
+Facts followed (``../shared/research/rezen-skyslope-qualia-apis.md``, part C):
+
+- C.1 [OFFICIAL/probe] GraphQL over HTTPS POST with HTTP Basic auth. Exact error bodies: no
+  ``Authorization`` header → 401 ``Authorization header is missing`` (``UNAUTHORIZED``); a
+  non-Basic header (e.g. Bearer) → 401 ``Authorization header is not properly formatted``; bad
+  Basic credentials → 403 ``User is not authenticated`` (``FORBIDDEN``); ``POST /`` → 404 HTML.
+- C.2 [LIVE-OBSERVED] ``orders(input: {limit, offset}) { orders { ... } }`` with the order fields
+  listed there (``_id`` Mongo-style strings, ``order_number``, ``status``, ``open_date``,
+  ``close_date``, ``purchase_price``, ``loan_amount``, ``properties{...}``, ``parties{...}``,
+  ``progress{...}``); paging by offset until an empty list; **no cursor, no total**.
+  Status values and date formats are [UNCONFIRMED]: this replica uses ``open`` / ``closed`` /
+  ``cancelled`` and ISO-8601 UTC timestamps.
+- Order of the list is [UNCONFIRMED]; this replica serves orders in creation order, so new
+  orders appear at the end (the source's incremental re-read relies on this and says so).
+
+Not a GraphQL engine: the query is parsed just enough to find ``orders(input: {...})`` with
+literal or ``$variable`` ``limit``/``offset`` (or ``input: $input``). The whole order object is
+returned whatever the selection set asks for (a simplification). Any other operation gets a
+GraphQL error body (400).
+
+Orders per agent: ``world.share("qualia", profile.qualia_orders, user_id)`` plus orders created
+by ``advance``; about half are on the addresses of the agent's real deals (same street, city,
+zip, price), the rest elsewhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import random
+import re
+import threading
+from datetime import timedelta
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from sandbox.core import FaultPlan, iso, register_api
+from sandbox.world import CITIES, EPOCH, STREETS, World, stable_int
+
+STATUSES = ("open", "closed", "cancelled")
+STAGES = {
+    "open": ("Commitment Generated", "commitment_generated"),
+    "closed": ("Funds Disbursed", "funds_disbursed"),
+    "cancelled": ("Order Accepted", "order_accepted"),
+}
+_ORDERS_CALL = re.compile(r"\borders\s*\(\s*input\s*:\s*(\{[^}]*\}|\$\w+)\s*\)", re.S)
+_ARG = re.compile(r"(\w+)\s*:\s*(\$?\w+)")
+MAX_LIMIT = 100  # [UNCONFIRMED] a plausible server-side cap
+
+
+def _error(message: str, code: str, status: int) -> JSONResponse:
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status
+    )
+
+
+class QualiaApi:
+    """The Qualia replica: ``POST /graphql`` serving ``orders`` (see the module docstring)."""
+
+    name = "qualia"
+    prefix = "/qualia"
+
+    def __init__(self, world: World, faults: FaultPlan) -> None:
+        self.world = world
+        self.faults = faults
+        self._lock = threading.Lock()
+        self._extra: dict[int, int] = {}  # orders created by advance, per agent
+        self._status: dict[str, str] = {}  # _id -> status changed by advance
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/graphql", self._graphql, methods=["POST"]),
+            Route("/", self._root, methods=["POST"]),
+        ]
+
+    def base_urls(self, root: str) -> dict[str, str]:
+        return {"qualia_base_url": f"{root}{self.prefix}/graphql"}
+
+    def credentials(self, user_id: int) -> dict[str, str] | None:
+        agent = self.world.agent(user_id)
+        if agent is None or "qualia" not in agent.integrations:
+            return None
+        seed = self.world.seed
+        return {
+            "username": f"org-{stable_int(seed, 'qualia-org', user_id):012x}",
+            "password": f"qk_{stable_int(seed, 'qualia-key', user_id):016x}",
+        }
+
+    # -- records -------------------------------------------------------------------------------
+    def _count(self, user_id: int) -> int:
+        base = self.world.share("qualia", self.world.profile.qualia_orders, user_id)
+        return base + self._extra.get(user_id, 0) if base or user_id in self._extra else 0
+
+    def _order(self, user_id: int, index: int) -> dict[str, Any]:
+        seed = self.world.seed
+        rng = random.Random(stable_int(seed, "qualia-order", user_id, index))
+        oid = f"{stable_int(seed, 'qid', user_id, index):016x}{index:08x}"
+        base = self.world.share("qualia", self.world.profile.qualia_orders, user_id)
+        deals = [d for d in self.world.deals(user_id) if not d.is_listing]
+        if index < base and index % 2 == 0 and deals:
+            deal = deals[(index // 2) % len(deals)]
+            line1, city, state, zipcode = deal.address, deal.city, deal.state, deal.zip
+            price = deal.price_cents / 100
+            opened = deal.created_at + timedelta(days=2)
+        else:
+            city, state, zip3 = rng.choice(CITIES)
+            line1 = f"{rng.randint(10, 9999)} {rng.choice(STREETS)}"
+            zipcode = f"{zip3}{rng.randint(10, 99)}"
+            price = float(rng.randint(150_000, 2_500_000))
+            opened = EPOCH - timedelta(days=rng.randint(1, 700), seconds=rng.randint(0, 86_399))
+        if index >= base:  # created by advance: opened "now"-ish, in creation order
+            opened = EPOCH + timedelta(hours=index - base)
+        status = self._status.get(oid) or rng.choices(STATUSES, weights=[4, 5, 1])[0]
+        if index >= base and oid not in self._status:
+            status = "open"
+        cash = rng.random() < 0.2
+        loan = 0.0 if cash else round(price * rng.choice([0.8, 0.9, 0.95]), 2)
+        stage, stage_key = STAGES[status]
+        person = {
+            "_id": f"p{oid[:12]}",
+            "first_name": rng.choice(["Ana", "Ben", "Cleo", "Dev"]),
+            "last_name": rng.choice(["Ross", "Shaw", "Tran", "Vega"]),
+            "cell_phone": f"555-02{index % 100:02d}",
+            "email": f"party{index}@example.test",
+        }
+        return {
+            "_id": oid,
+            "order_number": f"Q{user_id}-{index + 1:06d}",
+            "status": status,
+            "open_date": iso(opened),
+            "close_date": iso(opened + timedelta(days=35)) if status == "closed" else None,
+            "purchase_price": price,
+            "loan_amount": loan,
+            "loan_type": None if cash else rng.choice(["Conventional", "FHA", "VA"]),
+            "cash_only": cash,
+            "external_reference_number": f"EXT-{index:05d}",
+            "orderer_id": f"u{user_id}",
+            "settlement_agency_name": "Sandbox Title Co",
+            "settlement_agency_id": "sta-1",
+            "properties": [
+                {
+                    "address_line_1": line1,
+                    "address_line_2": None,
+                    "city": city,
+                    "state": state,
+                    "zipcode": zipcode,
+                    "county": None,
+                }
+            ],
+            "parties": {
+                "borrowers": [person],
+                "sellers": [],
+                "lender_contacts": [],
+                "listing_agents": [],
+                "selling_agents": [],
+            },
+            "progress": {"current_stage": stage, "current_stage_key": stage_key},
+        }
+
+    # -- endpoints -----------------------------------------------------------------------------
+    async def _root(self, request: Request) -> Response:
+        return HTMLResponse("<pre>Cannot POST /</pre>", status_code=404)
+
+    def _authenticate(self, request: Request) -> tuple[int | None, Response | None]:
+        header = request.headers.get("authorization")
+        if not header:
+            return None, _error("Authorization header is missing", "UNAUTHORIZED", 401)
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "basic" or not token:
+            return None, _error(
+                "Authorization header is not properly formatted", "UNAUTHORIZED", 401
+            )
+        try:
+            user, _, password = base64.b64decode(token, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None, _error(
+                "Authorization header is not properly formatted", "UNAUTHORIZED", 401
+            )
+        for agent in self.world.agents_with("qualia"):
+            cred = self.credentials(agent.user_id) or {}
+            if hmac.compare_digest(cred.get("username", ""), user) and hmac.compare_digest(
+                cred.get("password", ""), password
+            ):
+                return agent.user_id, None
+        return None, _error("User is not authenticated", "FORBIDDEN", 403)
+
+    async def _graphql(self, request: Request) -> Response:
+        user_id, denied = self._authenticate(request)
+        if denied is not None:
+            return denied
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error("Body must be a JSON object with a query", "BAD_REQUEST", 400)
+        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+            return _error("Body must be a JSON object with a query", "BAD_REQUEST", 400)
+        variables = body.get("variables") or {}
+        match = _ORDERS_CALL.search(body["query"])
+        if match is None:
+            return _error(
+                "This server only serves the 'orders(input: {limit, offset})' query",
+                "GRAPHQL_VALIDATION_FAILED",
+                400,
+            )
+        raw = match.group(1)
+        if raw.startswith("$"):
+            args = variables.get(raw[1:]) or {}
+        else:
+            args = {}
+            for name, value in _ARG.findall(raw):
+                args[name] = variables.get(value[1:]) if value.startswith("$") else value
+        try:
+            limit = int(args.get("limit") if args.get("limit") is not None else 25)
+            offset = int(args.get("offset") if args.get("offset") is not None else 0)
+        except (TypeError, ValueError):
+            return _error("limit and offset must be integers", "BAD_USER_INPUT", 400)
+        if limit < 0 or offset < 0:
+            return _error("limit and offset must not be negative", "BAD_USER_INPUT", 400)
+        limit = min(limit, MAX_LIMIT)
+        total = self._count(user_id)
+        orders = [self._order(user_id, i) for i in range(offset, min(total, offset + limit))]
+        path = "/graphql"
+        if orders and self.faults.take(self.name, path, {"malformed"}) is not None:
+            orders[0].pop("_id")
+        if orders and self.faults.take(self.name, path, {"drift_added"}) is not None:
+            for o in orders:
+                o["escrow_officer"] = "Drift Officer"
+        return JSONResponse({"data": {"orders": {"orders": orders}}})
+
+    # -- control -------------------------------------------------------------------------------
+    def advance(self, fraction: float, rng: random.Random) -> dict[str, Any]:
+        """New orders (``fraction`` of each agent's count, at least one) and status changes."""
+        created = changed = 0
+        with self._lock:
+            for agent in self.world.agents_with("qualia"):
+                n = self._count(agent.user_id)
+                for i in range(n):
+                    if rng.random() < fraction:
+                        order = self._order(agent.user_id, i)
+                        if order["status"] == "open":
+                            self._status[order["_id"]] = "closed"
+                            changed += 1
+                new = max(1, round(n * fraction)) if fraction > 0 else 0
+                self._extra[agent.user_id] = self._extra.get(agent.user_id, 0) + new
+                created += new
+        return {"orders_created": created, "orders_changed": changed}
+
+    def truth(self, user_id: int | None, entity: str | None) -> dict[str, Any]:
+        """Per agent: ``orders`` count (and ids when the entity is named)."""
+        out: dict[str, Any] = {}
+        for agent in self.world.agents_with("qualia"):
+            if user_id not in (None, agent.user_id) or entity not in (None, "orders"):
+                continue
+            n = self._count(agent.user_id)
+            per: dict[str, Any] = {"count": n, "trashed_ids": [], "deleted_ids": []}
+            if entity:
+                per["ids"] = [self._order(agent.user_id, i)["_id"] for i in range(n)]
+            out[str(agent.user_id)] = {"orders": per}
+        return out
+
+
+@register_api("qualia")
+def make_qualia(world: World, faults: FaultPlan) -> QualiaApi:
+    """Factory registered with the sandbox framework."""
+    return QualiaApi(world, faults)
+
+
+__all__ = ["QualiaApi", "make_qualia"]

@@ -1,0 +1,92 @@
+"""Contract tests for the Qualia replica over plain HTTP (research part C)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+AGENT = 101
+QUERY = (
+    "query GetOrders($limit: Int, $offset: Int) { orders(input: {limit: $limit, offset: $offset})"
+    " { orders { _id order_number status open_date close_date purchase_price"
+    " properties { address_line_1 city state zipcode } } } }"
+)
+
+
+@pytest.fixture
+def qualia(sandbox_server):
+    url = sandbox_server.sandbox.base_urls()["qualia_base_url"]
+    cred = sandbox_server.sandbox.modules["qualia"].credentials(AGENT)
+    return sandbox_server, url, httpx.BasicAuth(cred["username"], cred["password"])
+
+
+def test_documented_auth_errors(qualia):
+    _, url, _ = qualia
+    body = {"query": QUERY, "variables": {"limit": 5, "offset": 0}}
+    missing = httpx.post(url, json=body)
+    assert missing.status_code == 401
+    assert missing.json()["errors"][0]["message"] == "Authorization header is missing"
+    bearer = httpx.post(url, json=body, headers={"Authorization": "Bearer abc"})
+    assert bearer.status_code == 401
+    assert bearer.json()["errors"][0]["message"] == "Authorization header is not properly formatted"
+    bad = httpx.post(url, json=body, auth=httpx.BasicAuth("someone", "wrong"))
+    assert bad.status_code == 403
+    assert bad.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_offset_paging_until_empty_equals_truth(qualia):
+    running, url, auth = qualia
+    truth = httpx.get(
+        f"{running.url}/_sandbox/truth/qualia", params={"user_id": AGENT, "entity": "orders"}
+    ).json()[str(AGENT)]["orders"]
+    seen, offset = [], 0
+    while True:
+        resp = httpx.post(
+            url, json={"query": QUERY, "variables": {"limit": 7, "offset": offset}}, auth=auth
+        )
+        assert resp.status_code == 200
+        orders = resp.json()["data"]["orders"]["orders"]
+        if not orders:
+            break
+        seen.extend(o["_id"] for o in orders)
+        offset += len(orders)
+    assert seen == truth["ids"]
+    literal = httpx.post(
+        url,
+        json={"query": "{ orders(input: {limit: 2, offset: 1}) { orders { _id } } }"},
+        auth=auth,
+    ).json()["data"]["orders"]["orders"]
+    assert [o["_id"] for o in literal] == truth["ids"][1:3]
+
+
+def test_other_queries_get_graphql_error(qualia):
+    _, url, auth = qualia
+    resp = httpx.post(
+        url, json={"query": "{ usersInOrganization { users { user_id } } }"}, auth=auth
+    )
+    assert resp.status_code == 400
+    assert resp.json()["errors"][0]["message"]
+    assert httpx.post(url.rsplit("/graphql", 1)[0] + "/", json={}).status_code == 404
+
+
+def test_some_orders_are_on_the_agents_deal_addresses(qualia):
+    running, url, auth = qualia
+    orders = httpx.post(
+        url, json={"query": QUERY, "variables": {"limit": 100, "offset": 0}}, auth=auth
+    ).json()["data"]["orders"]["orders"]
+    addresses = {d.address for d in running.sandbox.world.deals(AGENT)}
+    linked = [o for o in orders if o["properties"][0]["address_line_1"] in addresses]
+    assert 0 < len(linked) < len(orders)
+
+
+def test_advance_adds_orders_at_the_end(qualia):
+    running, _, _ = qualia
+    before = httpx.get(
+        f"{running.url}/_sandbox/truth/qualia", params={"user_id": AGENT, "entity": "orders"}
+    ).json()
+    httpx.post(f"{running.url}/_sandbox/advance", json={"seconds": 86400, "fraction": 0.1})
+    after = httpx.get(
+        f"{running.url}/_sandbox/truth/qualia", params={"user_id": AGENT, "entity": "orders"}
+    ).json()
+    b, a = before[str(AGENT)]["orders"]["ids"], after[str(AGENT)]["orders"]["ids"]
+    assert len(a) > len(b) and a[: len(b)] == b
