@@ -1,7 +1,97 @@
-"""CLI commands for this area (filled in by its issue)."""
+"""``agentsync sync`` (the daily sync now), ``agentsync deploy`` and ``agentsync docs``."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
 
 import typer
 
+from agentsync import db
+from agentsync.commands.output import emit_json, table
+from agentsync.transform import target_dir
+
+
+def generate_docs() -> str:
+    """``dbt docs generate`` (lineage included) into the dbt target dir; returns index.html."""
+    from agentsync.transform import run_dbt
+
+    db.ensure_ready()
+    run_dbt(["docs", "generate"])
+    return str(target_dir() / "index.html")
+
+
+def serve_dir(directory: str, port: int) -> http.server.ThreadingHTTPServer:
+    """Serve ``directory`` on 127.0.0.1:``port`` in a daemon thread."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=server.serve_forever, name="agentsync-docs", daemon=True).start()
+    return server
+
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the agentsync app (none yet)."""
+    @app.command("sync")
+    def sync(
+        user_id: list[int] = typer.Option(None, "--user-id", help="Only these agents."),
+        source: list[str] = typer.Option(None, "--source", help="Only these sources."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Run the daily sync now: incremental loads, dbt build, quality gate, health, alerts."""
+        db.ensure_ready()
+        from flows.daily_sync import daily_sync
+
+        result = daily_sync(user_ids=user_id or None, sources=source or None)
+        if as_json:
+            emit_json(result)
+        else:
+            rows = [
+                [u, o["step"], o["status"], o["rows"], f"{o['seconds']:.1f}s", o["error"] or ""]
+                for u, outs in result["agents"].items()
+                for o in outs
+            ] + [
+                ["", o["step"], o["status"], o["rows"], f"{o['seconds']:.1f}s", o["error"] or ""]
+                for o in result["post"]
+            ]
+            table("daily sync", ["agent", "step", "state", "rows", "took", "error / reason"], rows)
+        if result["failed"]:
+            raise typer.Exit(1)
+
+    @app.command("deploy")
+    def deploy(
+        work_pool: str = typer.Option("agentsync", "--work-pool", help="Work pool name."),
+        source: str | None = typer.Option(
+            None, "--source", help="Where workers load the code from (dir or git URL)."
+        ),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would be deployed."),
+    ) -> None:
+        """Register the deployments (daily sync, dispatcher, onboarding) with PREFECT_API_URL."""
+        from flows.deployments import deploy_all, plans
+
+        if dry_run:
+            table(
+                "deployments",
+                ["deployment", "schedule", "entrypoint"],
+                [[p.full_name, p.schedule, p.entrypoint] for p in plans()],
+            )
+            return
+        names = deploy_all(work_pool=work_pool, source=source)
+        for name in names:
+            typer.echo(f"deployed {name} (work pool {work_pool})")
+        typer.echo(f"start a worker on each machine: prefect worker start --pool {work_pool}")
+
+    @app.command("docs")
+    def docs(
+        serve: bool = typer.Option(False, "--serve", help="Serve the site on 127.0.0.1."),
+        port: int = typer.Option(8580, "--port", help="Port for --serve."),
+    ) -> None:
+        """Generate the dbt docs site (models, columns, lineage); optionally serve it."""
+        index = generate_docs()
+        typer.echo(f"dbt docs: {index}")
+        if serve:
+            server = serve_dir(str(target_dir()), port)
+            typer.echo(f"serving on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)")
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                server.shutdown()

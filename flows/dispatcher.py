@@ -1,0 +1,87 @@
+"""The dispatcher: picks up onboarding jobs that wait as New and runs them.
+
+Other systems create jobs with a plain ``insert into ops.onboarding_jobs (user_id) values (...)``
+(status defaults to New). Each dispatch takes the New jobs (oldest first), at most as many as
+there are onboarding slots, and runs them:
+
+- in process (``dispatch_new_jobs()``, the CLI and the local loop), one after another — the
+  ``onboard_user`` flow takes the per-agent lock and a slot itself, so several dispatchers on
+  several machines can run at once without running an agent twice;
+- or, deployed, by starting the ``onboard-user/onboard`` deployment for each job
+  (``via_deployment=True``), so workers of the work pool on any machine do the work.
+
+Deployed on an interval of ``AGENTSYNC_DISPATCH_INTERVAL_SECONDS`` (default 60 s), so a New job
+is picked up within one interval. ``run_dispatcher_loop`` does the same without a Prefect server.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from agentsync import jobs
+from agentsync.errors import ConflictError
+from agentsync.settings import get_settings
+from flows.onboard import onboard_user
+from flows.runner import error_text
+
+ONBOARD_DEPLOYMENT = "onboard-user/onboard"
+
+
+def dispatch_once(limit: int | None = None, via_deployment: bool = False) -> list[dict[str, Any]]:
+    """Run (or hand to the work pool) the New jobs; returns what happened to each.
+
+    Args:
+        limit: at most this many jobs (default: ``AGENTSYNC_MAX_CONCURRENT_ONBOARDINGS``).
+        via_deployment: start the onboarding deployment per job instead of running in process.
+    """
+    limit = limit or get_settings().max_concurrent_onboardings
+    out: list[dict[str, Any]] = []
+    for user_id in jobs.new_job_user_ids(limit):
+        if via_deployment:
+            from prefect.deployments import run_deployment
+
+            run = run_deployment(
+                ONBOARD_DEPLOYMENT, parameters={"user_id": user_id}, timeout=0, as_subflow=False
+            )
+            out.append({"user_id": user_id, "status": "Scheduled", "flow_run_id": str(run.id)})
+            continue
+        try:
+            result = onboard_user(user_id)
+            out.append({"user_id": user_id, "status": result["status"]})
+        except ConflictError as err:  # another dispatcher/worker runs this agent right now
+            out.append({"user_id": user_id, "status": "Started", "message": str(err)})
+        except Exception as err:  # recorded as Error on the job; go on with the next one
+            out.append({"user_id": user_id, "status": "Error", "message": error_text(err)})
+    return out
+
+
+@flow(name="dispatch-onboardings", log_prints=False)
+def dispatch_new_jobs(via_deployment: bool = False) -> list[dict[str, Any]]:
+    """Pick up onboarding jobs inserted as New and run them (the deployment on an interval).
+
+    Args:
+        via_deployment: start ``onboard-user/onboard`` runs on the work pool instead of running
+            the onboardings inside this flow run.
+    """
+    handled = dispatch_once(via_deployment=via_deployment)
+    get_run_logger().info("dispatched %d onboarding job(s)", len(handled))
+    return handled
+
+
+def run_dispatcher_loop(
+    stop: threading.Event, interval_seconds: float | None = None
+) -> list[dict[str, Any]]:
+    """Dispatch every ``interval_seconds`` until ``stop`` is set (no Prefect server needed).
+
+    Returns:
+        Everything dispatched while the loop ran.
+    """
+    interval = interval_seconds or get_settings().dispatch_interval_seconds
+    handled: list[dict[str, Any]] = []
+    while not stop.is_set():
+        handled.extend(dispatch_once())
+        stop.wait(interval)
+    return handled

@@ -1,0 +1,43 @@
+"""Prefect settings agentsync chooses before Prefect is imported.
+
+Prefect reads its settings from the environment when it is first imported, so these are set as
+environment defaults (anything already set wins, e.g. ``PREFECT_API_URL`` in production):
+
+- ``PREFECT_HOME`` under ``<AGENTSYNC_DATA_DIR>/prefect``: the demo stays self-contained and the
+  temporary API's SQLite database lives beside agentsync's other state;
+- a long ``PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS``: the temporary API needs ~25 s to
+  start on a busy 2-core machine (measured here), more than Prefect's default allows;
+- no analytics/telemetry (there is no internet here, and it only logs errors).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+from agentsync.errors import SettingError
+from agentsync.settings import get_settings
+
+DEFAULTS = {
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_UI_ENABLED": "false",
+}
+
+
+def configure_prefect_env(quiet: bool = False) -> dict[str, str]:
+    """Set Prefect's environment defaults; returns what was set by this call.
+
+    Args:
+        quiet: also lower Prefect's console logging to warnings (the demo draws its own progress).
+    """
+    wanted = dict(DEFAULTS)
+    # A bad setting is reported by whatever command runs, not at import.
+    with contextlib.suppress(SettingError):
+        wanted["PREFECT_HOME"] = str(get_settings().data_dir / "prefect")
+    if quiet:
+        wanted["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    changed = {k: v for k, v in wanted.items() if k not in os.environ}
+    os.environ.update(changed)
+    return changed

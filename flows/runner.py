@@ -1,0 +1,201 @@
+"""Running the sources' steps for one agent, in dependency order, as Prefect tasks.
+
+Used by both flows. Rules:
+
+- a step of an integration the agent has not connected is ``skipped`` ("not connected");
+- a step whose dependency failed or was skipped is ``skipped`` with the reason; a dependency that
+  is not part of this run (its source filtered out, or not built yet) does not block it;
+- a failing step is recorded as ``failed`` with its error and the run goes on with the steps that
+  do not depend on it;
+- every step that ran leaves ``ops.sync_runs`` rows: the sources write one per entity through
+  ``record_sync``; a step that failed before reaching it gets one row with entity ``*``, and a
+  step skipped for a failed dependency gets a ``skipped`` ``*`` row, so the gap is visible.
+
+Listeners (``subscribe``) receive every step event; the demo draws its progress display from them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import text
+
+from agentsync import db
+from dlt_pipelines.common import EntityResult, RunKind, StepSpec
+
+log = logging.getLogger(__name__)
+Listener = Callable[[dict[str, Any]], None]
+_listeners: list[Listener] = []
+
+
+def subscribe(listener: Listener) -> Callable[[], None]:
+    """Call ``listener(event)`` for every step event in this process; returns an unsubscribe."""
+    _listeners.append(listener)
+    return lambda: _listeners.remove(listener) if listener in _listeners else None
+
+
+def emit(**event: Any) -> None:
+    """Send an event (``kind``, ``user_id``, ``step``, ``status``, ...) to the listeners."""
+    for listener in list(_listeners):
+        try:
+            listener(event)
+        except Exception:  # a display problem must never break a run
+            log.exception("step event listener failed")
+
+
+@dataclass
+class StepOutcome:
+    """What happened to one step for one agent."""
+
+    key: str
+    source: str
+    status: str  # done | failed | skipped
+    rows: int | None = None
+    error: str | None = None
+    seconds: float = 0.0
+    entities: list[EntityResult] = field(default_factory=list)
+
+
+def error_text(err: BaseException) -> str:
+    """An exception as one line for the ops tables (type and message, bounded)."""
+    msg = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return f"{type(err).__name__}: {msg}"[:2000] if msg else type(err).__name__
+
+
+@task(cache_policy=NO_CACHE, retries=0)
+def _run_step(spec: StepSpec, user_id: int, kind: RunKind, flow_run_id: str | None) -> list[Any]:
+    return list(spec.run(user_id, kind, flow_run_id))
+
+
+def _db_now() -> Any:
+    with db.begin() as conn:
+        return conn.execute(text("select clock_timestamp()")).scalar_one()
+
+
+def _record_gap(
+    kind: RunKind,
+    user_id: int,
+    source: str,
+    flow_run_id: str | None,
+    since: Any,
+    status: str,
+    error: str,
+) -> None:
+    """Add a ``*`` sync-run row when the step recorded none since ``since``."""
+    with db.begin() as conn:
+        recorded = conn.execute(
+            text(
+                "select count(*) from ops.sync_runs where user_id = :u and source = :s "
+                "and kind = :k and started_at >= :since"
+            ),
+            {"u": user_id, "s": source, "k": kind, "since": since},
+        ).scalar_one()
+        if recorded:
+            return
+        conn.execute(
+            text(
+                """
+                insert into ops.sync_runs
+                    (kind, flow_run_id, user_id, source, entity, started_at, ended_at, status,
+                     rows, error)
+                values (:k, :f, :u, :s, '*', :since, clock_timestamp(), :st, 0, :e)
+                """
+            ),
+            {
+                "k": kind,
+                "f": flow_run_id,
+                "u": user_id,
+                "s": source,
+                "since": since,
+                "st": status,
+                "e": error,
+            },
+        )
+
+
+def run_steps(
+    user_id: int,
+    steps: list[StepSpec],
+    connected: set[str],
+    kind: RunKind,
+    flow_run_id: str | None,
+    on_start: Callable[[StepSpec], None] | None = None,
+    on_end: Callable[[StepOutcome], None] | None = None,
+) -> list[StepOutcome]:
+    """Run ``steps`` for one agent in order; never raises for a step's failure.
+
+    Args:
+        user_id: the agent.
+        steps: the steps in dependency order (``dlt_pipelines.registry.all_steps``).
+        connected: integrations the agent has credentials for.
+        kind: ``onboarding`` or ``daily`` (what ``ops.sync_runs.kind`` says).
+        flow_run_id: the Prefect flow run, passed on to the sources.
+        on_start: called before a step runs (the job table marks it running).
+        on_end: called with each step's outcome (the job table records it).
+
+    Returns:
+        One outcome per step, in order.
+    """
+    planned = {s.key for s in steps}
+    outcomes: dict[str, StepOutcome] = {}
+    ordered: list[StepOutcome] = []
+    for spec in steps:
+        reason = None
+        if spec.source not in connected:
+            reason = f"agent {user_id} has not connected {spec.source}"
+        else:
+            missing = [d for d in spec.depends_on if d in planned and d not in outcomes]
+            blocked = [d for d in spec.depends_on if d in outcomes and outcomes[d].status != "done"]
+            if missing:
+                reason = f"dependency {', '.join(missing)} comes later in the plan"
+            elif blocked:
+                reason = "dependency " + ", ".join(f"{d} {outcomes[d].status}" for d in blocked)
+        if reason is not None:
+            outcome = StepOutcome(spec.key, spec.source, "skipped", error=reason)
+            if spec.source in connected:
+                _record_gap(kind, user_id, spec.source, flow_run_id, _db_now(), "skipped", reason)
+        else:
+            if on_start:
+                on_start(spec)
+            emit(event="step_started", user_id=user_id, step=spec.key, source=spec.source)
+            since = _db_now()
+            started = time.monotonic()
+            try:
+                results = _run_step.with_options(name=spec.key)(spec, user_id, kind, flow_run_id)
+                rows = sum(int(getattr(r, "rows", 0) or 0) for r in results)
+                outcome = StepOutcome(
+                    spec.key,
+                    spec.source,
+                    "done",
+                    rows,
+                    None,
+                    time.monotonic() - started,
+                    [r for r in results if isinstance(r, EntityResult)],
+                )
+            except Exception as err:
+                message = error_text(err)
+                outcome = StepOutcome(
+                    spec.key, spec.source, "failed", None, message, time.monotonic() - started
+                )
+                _record_gap(kind, user_id, spec.source, flow_run_id, since, "failed", message)
+        outcomes[spec.key] = outcome
+        ordered.append(outcome)
+        if on_end:
+            on_end(outcome)
+        emit(
+            event="step_finished",
+            user_id=user_id,
+            step=outcome.key,
+            source=outcome.source,
+            status=outcome.status,
+            rows=outcome.rows,
+            seconds=outcome.seconds,
+            error=outcome.error,
+        )
+    return ordered

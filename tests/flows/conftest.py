@@ -1,0 +1,79 @@
+"""Fixtures for the orchestration tests.
+
+Prefect runs on its temporary local API, with its home in one directory for the whole session
+(set before ``flows`` imports Prefect), so the ~25 s API start-up is paid once per session.
+
+``fake_steps`` stands in for the sources in the state-machine tests only: each step writes real
+``ops.sync_runs`` rows through ``record_sync`` and can be told to fail. The end-to-end tests use
+the real sources over the sandbox (``dlt_pipelines.registry``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+
+import pytest
+
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="agentsync-prefect-"))
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+from dlt_pipelines.common import EntityResult, StepSpec, record_sync  # noqa: E402
+
+FUB_KEY = {"api_key": "test-key-not-real"}
+REZEN_KEY = {"api_key": "test-rezen-key"}
+
+
+class FakeSource:
+    """Steps for sources ``fub`` and ``rezen``; ``fail`` names the step keys that raise."""
+
+    def __init__(self) -> None:
+        self.fail: dict[str, BaseException] = {}
+        self.fail_before_record: set[str] = set()
+        self.calls: list[tuple[str, int, str]] = []
+
+    def _runner(self, source: str, name: str, rows: int) -> Callable:
+        key = f"{source}.{name}"
+
+        def run(user_id: int, kind, flow_run_id) -> list[EntityResult]:
+            self.calls.append((key, user_id, kind))
+            if key in self.fail_before_record:
+                raise self.fail[key]
+            with record_sync(kind, user_id, source, name, flow_run_id) as rec:
+                if key in self.fail:
+                    raise self.fail[key]
+                rec.rows = rows
+            return [EntityResult(name, rows)]
+
+        return run
+
+    def steps(self) -> list[StepSpec]:
+        return [
+            StepSpec("rezen", "agent", self._runner("rezen", "agent", 1)),
+            StepSpec("rezen", "transactions", self._runner("rezen", "transactions", 7),
+                     depends_on=("rezen.agent",)),
+            StepSpec("rezen", "network", self._runner("rezen", "network", 3),
+                     depends_on=("rezen.agent",)),
+            StepSpec("fub", "people", self._runner("fub", "people", 5)),
+            StepSpec("skyslope", "listings", self._runner("skyslope", "listings", 2)),
+        ]
+
+
+@pytest.fixture
+def fake_source(agentsync_env, monkeypatch) -> FakeSource:
+    """Stand-in sources for the state-machine tests, with the dbt/quality steps recorded."""
+    import flows.onboard
+    from flows.runner import StepOutcome
+
+    fake = FakeSource()
+    monkeypatch.setattr(flows.onboard.registry, "all_steps", lambda sources=None: fake.steps())
+    monkeypatch.setattr(
+        flows.onboard, "dbt_build",
+        lambda sources: StepOutcome("dbt.build", "dbt", "done", rows=len(set(sources))),
+    )
+    monkeypatch.setattr(
+        flows.onboard, "quality_steps",
+        lambda user_ids, kind: [StepOutcome("quality.gate", "quality", "done")],
+    )
+    return fake
