@@ -1,0 +1,111 @@
+"""SkySlope TM API session: HMAC login, ``Session`` header, renewal on 401.
+
+Research ``../shared/research/rezen-skyslope-qualia-apis.md`` B.2 [OFFICIAL sample]:
+``timestamp`` = UTC ISO-8601 without millis, ``hmac = base64(HMAC_SHA256(access_secret,
+"client_id:client_secret:timestamp"))``, ``POST /auth/login`` with ``Authorization: SS
+access_key:hmac`` and ``Timestamp``, body ``{"ClientId", "ClientSecret"}`` → ``{"Session",
+"Expiration"}``; later calls send ``Session``.
+
+Renewal: ``Expiration`` is written without a timezone (B.4) and the server's clock may differ
+from ours, so the client does not trust it for scheduling; it renews **reactively**: a 401 on any
+call logs in again and retries that same request once (``ApiClient(on_auth_error=...)``), so a
+session that dies mid-run costs no page.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from agentsync.errors import IntegrationError
+from agentsync.settings import Settings
+from dlt_pipelines.http import ApiClient, ApiError, AuthError, gate_for
+
+REQUIRED = ("access_key", "access_secret", "client_id", "client_secret")
+
+
+def sign(access_secret: str, client_id: str, client_secret: str, timestamp: str) -> str:
+    """The login signature (B.2)."""
+    msg = f"{client_id}:{client_secret}:{timestamp}".encode()
+    return base64.b64encode(hmac.new(access_secret.encode(), msg, hashlib.sha256).digest()).decode()
+
+
+class SkySlopeClient:
+    """One agent's SkySlope connection: an :class:`ApiClient` carrying a live ``Session``.
+
+    Args:
+        user_id: the platform agent (named in errors).
+        credential: ``access_key``, ``access_secret``, ``client_id``, ``client_secret``.
+        settings: agentsync settings (base URL, timeouts, retries).
+    """
+
+    def __init__(self, user_id: int, credential: Mapping[str, str], settings: Settings) -> None:
+        missing = [k for k in REQUIRED if not credential.get(k)]
+        if missing:
+            raise IntegrationError(user_id, "skyslope", f"credential lacks {', '.join(missing)}")
+        self.user_id = user_id
+        self._cred = dict(credential)
+        self.logins = 0
+        account = hashlib.sha256(self._cred["access_key"].encode()).hexdigest()[:16]
+        common = {
+            "timeout": settings.http_timeout_seconds,
+            "max_retries": settings.http_max_retries,
+            "gate": gate_for(f"skyslope:{account}"),
+        }
+        self._auth_api = ApiClient(settings.skyslope_base_url, **common)
+        self.api = ApiClient(settings.skyslope_base_url, on_auth_error=self._renew, **common)
+
+    def login(self) -> str:
+        """Log in; raise :class:`IntegrationError` (no secret in it) when refused."""
+        ts = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        c = self._cred
+        signature = sign(c["access_secret"], c["client_id"], c["client_secret"], ts)
+        try:
+            body, _ = self._auth_api.request_json(
+                "POST",
+                "/auth/login",
+                json_body={"ClientId": c["client_id"], "ClientSecret": c["client_secret"]},
+                headers={"Authorization": f"SS {c['access_key']}:{signature}", "Timestamp": ts},
+            )
+        except AuthError as err:
+            raise IntegrationError(
+                self.user_id,
+                "skyslope",
+                f"login refused ({err.status}): check the access key/secret and client id/secret",
+            ) from None
+        except ApiError as err:
+            raise IntegrationError(self.user_id, "skyslope", f"login failed: {err}") from None
+        session = body.get("Session") if isinstance(body, dict) else None
+        if not session:
+            raise IntegrationError(self.user_id, "skyslope", "login answered without a Session")
+        self.logins += 1
+        self.api.set_header("Session", session)
+        return session
+
+    def _renew(self) -> dict[str, str]:
+        return {"Session": self.login()}
+
+    def get(self, path: str, params: Mapping[str, object] | None = None) -> dict:
+        """GET a JSON object; auth failures after one renewal become :class:`IntegrationError`."""
+        try:
+            body, _ = self.api.get_json(path, params=params)
+        except AuthError as err:
+            raise IntegrationError(
+                self.user_id, "skyslope", f"refused after renewing the session: {err}"
+            ) from None
+        if not isinstance(body, dict):
+            raise ApiError("GET", path, 200, "expected a JSON object")
+        return body
+
+    def close(self) -> None:
+        self._auth_api.close()
+        self.api.close()
+
+    def __enter__(self) -> SkySlopeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

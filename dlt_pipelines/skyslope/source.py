@@ -1,0 +1,228 @@
+"""SkySlope dlt loads: account users, listings and sales per agent into ``raw_skyslope``.
+
+Raw shape (append-only, every fetched version; dedupe happens in dbt):
+
+- ``raw_skyslope.users``: ``user_id``, ``user_guid``, ``record`` (the user object as served, JSON).
+- ``raw_skyslope.listings`` / ``raw_skyslope.sales``: ``user_id``, ``listing_guid`` /
+  ``sale_guid``, ``modified_on`` (the vendor's text, untouched), ``file`` (the full file from
+  ``GET /api/files/{kind}/{guid}``, JSON) and ``summary`` (the list row, JSON).
+
+The whole vendor object is kept as one JSON column because SkySlope's file shape is wide and
+variable (research B.4) and because the quirks must survive untouched into raw: dates without a
+timezone, ``0001-01-01T00:00:00`` null dates and control characters are cleaned in staging SQL
+(``dbt_project/macros/skyslope_quirks.sql``), never here. New vendor fields land in the JSON
+without breaking the load. JSON numbers (prices) are stored by jsonb as exact numerics.
+
+Paging and windows (research B.3): lists are 10 rows per page, 1-based ``pageNumber``; stop when
+``links`` has no ``rel: "next"`` (or a short page); at most 1,000 pages per window.
+Incremental loads send ``earliestDate`` (Unix seconds) = newest ``modifiedOn`` seen minus
+``AGENTSYNC_SKYSLOPE_WINDOW_LAG_HOURS``; onboarding runs read everything (``earliestDate=0``).
+That ``earliestDate`` filters on the modified date is [UNCONFIRMED] in the research; the cursor
+lives in dlt resource state (in the destination, so a fresh machine resumes).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import dlt
+
+from agentsync.agents import get_credentials
+from agentsync.errors import IntegrationError
+from agentsync.settings import Settings, get_settings
+from dlt_pipelines.common import (
+    EntityResult,
+    Quarantine,
+    RunKind,
+    last_load_id,
+    make_pipeline,
+    record_sync,
+)
+from dlt_pipelines.http import ApiError
+from dlt_pipelines.skyslope import settings as sky_settings
+from dlt_pipelines.skyslope.client import SkySlopeClient
+
+log = logging.getLogger(__name__)
+
+SOURCE = "skyslope"
+PAGE_SIZE = 10
+MAX_PAGES = 1000
+FILE_KINDS = {"sales": "sale", "listings": "listing"}
+
+
+def parse_vendor_time(value: Any, naive_tz: ZoneInfo) -> datetime | None:
+    """A SkySlope datetime as an aware datetime (only for the cursor; raw keeps the text)."""
+    if not isinstance(value, str) or not value or value.startswith("0001-01-01"):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=naive_tz)
+
+
+def _rows(body: dict[str, Any], key: str, path: str) -> list[Any]:
+    value = body.get("value")
+    rows = value.get(key) if isinstance(value, dict) else None
+    if not isinstance(rows, list):
+        raise ApiError("GET", path, 200, f"expected value.{key} to be a list")
+    return rows
+
+
+def _has_next(body: dict[str, Any]) -> bool:
+    links = body.get("links") or []
+    return any(isinstance(link, dict) and link.get("rel") == "next" for link in links)
+
+
+def users_resource(client: SkySlopeClient, user_id: int, stats: dict[str, Any]) -> Any:
+    """All users of the agent's account (read in full each run; no paging observed)."""
+
+    def gen() -> Iterator[dict[str, Any]]:
+        users = _rows(client.get("/api/users"), "users", "/api/users")
+        stats["reported_total"] = len(users)
+        for user in users:
+            guid = user.get("userGuid") if isinstance(user, dict) else None
+            if not guid:
+                stats["quarantine"].add("users", user, "user without userGuid")
+                continue
+            stats["rows"] += 1
+            yield {"user_id": user_id, "user_guid": str(guid), "record": user}
+
+    return dlt.resource(
+        gen(),
+        name="users",
+        write_disposition="append",
+        columns={"user_guid": {"data_type": "text"}, "record": {"data_type": "json"}},
+    )
+
+
+def files_resource(
+    client: SkySlopeClient,
+    user_id: int,
+    entity: str,
+    full: bool,
+    naive_tz: ZoneInfo,
+    lag_seconds: float,
+    stats: dict[str, Any],
+) -> Any:
+    """Listings or sales changed in the window, each with its full file."""
+    kind = FILE_KINDS[entity]
+    guid_key = f"{kind}Guid"
+    path = f"/api/files/{entity}"
+
+    def gen() -> Iterator[dict[str, Any]]:
+        state = dlt.current.resource_state()
+        since = 0 if full else int(state.get("earliest_date", 0))
+        stats["cursor_from"] = since
+        newest: datetime | None = None
+        listed = 0
+        page = 1
+        while True:
+            body = client.get(path, {"pageNumber": page, "earliestDate": since})
+            rows = _rows(body, entity, path)
+            listed += len(rows)
+            for row in rows:
+                guid = row.get(guid_key) if isinstance(row, dict) else None
+                if not guid:
+                    stats["quarantine"].add(entity, row, f"list row without {guid_key}")
+                    continue
+                try:
+                    detail = client.get(f"{path}/{guid}")
+                except ApiError as err:
+                    if err.status in (404, 422):
+                        stats["quarantine"].add(entity, row, f"file not found: {err.detail}", guid)
+                        continue
+                    raise
+                file = (detail.get("value") or {}).get(kind)
+                if not isinstance(file, dict):
+                    stats["quarantine"].add(entity, detail, f"detail without value.{kind}", guid)
+                    continue
+                seen = parse_vendor_time(file.get("modifiedOn"), naive_tz)
+                if seen and (newest is None or seen > newest):
+                    newest = seen
+                stats["rows"] += 1
+                yield {
+                    "user_id": user_id,
+                    f"{kind}_guid": str(guid),
+                    "modified_on": file.get("modifiedOn"),
+                    "file": file,
+                    "summary": row,
+                }
+            if not _has_next(body) or len(rows) < PAGE_SIZE:
+                break
+            if page >= MAX_PAGES:
+                raise IntegrationError(
+                    user_id,
+                    SOURCE,
+                    f"{entity}: more than {MAX_PAGES} pages in one window (earliestDate={since});"
+                    " the API cannot page further",
+                )
+            page += 1
+        stats["reported_total"] = listed if since == 0 else None
+        if newest is not None:
+            state["earliest_date"] = max(since, int(newest.timestamp() - lag_seconds))
+        stats["cursor"] = str(state.get("earliest_date", since))
+
+    return dlt.resource(
+        gen(),
+        name=entity,
+        write_disposition="append",
+        columns={
+            f"{kind}_guid": {"data_type": "text"},
+            "modified_on": {"data_type": "text"},
+            "file": {"data_type": "json"},
+            "summary": {"data_type": "json"},
+        },
+    )
+
+
+def run_entity(
+    user_id: int,
+    kind: RunKind,
+    flow_run_id: str | None,
+    entity: str,
+    settings: Settings | None = None,
+) -> EntityResult:
+    """Load one entity (``users``, ``listings`` or ``sales``) for one agent; record the run."""
+    settings = settings or get_settings()
+    knobs = sky_settings.load()
+    naive_tz = ZoneInfo(settings.skyslope_naive_timezone)
+    quarantine = Quarantine(user_id, SOURCE)
+    stats: dict[str, Any] = {"rows": 0, "reported_total": None, "quarantine": quarantine}
+    with record_sync(kind, user_id, SOURCE, entity, flow_run_id) as run:
+        credential = get_credentials(user_id, SOURCE)
+        pipeline = make_pipeline(SOURCE, user_id, settings)
+        with SkySlopeClient(user_id, credential, settings) as client:
+            client.login()
+            if entity == "users":
+                resource = users_resource(client, user_id, stats)
+            else:
+                resource = files_resource(
+                    client,
+                    user_id,
+                    entity,
+                    kind == "onboarding",
+                    naive_tz,
+                    knobs.window_lag_hours * 3600,
+                    stats,
+                )
+            info = pipeline.run(resource)
+            stats["logins"] = client.logins
+        run.load_id = last_load_id(info)
+        quarantined = quarantine.flush(run.load_id)
+        run.rows = stats["rows"]
+        run.reported_total = stats["reported_total"]
+        run.cursor = stats.get("cursor")
+    log.info(
+        "skyslope %s for agent %s: %s rows, %s quarantined, %s logins",
+        entity,
+        user_id,
+        run.rows,
+        quarantined,
+        stats.get("logins"),
+    )
+    return EntityResult(entity, run.rows, run.reported_total, run.cursor, quarantined)

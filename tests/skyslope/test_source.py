@@ -1,0 +1,101 @@
+"""SkySlope dlt source against the sandbox: counts, session renewal, bad credentials, windows."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from agentsync import agents
+from agentsync.errors import IntegrationError
+from dlt_pipelines.skyslope import ENTITIES, steps
+from dlt_pipelines.skyslope.source import run_entity
+from tests.skyslope.conftest import rows, scalar, truth
+
+AGENT = 101
+
+
+def _distinct(table: str, column: str, user_id: int) -> set[str]:
+    return {
+        r[0]
+        for r in rows(
+            f"select distinct {column} from raw_skyslope.{table} where user_id = :u", u=user_id
+        )
+    }
+
+
+@pytest.mark.slow
+def test_onboarding_loads_everything_the_api_serves(register_agents, sandbox_server):
+    register_agents(AGENT)
+    for step in steps():
+        step.run(AGENT, "onboarding", None)
+    for spec in ENTITIES:
+        expected = truth(sandbox_server, "skyslope", AGENT, spec.entity)
+        got = _distinct(spec.entity, spec.raw_id_column, AGENT)
+        assert got == set(expected["ids"]), spec.entity
+        run = rows(
+            "select status, rows, reported_total from ops.sync_runs "
+            "where user_id = :u and source = 'skyslope' and entity = :e",
+            u=AGENT,
+            e=spec.entity,
+        )
+        assert run == [("done", expected["count"], expected["count"])]
+    # raw keeps the vendor's text untouched: naive dates, null-date markers, control characters
+    assert scalar(
+        "select count(*) from raw_skyslope.sales where file->>'actualClosingDate' = '0001-01-01T00:00:00'"
+    )
+    assert scalar(
+        "select count(*) from raw_skyslope.sales where file->'property'->>'streetAddress' ~ '[[:cntrl:]]'"
+    )
+    assert (
+        scalar("select count(*) from raw_skyslope.sales where modified_on ~ '(Z|[+-][0-9:]+)$'")
+        == 0
+    )
+
+
+@pytest.mark.slow
+def test_session_dying_mid_run_costs_no_page(register_agents, sandbox_server):
+    register_agents(AGENT)
+    # the first file detail after page 1 is answered 401: the client logs in again and retries
+    httpx.post(
+        f"{sandbox_server.url}/_sandbox/faults",
+        json={"spec": "skyslope:/api/files/sales/*:expired_credentials:1"},
+    )
+    result = run_entity(AGENT, "onboarding", None, "sales")
+    expected = truth(sandbox_server, "skyslope", AGENT, "sales")
+    assert result.rows == expected["count"]
+    assert _distinct("sales", "sale_guid", AGENT) == set(expected["ids"])
+    faults = httpx.get(f"{sandbox_server.url}/_sandbox/faults").json()["faults"]
+    assert faults[0]["hits"] == 1
+
+
+@pytest.mark.slow
+def test_wrong_secret_fails_the_step_naming_agent_not_secret(register_agents, sandbox_server):
+    register_agents(AGENT)
+    cred = agents.get_credentials(AGENT, "skyslope")
+    cred["access_secret"] = "definitely-wrong-secret"
+    agents.set_credential(AGENT, "skyslope", cred)
+    with pytest.raises(IntegrationError) as err:
+        run_entity(AGENT, "onboarding", None, "sales")
+    message = str(err.value)
+    assert "agent 101" in message and "skyslope" in message
+    assert "definitely-wrong-secret" not in message and cred["client_secret"] not in message
+    status, error = rows(
+        "select status, error from ops.sync_runs where user_id = :u and entity = 'sales'", u=AGENT
+    )[0]
+    assert status == "failed" and "agent 101" in error and "definitely-wrong" not in error
+
+
+@pytest.mark.slow
+def test_daily_run_reads_only_the_changed_window(register_agents, sandbox_server):
+    register_agents(AGENT)
+    first = run_entity(AGENT, "onboarding", None, "sales")
+    httpx.post(
+        f"{sandbox_server.url}/_sandbox/advance", json={"seconds": 3 * 86400, "fraction": 0.3}
+    )
+    second = run_entity(AGENT, "daily", None, "sales")
+    assert 0 < second.rows < first.rows
+    revised = scalar(
+        "select count(distinct sale_guid) from raw_skyslope.sales where (file->>'revision')::int > 0"
+    )
+    assert revised and revised <= second.rows
+    assert second.reported_total is None  # a window's row count is not the account's total
