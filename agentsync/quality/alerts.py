@@ -1,0 +1,198 @@
+"""Alerts: one message when a problem appears, none while it persists, one when it clears.
+
+State lives in ``ops.alerts`` (one row per problem, ``alert_key`` = ``<check>:<what>`` from
+:mod:`agentsync.quality.health`). ``evaluate_and_notify`` compares the current health report with
+that state:
+
+- a problem with no open alert → the alert opens and one "problem" message is sent;
+- an open alert still present → nothing is sent (``last_seen_at`` moves), except when it
+  escalates from warning to critical, which sends one "escalated" message;
+- an open alert no longer present → it clears and one "resolved" message is sent.
+
+Messages go to a Slack-compatible incoming webhook (``AGENTSYNC_ALERT_WEBHOOK_URL``, a JSON body
+``{"text": ...}``). The URL is a secret: it is never logged or put in an error message. When no
+webhook is configured, messages are logged only. A message that could not be delivered is
+retried on the next evaluation (its ``notified_*_at`` stays empty). Evaluations are serialised
+with a database advisory lock, so two flows ending together cannot both send the same message.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from agentsync import db
+from agentsync.quality.health import CRITICAL, LEVEL_NAMES, HealthReport, check_health
+from agentsync.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+_LOCK_ID = 0x61677331  # "ags1": pg_advisory_xact_lock key for alert evaluation
+
+EventKind = Literal["opened", "escalated", "resolved"]
+
+
+class AlertDeliveryError(RuntimeError):
+    """The webhook did not accept a message (the message never contains the URL)."""
+
+
+@dataclass
+class AlertEvent:
+    """One message-worthy change of an alert; ``delivered`` says whether the webhook took it."""
+
+    alert_key: str
+    kind: EventKind
+    severity: str
+    message: str
+    delivered: bool = False
+    error: str | None = None
+
+    @property
+    def text(self) -> str:
+        icon = {
+            "opened": ":rotating_light:",
+            "escalated": ":fire:",
+            "resolved": ":white_check_mark:",
+        }
+        label = {"opened": "PROBLEM", "escalated": "ESCALATED", "resolved": "RESOLVED"}
+        return f"{icon[self.kind]} agentsync {label[self.kind]} [{self.severity}] {self.message}"
+
+
+def send_webhook(url: str, text: str, timeout: float = 10.0) -> None:
+    """POST ``{"text": text}`` to a Slack-compatible webhook; raises without naming the URL."""
+    try:
+        resp = httpx.post(url, json={"text": text}, timeout=timeout)
+    except httpx.HTTPError as err:
+        raise AlertDeliveryError(f"alert webhook unreachable ({type(err).__name__})") from None
+    if resp.status_code >= 300:
+        raise AlertDeliveryError(f"alert webhook answered HTTP {resp.status_code}")
+
+
+def _changes(conn: Connection, report: HealthReport) -> list[AlertEvent]:
+    """Apply the report to ``ops.alerts`` and return the messages now owed."""
+    current = {i.alert_key: i for i in report.problems}
+    rows = conn.execute(
+        sa.text("select alert_key, severity, state from ops.alerts where state = 'open'")
+    ).mappings()
+    open_alerts = {r["alert_key"]: r for r in rows}
+    escalated_keys: set[str] = set()
+    for key, item in current.items():
+        severity = LEVEL_NAMES[item.level]
+        existing = open_alerts.get(key)
+        if existing is None:
+            conn.execute(
+                sa.text(
+                    """
+                    insert into ops.alerts (alert_key, severity, message, state)
+                    values (:k, :sev, :msg, 'open')
+                    on conflict (alert_key) do update
+                       set severity = excluded.severity, message = excluded.message,
+                           state = 'open', opened_at = now(), last_seen_at = now(),
+                           cleared_at = null, notified_open_at = null, notified_clear_at = null
+                    """
+                ),
+                {"k": key, "sev": severity, "msg": item.message},
+            )
+        else:
+            escalated = existing["severity"] != "critical" and item.level == CRITICAL
+            if escalated:
+                escalated_keys.add(key)
+            conn.execute(
+                sa.text(
+                    """
+                    update ops.alerts
+                       set last_seen_at = now(), message = :msg,
+                           severity = case when :esc then 'critical' else severity end,
+                           notified_open_at = case when :esc then null else notified_open_at end
+                     where alert_key = :k
+                    """
+                ),
+                {"k": key, "msg": item.message, "esc": escalated},
+            )
+    for key in open_alerts.keys() - current.keys():
+        conn.execute(
+            sa.text(
+                """
+                update ops.alerts set state = 'cleared', cleared_at = now()
+                 where alert_key = :k
+                """
+            ),
+            {"k": key},
+        )
+    owed = conn.execute(
+        sa.text(
+            """
+            select alert_key, severity, message, state
+              from ops.alerts
+             where (state = 'open' and notified_open_at is null)
+                or (state = 'cleared' and notified_clear_at is null and notified_open_at is not null)
+             order by alert_key
+            """
+        )
+    ).mappings()
+    events = []
+    for r in owed:
+        if r["state"] == "cleared":
+            kind: EventKind = "resolved"
+            msg = f"{r['alert_key']}: cleared (was: {r['message']})"
+        else:
+            kind = "escalated" if r["alert_key"] in escalated_keys else "opened"
+            msg = r["message"]
+        events.append(AlertEvent(r["alert_key"], kind, r["severity"], msg))
+    return events
+
+
+def _mark(conn: Connection, event: AlertEvent) -> None:
+    column = "notified_clear_at" if event.kind == "resolved" else "notified_open_at"
+    conn.execute(
+        sa.text(f"update ops.alerts set {column} = now() where alert_key = :k"),
+        {"k": event.alert_key},
+    )
+
+
+def evaluate_and_notify(
+    report: HealthReport | None = None,
+    dry_run: bool = False,
+    settings: Settings | None = None,
+) -> list[AlertEvent]:
+    """Turn a health report into alert messages (sending them unless ``dry_run``).
+
+    Args:
+        report: a health report (default: ``check_health()`` now).
+        dry_run: compute what would be sent; change no state and send nothing.
+        settings: webhook and database (default: the process settings).
+
+    Returns:
+        The messages owed by this evaluation, each with ``delivered`` / ``error``.
+    """
+    s = settings or get_settings()
+    report = report or check_health(settings=s)
+    db.ensure_ready(s)
+    url = s.alert_webhook_url.get_secret_value() if s.alert_webhook_url else None
+    with db.begin(s) as conn:
+        conn.execute(sa.text("select pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
+        savepoint = conn.begin_nested() if dry_run else None
+        events = _changes(conn, report)
+        if savepoint is not None:
+            savepoint.rollback()
+            return events
+        for event in events:
+            if url is None:
+                log.warning("alert (no AGENTSYNC_ALERT_WEBHOOK_URL set): %s", event.text)
+                event.delivered = False
+                _mark(conn, event)
+                continue
+            try:
+                send_webhook(url, event.text)
+            except AlertDeliveryError as err:
+                event.error = str(err)
+                log.error("alert %s not delivered: %s", event.alert_key, err)
+                continue
+            event.delivered = True
+            _mark(conn, event)
+    return events

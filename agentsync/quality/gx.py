@@ -1,0 +1,380 @@
+"""The Great Expectations side of the gate: per-entity views, the file context, the checkpoint.
+
+Layout. The GX file context lives in ``expectations/gx/`` (committed: ``great_expectations.yml``,
+one suite per ``<source>.<entity>``, one validation definition each, the ``quality_gate``
+checkpoint). Validation results and Data Docs are written under the data dir
+(``<data_dir>/gx/``), never into the checkout.
+
+What is validated. GX 1.24.1 cannot compare row counts across schemas (stack-notes §0.4), so the
+gate materialises, per entity, a view ``quality.<source>__<entity>`` with one row per agent
+(columns: :mod:`agentsync.quality.metrics`) and the suites hold plain column expectations on it:
+
+- counts: ``unexplained_gap`` = 0 (source-reported total = final + excluded by reason) and
+  ``missing_in_mart`` = 0 (every raw id reached the final table);
+- freshness: every agent has a successful sync (``last_success_at`` not null), no older than
+  ``$PARAMETER max_sync_age_hours`` (default ``AGENTSYNC_SYNC_AGE_WARN_HOURS``), and — for
+  entities with a freshness column — the newest record is not in the future and not older than
+  ``$PARAMETER max_record_age_hours``.
+
+Thresholds are expectation parameters passed at run time, so the suites never change during
+flows. Views are recreated at every run (they follow the registry and whether tables exist);
+that touches only the database.
+
+Build vs run (stack-notes §0.7: never mutate the file context during parallel runs):
+:func:`build_context` (``agentsync quality-build``) writes the context from the registry; a run
+(:func:`run_checkpoint`) only reads it. Scoping a run to some agents does not change the context
+either: the views filter on the session setting ``agentsync.gate_users``, passed in the
+connection string GX resolves from ``${GX_AGENTSYNC_DB}`` at run time. Runs are serialised per
+database by an advisory lock.
+
+Unix-socket URLs: GX rejects ``postgresql://u:p@/db?host=/sock``; the ``localhost`` +
+``?host=/sock`` form (what :func:`agentsync.db.sqlalchemy_url` returns) works (stack-notes §0.3).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import sqlalchemy as sa
+import yaml
+
+from agentsync import db
+from agentsync.errors import AgentsyncError
+from agentsync.quality.metrics import entity_key, metrics_sql, presence
+from agentsync.settings import Settings, get_settings
+from dlt_pipelines.common import EntitySpec
+
+log = logging.getLogger(__name__)
+
+CONTEXT_ROOT = Path(__file__).resolve().parents[2] / "expectations"
+DATASOURCE = "agentsync"
+CHECKPOINT = "quality_gate"
+VIEW_SCHEMA = "quality"
+MANIFEST = "registry.json"
+ENV_DB = "GX_AGENTSYNC_DB"
+ENV_OUT = "GX_AGENTSYNC_OUT"
+DEFAULT_MAX_RECORD_AGE_HOURS = 365 * 24.0
+FUTURE_SLACK_HOURS = 1.0
+_GATE_LOCK_ID = 0x61677332  # "ags2"
+_process_lock = threading.Lock()
+
+
+class GxContextError(AgentsyncError):
+    """The GX context is missing or does not match the entity registry."""
+
+
+def view_name(spec: EntitySpec) -> str:
+    return f"{spec.source}__{spec.entity}"
+
+
+def _manifest(entities: Sequence[EntitySpec]) -> list[dict[str, Any]]:
+    return [
+        {"entity": entity_key(e), "view": view_name(e), "freshness": e.freshness_column is not None}
+        for e in entities
+    ]
+
+
+def output_dir(settings: Settings | None = None) -> Path:
+    """Where validation results and Data Docs go: ``<data_dir>/gx``."""
+    s = settings or get_settings()
+    return s.data_dir / "gx"
+
+
+def data_docs_index(settings: Settings | None = None) -> Path:
+    return output_dir(settings) / "data_docs" / "index.html"
+
+
+# --- views ---------------------------------------------------------------------------------------
+
+
+def refresh_views(conn: sa.Connection, entities: Sequence[EntitySpec]) -> None:
+    """(Re)create ``quality.<source>__<entity>`` for each entity, scoped by ``agentsync.gate_users``."""
+    conn.execute(sa.text(f"create schema if not exists {VIEW_SCHEMA}"))
+    scope = (
+        "where t.user_id = any(coalesce(nullif(current_setting('agentsync.gate_users', true), '')"
+        "::bigint[], array[t.user_id]))"
+    )
+    for spec in entities:
+        body = metrics_sql(spec, presence(conn, spec))
+        name = f'{VIEW_SCHEMA}."{view_name(spec)}"'
+        conn.execute(sa.text(f"drop view if exists {name}"))
+        conn.execute(
+            sa.text(
+                f"""
+                create view {name} as
+                select t.*,
+                       extract(epoch from (now() - t.newest_record_at)) / 3600.0
+                           as record_age_hours
+                  from ({body}) as t
+                 {scope}
+                """
+            )
+        )
+        conn.execute(
+            sa.text(f"comment on view {name} is :c"),
+            {
+                "c": f"Counts and freshness of {entity_key(spec)} per agent (agentsync quality gate)."
+            },
+        )
+
+
+# --- the file context ----------------------------------------------------------------------------
+
+
+def _set_env(settings: Settings, user_ids: Sequence[int] | None) -> None:
+    url = db.sqlalchemy_url(settings)
+    if user_ids:
+        scope = "-c agentsync.gate_users={" + ",".join(str(int(u)) for u in user_ids) + "}"
+        url += ("&" if "?" in url else "?") + "options=" + quote(scope)
+    os.environ[ENV_DB] = url
+    out = output_dir(settings)
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ[ENV_OUT] = str(out)
+
+
+def _patch_project_config(gx_dir: Path) -> None:
+    """Results and Data Docs under ``${GX_AGENTSYNC_OUT}``; no progress bars."""
+    path = gx_dir / "great_expectations.yml"
+    cfg = yaml.safe_load(path.read_text())
+    cfg["stores"]["validation_results_store"]["store_backend"]["base_directory"] = (
+        "${" + ENV_OUT + "}/validations/"
+    )
+    cfg["data_docs_sites"] = {
+        "local_site": {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": "${" + ENV_OUT + "}/data_docs/",
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+    }
+    cfg["progress_bars"] = {"globally": False, "metric_calculations": False}
+    cfg.setdefault("analytics_enabled", False)
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
+def _expectations(spec: EntitySpec) -> list[Any]:
+    import great_expectations.expectations as gxe
+
+    key = entity_key(spec)
+    exps = [
+        gxe.ExpectColumnValuesToBeBetween(
+            column="unexplained_gap",
+            min_value=0,
+            max_value=0,
+            description=f"{key} count: source-reported total = final + excluded (no unexplained gap)",
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="missing_in_mart",
+            min_value=0,
+            max_value=0,
+            description=f"{key} count: every raw id is in the final table",
+        ),
+        gxe.ExpectColumnValuesToNotBeNull(
+            column="last_success_at",
+            description=f"{key} freshness: every agent has a successful sync",
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="sync_age_hours",
+            max_value={"$PARAMETER": "max_sync_age_hours"},
+            description=f"{key} freshness: last successful sync within the sync-age threshold",
+        ),
+    ]
+    if spec.freshness_column:
+        exps.append(
+            gxe.ExpectColumnValuesToBeBetween(
+                column="record_age_hours",
+                min_value={"$PARAMETER": "min_record_age_hours"},
+                max_value={"$PARAMETER": "max_record_age_hours"},
+                description=(
+                    f"{key} freshness: newest {spec.freshness_column} neither in the future "
+                    "nor older than the record-age threshold"
+                ),
+            )
+        )
+    return exps
+
+
+def build_context(
+    entities: Sequence[EntitySpec] | None = None,
+    root: Path = CONTEXT_ROOT,
+    settings: Settings | None = None,
+) -> Path:
+    """Write the GX file context for ``entities`` (default: the registry) under ``root``.
+
+    The deliberate build step: run it when the registry changes (``agentsync quality-build``),
+    never inside parallel flow runs. Creates the views too, so assets can be registered.
+
+    Returns:
+        The ``gx`` directory of the context.
+    """
+    import great_expectations as gx
+    from great_expectations.checkpoint import Checkpoint, UpdateDataDocsAction
+
+    s = settings or get_settings()
+    if entities is None:
+        from dlt_pipelines.registry import all_entities
+
+        entities = all_entities()
+    db.ensure_ready(s)
+    with db.begin(s) as conn:
+        refresh_views(conn, entities)
+    _set_env(s, None)
+    root.mkdir(parents=True, exist_ok=True)
+    gx_dir = root / "gx"
+    gx.get_context(mode="file", project_root_dir=str(root))  # creates the skeleton
+    _patch_project_config(gx_dir)
+    ctx = gx.get_context(mode="file", project_root_dir=str(root))
+
+    for name in list(ctx.checkpoints.all()):
+        ctx.checkpoints.delete(name.name)
+    for vd in list(ctx.validation_definitions.all()):
+        ctx.validation_definitions.delete(vd.name)
+    for suite in list(ctx.suites.all()):
+        ctx.suites.delete(suite.name)
+    if DATASOURCE in [d.name for d in ctx.data_sources.all().values()]:
+        ctx.data_sources.delete(DATASOURCE)
+    ds = ctx.data_sources.add_postgres(name=DATASOURCE, connection_string="${" + ENV_DB + "}")
+    vds = []
+    for spec in entities:
+        key = entity_key(spec)
+        asset = ds.add_table_asset(name=key, table_name=view_name(spec), schema_name=VIEW_SCHEMA)
+        batch = asset.add_batch_definition_whole_table(name="all agents")
+        suite = ctx.suites.add(gx.ExpectationSuite(name=key, expectations=_expectations(spec)))
+        vds.append(
+            ctx.validation_definitions.add(
+                gx.ValidationDefinition(name=key, data=batch, suite=suite)
+            )
+        )
+    ctx.checkpoints.add(
+        Checkpoint(
+            name=CHECKPOINT,
+            validation_definitions=vds,
+            actions=[UpdateDataDocsAction(name="data_docs")],
+            result_format={
+                "result_format": "COMPLETE",
+                "unexpected_index_column_names": ["user_id"],
+            },
+        )
+    )
+    (gx_dir / MANIFEST).write_text(json.dumps(_manifest(entities), indent=2) + "\n")
+    log.info("GX context built for %d entities in %s", len(entities), gx_dir)
+    return gx_dir
+
+
+# --- running -------------------------------------------------------------------------------------
+
+
+@dataclass
+class CheckpointOutcome:
+    success: bool
+    failures: list[str] = field(default_factory=list)
+    data_docs_path: str | None = None
+
+
+@contextmanager
+def _serialised(settings: Settings) -> Iterator[None]:
+    with _process_lock, db.engine(settings).connect() as conn:
+        conn.execute(sa.text("select pg_advisory_lock(:id)"), {"id": _GATE_LOCK_ID})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(sa.text("select pg_advisory_unlock(:id)"), {"id": _GATE_LOCK_ID})
+            conn.commit()
+
+
+def _check_manifest(gx_dir: Path, entities: Sequence[EntitySpec]) -> None:
+    path = gx_dir / MANIFEST
+    if not path.exists():
+        raise GxContextError(
+            f"no GX context in {gx_dir.parent}: build it with `agentsync quality-build`"
+        )
+    built = {m["entity"]: m for m in json.loads(path.read_text())}
+    wanted = {m["entity"]: m for m in _manifest(entities)}
+    if built != wanted:
+        missing = sorted(set(wanted) - set(built))
+        extra = sorted(set(built) - set(wanted))
+        changed = sorted(k for k in set(wanted) & set(built) if wanted[k] != built[k])
+        raise GxContextError(
+            "GX context is out of date with the entity registry "
+            f"(missing: {', '.join(missing) or '-'}; removed: {', '.join(extra) or '-'}; "
+            f"changed: {', '.join(changed) or '-'}): run `agentsync quality-build`"
+        )
+
+
+def _failing_agents(result: Any) -> list[int]:
+    ids = []
+    for item in result.result.get("unexpected_index_list") or []:
+        if isinstance(item, dict) and "user_id" in item:
+            ids.append(int(item["user_id"]))
+    return sorted(set(ids))
+
+
+def run_checkpoint(
+    user_ids: Sequence[int] | None = None,
+    entities: Sequence[EntitySpec] | None = None,
+    root: Path = CONTEXT_ROOT,
+    settings: Settings | None = None,
+    max_record_age_hours: float = DEFAULT_MAX_RECORD_AGE_HOURS,
+) -> CheckpointOutcome:
+    """Run the ``quality_gate`` checkpoint (read-only on the context); Data Docs are rebuilt.
+
+    Returns:
+        Success, one failure line per failing expectation (naming the check and the agents),
+        and the Data Docs index path.
+    """
+    import great_expectations as gx
+
+    s = settings or get_settings()
+    if entities is None:
+        from dlt_pipelines.registry import all_entities
+
+        entities = all_entities()
+    gx_dir = root / "gx"
+    _check_manifest(gx_dir, entities)
+    if not entities:
+        return CheckpointOutcome(True, [], None)
+    db.ensure_ready(s)
+    params = {
+        "max_sync_age_hours": float(s.sync_age_warn_hours),
+        "min_record_age_hours": -FUTURE_SLACK_HOURS,
+        "max_record_age_hours": float(max_record_age_hours),
+    }
+    with _serialised(s):
+        with db.begin(s) as conn:
+            refresh_views(conn, entities)
+        _set_env(s, user_ids)
+        try:
+            ctx = gx.get_context(mode="file", project_root_dir=str(root))
+            result = ctx.checkpoints.get(CHECKPOINT).run(expectation_parameters=params)
+        finally:
+            _set_env(s, None)
+    failures = []
+    for vr in result.run_results.values():
+        for er in vr.results:
+            if er.success:
+                continue
+            cfg = er.expectation_config
+            agents = _failing_agents(er)
+            detail = f" (agents {', '.join(map(str, agents))})" if agents else ""
+            if er.exception_info and er.exception_info.get("raised_exception"):
+                detail += f" [error: {str(er.exception_info.get('exception_message'))[:200]}]"
+            failures.append(f"gx {cfg.description or cfg.type}{detail}")
+    index = data_docs_index(s)
+    return CheckpointOutcome(
+        success=bool(result.success),
+        failures=failures,
+        data_docs_path=str(index) if index.exists() else None,
+    )

@@ -1,0 +1,300 @@
+"""``check_health()``: staging backlog, sync age, errors in the last 24 h, stuck onboarding jobs.
+
+Thresholds are the legacy operations manual's (``../shared/seeds/v2-operations-manual.md``,
+"Alert Thresholds"), read from settings so an operator can change them:
+
+=====================  ===================================  =====================================
+check                  warning                              critical
+=====================  ===================================  =====================================
+``backlog``            > ``AGENTSYNC_BACKLOG_WARN_ROWS``    > ``AGENTSYNC_BACKLOG_CRITICAL_ROWS``
+``sync_age``           > ``AGENTSYNC_SYNC_AGE_WARN_HOURS``  > ``AGENTSYNC_SYNC_AGE_CRITICAL_HOURS``
+``stuck_job``          > ``AGENTSYNC_JOB_STUCK_WARN_HOURS`` > ``AGENTSYNC_JOB_STUCK_CRITICAL_HOURS``
+``sync_errors``        a run failed in the last 24 h and has not succeeded since (warning)
+=====================  ===================================  =====================================
+
+The backlog of an entity is the number of raw rows from committed dlt loads (``_dlt_loads.status =
+0``) whose ``_dlt_load_id`` its mart has not processed (``ops.dbt_processed_loads``, key = the
+mart, e.g. ``marts.people``). The legacy manual's trap ("staging retains all history, so the
+staging → final gap is not a backlog") does not apply: processed history is not counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from agentsync import db
+from agentsync.quality.metrics import entity_key, qtable, split_table, table_exists
+from agentsync.settings import Settings, get_settings
+from dlt_pipelines.common import EntitySpec
+
+OK, WARNING, CRITICAL = 0, 1, 2
+LEVEL_NAMES = {OK: "ok", WARNING: "warning", CRITICAL: "critical"}
+
+
+@dataclass
+class HealthItem:
+    """One measured thing: ``check`` (backlog, sync_age, sync_errors, stuck_job) and ``key``
+    (what it is about, e.g. ``fub.people`` or ``user 7 fub.people``) name it; ``alert_key`` is
+    unique per problem."""
+
+    check: str
+    key: str
+    level: int
+    value: float | int | None
+    message: str
+    details: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def alert_key(self) -> str:
+        return f"{self.check}:{self.key}"
+
+    @property
+    def level_name(self) -> str:
+        return LEVEL_NAMES[self.level]
+
+
+@dataclass
+class HealthReport:
+    """All health items; ``level`` is the worst of them (0 ok, 1 warning, 2 critical)."""
+
+    items: list[HealthItem]
+    checked_at: datetime
+
+    @property
+    def level(self) -> int:
+        return max((i.level for i in self.items), default=OK)
+
+    @property
+    def problems(self) -> list[HealthItem]:
+        return [i for i in self.items if i.level > OK]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "level": self.level,
+            "status": LEVEL_NAMES[self.level],
+            "checked_at": self.checked_at.isoformat(),
+            "items": [
+                dict(asdict(i), level_name=i.level_name, alert_key=i.alert_key) for i in self.items
+            ],
+        }
+
+
+def _level(value: float, warn: float, critical: float) -> int:
+    if value > critical:
+        return CRITICAL
+    if value > warn:
+        return WARNING
+    return OK
+
+
+def backlog_rows(conn: Connection, spec: EntitySpec) -> int:
+    """Raw rows of committed loads that the entity's mart has not processed yet."""
+    if spec.mart is None or not table_exists(conn, spec.raw_table):
+        return 0
+    schema, _ = split_table(spec.raw_table, f"{entity_key(spec)} raw_table")
+    split_table(spec.mart, f"{entity_key(spec)} mart")
+    raw = qtable(spec.raw_table, "raw_table")
+    committed = ""
+    if table_exists(conn, f"{schema}._dlt_loads"):
+        committed = (
+            f'and exists (select 1 from "{schema}"._dlt_loads as l '
+            "where l.load_id = r._dlt_load_id and l.status = 0)"
+        )
+    sql = f"""
+        select count(*) from {raw} as r
+         where not exists (select 1 from ops.dbt_processed_loads as p
+                            where p.model = :model and p.load_id = r._dlt_load_id)
+           {committed}
+    """
+    return int(conn.execute(sa.text(sql), {"model": spec.mart}).scalar_one())
+
+
+def _backlog_items(
+    conn: Connection, entities: Sequence[EntitySpec], s: Settings
+) -> list[HealthItem]:
+    items = []
+    for spec in entities:
+        if spec.mart is None:
+            continue
+        rows = backlog_rows(conn, spec)
+        level = _level(rows, s.backlog_warn_rows, s.backlog_critical_rows)
+        items.append(
+            HealthItem(
+                "backlog",
+                entity_key(spec),
+                level,
+                rows,
+                f"{entity_key(spec)}: {rows} raw rows not yet processed into {spec.mart}"
+                + (
+                    f" (warn > {s.backlog_warn_rows}, critical > {s.backlog_critical_rows})"
+                    if level
+                    else ""
+                ),
+                {"mart": spec.mart, "raw_table": spec.raw_table},
+            )
+        )
+    return items
+
+
+def _sync_age_items(conn: Connection, s: Settings) -> list[HealthItem]:
+    rows = conn.execute(
+        sa.text(
+            """
+            select user_id, source, entity,
+                   max(ended_at) filter (where status = 'done') as last_success_at,
+                   min(started_at) as first_attempt_at,
+                   extract(epoch from now() - coalesce(max(ended_at) filter (where status = 'done'),
+                                                       min(started_at))) / 3600.0 as age_hours
+              from ops.sync_runs
+             group by user_id, source, entity
+             order by user_id, source, entity
+            """
+        )
+    ).mappings()
+    items = []
+    for r in rows:
+        age = float(r["age_hours"])
+        level = _level(age, s.sync_age_warn_hours, s.sync_age_critical_hours)
+        what = f"user {r['user_id']} {r['source']}.{r['entity']}"
+        if r["last_success_at"] is None:
+            msg = f"{what}: never synced successfully (first attempt {age:.1f} h ago)"
+        else:
+            msg = f"{what}: last successful sync {age:.1f} h ago"
+        if level:
+            msg += (
+                f" (warn > {s.sync_age_warn_hours:g} h, critical > {s.sync_age_critical_hours:g} h)"
+            )
+        items.append(
+            HealthItem(
+                "sync_age",
+                what,
+                level,
+                round(age, 2),
+                msg,
+                {
+                    "user_id": r["user_id"],
+                    "source": r["source"],
+                    "entity": r["entity"],
+                    "last_success_at": r["last_success_at"],
+                },
+            )
+        )
+    return items
+
+
+def _error_items(conn: Connection) -> list[HealthItem]:
+    rows = conn.execute(
+        sa.text(
+            """
+            with failed as (
+                select user_id, source, entity, count(*) as failures, max(started_at) as last_failed,
+                       (array_agg(error order by started_at desc))[1] as last_error
+                  from ops.sync_runs
+                 where status = 'failed' and started_at > now() - interval '24 hours'
+                 group by user_id, source, entity
+            )
+            select f.*, exists (
+                       select 1 from ops.sync_runs as s
+                        where s.user_id = f.user_id and s.source = f.source
+                          and s.entity = f.entity and s.status = 'done'
+                          and s.started_at > f.last_failed) as recovered
+              from failed as f
+             order by f.user_id, f.source, f.entity
+            """
+        )
+    ).mappings()
+    items = []
+    for r in rows:
+        what = f"user {r['user_id']} {r['source']}.{r['entity']}"
+        recovered = bool(r["recovered"])
+        first_line = (r["last_error"] or "").splitlines()[0][:300] if r["last_error"] else ""
+        items.append(
+            HealthItem(
+                "sync_errors",
+                what,
+                OK if recovered else WARNING,
+                int(r["failures"]),
+                f"{what}: {r['failures']} failed run(s) in the last 24 h"
+                + ("; succeeded since" if recovered else f"; still failing: {first_line}"),
+                {"user_id": r["user_id"], "source": r["source"], "entity": r["entity"]},
+            )
+        )
+    quarantined = conn.execute(
+        sa.text(
+            "select count(*) from ops.quarantine where quarantined_at > now() - interval '24 hours'"
+        )
+    ).scalar_one()
+    items.append(
+        HealthItem(
+            "quarantine",
+            "last 24 h",
+            OK,
+            int(quarantined),
+            f"{quarantined} record(s) quarantined in the last 24 h (see ops.quarantine)",
+        )
+    )
+    return items
+
+
+def _stuck_job_items(conn: Connection, s: Settings) -> list[HealthItem]:
+    rows = conn.execute(
+        sa.text(
+            """
+            select job_id, user_id, status,
+                   extract(epoch from now() - coalesce(started_at, created_at)) / 3600.0 as age_hours
+              from ops.onboarding_jobs
+             where status in ('New', 'Started')
+             order by job_id
+            """
+        )
+    ).mappings()
+    items = []
+    for r in rows:
+        age = float(r["age_hours"])
+        level = _level(age, s.job_stuck_warn_hours, s.job_stuck_critical_hours)
+        what = f"job {r['job_id']} (user {r['user_id']})"
+        msg = f"onboarding {what} has been {r['status']} for {age:.1f} h"
+        if level:
+            msg += (
+                f" (warn > {s.job_stuck_warn_hours:g} h, "
+                f"critical > {s.job_stuck_critical_hours:g} h)"
+            )
+        items.append(
+            HealthItem(
+                "stuck_job",
+                what,
+                level,
+                round(age, 2),
+                msg,
+                {"job_id": r["job_id"], "user_id": r["user_id"], "status": r["status"]},
+            )
+        )
+    return items
+
+
+def check_health(
+    entities: Sequence[EntitySpec] | None = None, settings: Settings | None = None
+) -> HealthReport:
+    """Measure everything the operations manual watches; never raises for a bad finding.
+
+    Args:
+        entities: the entities to check the backlog of (default: the whole registry).
+        settings: thresholds and database (default: the process settings).
+    """
+    s = settings or get_settings()
+    if entities is None:
+        from dlt_pipelines.registry import all_entities
+
+        entities = all_entities()
+    db.ensure_ready(s)
+    with db.begin(s) as conn:
+        items = _backlog_items(conn, entities, s)
+        items += _sync_age_items(conn, s)
+        items += _error_items(conn)
+        items += _stuck_job_items(conn, s)
+    return HealthReport(items=items, checked_at=datetime.now(UTC))

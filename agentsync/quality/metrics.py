@@ -1,0 +1,287 @@
+"""Per-agent counts and freshness of one registry entity, as SQL.
+
+One query per :class:`~dlt_pipelines.common.EntitySpec` yields a row per ``user_id`` with:
+
+- ``reported_total``: the total the source API reported in the latest successful sync run that
+  reported one (``ops.sync_runs.reported_total``);
+- ``raw_rows`` / ``raw_ids``: versions and distinct vendor ids in the append-only raw table;
+  ``superseded = raw_rows - raw_ids`` (older versions replaced by a newer one);
+- ``mart_rows`` and ``excluded_<reason>`` for each flag column of the entity (``trashed``,
+  ``deleted``, ...), ``final_rows`` = mart rows with no exclusion flag;
+- ``quarantined``: distinct records in ``ops.quarantine`` that never reached the mart;
+- ``missing_in_mart``: distinct raw ids with no mart row (should be 0 after a dbt run);
+- ``unexplained_gap``: ``reported_total - (mart_rows - excluded_deleted + quarantined)``. A record
+  deleted at the vendor is no longer in the reported total but stays in the mart flagged; every
+  other mart row (trashed included) is one the API still reports. Without a reported total the
+  gap is ``raw_ids - mart_rows``;
+- ``last_success_at`` / ``sync_age_hours``: the newest successful sync run, and
+  ``newest_record_at`` (max of the entity's freshness column in the mart).
+
+A raw or mart table that does not exist yet is read as empty, so the checks work on a database
+where a source has never loaded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from dlt_pipelines.common import EntitySpec
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+class EntitySpecError(ValueError):
+    """An entity spec names a table or column that is not a plain SQL identifier."""
+
+
+def ident(name: str, what: str) -> str:
+    """``name`` double-quoted after checking it is a plain lowercase identifier."""
+    if not _IDENT.match(name or ""):
+        raise EntitySpecError(f"{what} {name!r} is not a plain lowercase SQL identifier")
+    return f'"{name}"'
+
+
+def split_table(qualified: str, what: str) -> tuple[str, str]:
+    """``schema.table`` split and checked (raises :class:`EntitySpecError`)."""
+    parts = (qualified or "").split(".")
+    if len(parts) != 2:
+        raise EntitySpecError(f"{what} {qualified!r} must be schema-qualified (schema.table)")
+    ident(parts[0], what)
+    ident(parts[1], what)
+    return parts[0], parts[1]
+
+
+def qtable(qualified: str, what: str) -> str:
+    schema, table = split_table(qualified, what)
+    return f'"{schema}"."{table}"'
+
+
+def entity_key(spec: EntitySpec) -> str:
+    """``<source>.<entity>``: how checks and reports name an entity."""
+    return f"{spec.source}.{spec.entity}"
+
+
+def reasons(spec: EntitySpec) -> list[str]:
+    """The exclusion reasons of an entity (its flag columns), checked and sorted."""
+    for reason, column in spec.excluded_flag_columns.items():
+        ident(reason, f"{entity_key(spec)} exclusion reason")
+        ident(column, f"{entity_key(spec)} exclusion column")
+    return sorted(spec.excluded_flag_columns)
+
+
+def table_exists(conn: Connection, qualified: str) -> bool:
+    return conn.execute(sa.text("select to_regclass(:t) is not null"), {"t": qualified}).scalar()
+
+
+def _literal(value: str) -> str:
+    ident(value, "source/entity name")  # plain identifiers only, so quoting is trivial
+    return f"'{value}'"
+
+
+@dataclass(frozen=True)
+class Presence:
+    """Which relations of an entity exist right now (missing ones are read as empty)."""
+
+    raw: bool
+    mart: bool
+
+
+def presence(conn: Connection, spec: EntitySpec) -> Presence:
+    return Presence(
+        raw=table_exists(conn, spec.raw_table),
+        mart=spec.mart is not None and table_exists(conn, spec.mart),
+    )
+
+
+def metrics_sql(spec: EntitySpec, present: Presence) -> str:
+    """A ``select`` with one row per agent (columns as in the module docstring)."""
+    key = entity_key(spec)
+    rid = ident(spec.raw_id_column, f"{key} raw_id_column")
+    mid = ident(spec.mart_id_column, f"{key} mart_id_column")
+    fresh = (
+        ident(spec.freshness_column, f"{key} freshness_column") if spec.freshness_column else None
+    )
+    why = reasons(spec)
+    flags = {r: ident(spec.excluded_flag_columns[r], f"{key} exclusion column") for r in why}
+
+    if present.raw:
+        raw = qtable(spec.raw_table, f"{key} raw_table")
+    else:
+        split_table(spec.raw_table, f"{key} raw_table")
+        raw = f"(select null::bigint as user_id, null::text as {rid} where false)"
+    if spec.mart is not None and present.mart:
+        mart = qtable(spec.mart, f"{key} mart")
+    elif spec.mart is None and present.raw:
+        # no final table: the distinct raw ids stand in for it (nothing can be missing)
+        cols = [f"null::boolean as {c}" for c in flags.values()]
+        if fresh:
+            cols.append(f"null::timestamptz as {fresh}")
+        extra = "".join(f", {c}" for c in cols)
+        mart = f"(select distinct r.user_id, r.{rid}::text as {mid}{extra} from {raw} as r)"
+    else:
+        if spec.mart is not None:
+            split_table(spec.mart, f"{key} mart")
+        cols = [f"null::text as {mid}"]
+        cols += [f"null::boolean as {c}" for c in flags.values()]
+        if fresh:
+            cols.append(f"null::timestamptz as {fresh}")
+        mart = f"(select null::bigint as user_id, {', '.join(cols)} where false)"
+
+    any_flag = " or ".join(f"coalesce(m.{c}, false)" for c in flags.values()) or "false"
+    flag_counts = "".join(
+        f",\n               count(*) filter (where coalesce(m.{c}, false)) as excluded_{r}"
+        for r, c in flags.items()
+    )
+    newest = f"max(m.{fresh})::timestamptz" if fresh else "null::timestamptz"
+    excluded_cols = "".join(
+        f",\n           coalesce(mt.excluded_{r}, 0) as excluded_{r}" for r in why
+    )
+    deleted = "coalesce(mt.excluded_deleted, 0)" if "deleted" in flags else "0"
+    src, ent = _literal(spec.source), _literal(spec.entity)
+    return f"""
+with raw_counts as (
+        select r.user_id, count(*) as raw_rows, count(distinct r.{rid}::text) as raw_ids
+          from {raw} as r
+         group by r.user_id
+), mart_counts as (
+        select m.user_id, count(*) as mart_rows,
+               count(*) filter (where not ({any_flag})) as final_rows,
+               {newest} as newest_record_at{flag_counts}
+          from {mart} as m
+         group by m.user_id
+), missing_ids as (
+        select r.user_id, count(distinct r.{rid}::text) as missing_in_mart
+          from {raw} as r
+         where not exists (
+                select 1 from {mart} as m
+                 where m.user_id = r.user_id and m.{mid}::text = r.{rid}::text)
+         group by r.user_id
+), quarantined_records as (
+        select q.user_id,
+               count(distinct coalesce(q.record_id, 'row:' || q.quarantine_id::text)) as quarantined
+          from ops.quarantine as q
+         where q.source = {src} and q.entity = {ent}
+           and (q.record_id is null or not exists (
+                select 1 from {mart} as m
+                 where m.user_id = q.user_id and m.{mid}::text = q.record_id))
+         group by q.user_id
+), last_success as (
+        select s.user_id, max(s.ended_at) as last_success_at
+          from ops.sync_runs as s
+         where s.source = {src} and s.entity = {ent} and s.status = 'done'
+         group by s.user_id
+), last_reported as (
+        select distinct on (s.user_id) s.user_id, s.reported_total
+          from ops.sync_runs as s
+         where s.source = {src} and s.entity = {ent} and s.status = 'done'
+           and s.reported_total is not null
+         order by s.user_id, s.ended_at desc
+), agents as (
+        select user_id from raw_counts
+        union select user_id from mart_counts
+        union select user_id from quarantined_records
+        union select user_id from last_success
+        union select user_id from ops.sync_runs where source = {src} and entity = {ent}
+)
+select a.user_id,
+       {src}::text as source,
+       {ent}::text as entity,
+       lr.reported_total,
+       coalesce(rc.raw_rows, 0) as raw_rows,
+       coalesce(rc.raw_ids, 0) as raw_ids,
+       coalesce(rc.raw_rows, 0) - coalesce(rc.raw_ids, 0) as superseded,
+       coalesce(mt.mart_rows, 0) as mart_rows,
+       coalesce(mt.final_rows, 0) as final_rows{excluded_cols},
+       coalesce(qr.quarantined, 0) as quarantined,
+       coalesce(mi.missing_in_mart, 0) as missing_in_mart,
+       case when lr.reported_total is not null
+            then lr.reported_total
+                 - (coalesce(mt.mart_rows, 0) - {deleted} + coalesce(qr.quarantined, 0))
+            else coalesce(rc.raw_ids, 0) - coalesce(mt.mart_rows, 0)
+       end as unexplained_gap,
+       ls.last_success_at,
+       extract(epoch from (now() - ls.last_success_at)) / 3600.0 as sync_age_hours,
+       mt.newest_record_at
+  from agents as a
+  left join raw_counts as rc using (user_id)
+  left join mart_counts as mt using (user_id)
+  left join missing_ids as mi using (user_id)
+  left join quarantined_records as qr using (user_id)
+  left join last_success as ls using (user_id)
+  left join last_reported as lr using (user_id)
+ where a.user_id is not null
+"""
+
+
+@dataclass
+class EntityCounts:
+    """One agent's counts for one entity (see the module docstring for each field)."""
+
+    user_id: int
+    source: str
+    entity: str
+    reported_total: int | None
+    raw_rows: int
+    raw_ids: int
+    superseded: int
+    mart_rows: int
+    final_rows: int
+    excluded: dict[str, int]
+    quarantined: int
+    missing_in_mart: int
+    unexplained_gap: int
+    last_success_at: object | None
+    sync_age_hours: float | None
+    newest_record_at: object | None
+    has_mart: bool = True
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}.{self.entity}"
+
+
+def entity_counts(
+    conn: Connection, spec: EntitySpec, user_ids: Sequence[int] | None = None
+) -> list[EntityCounts]:
+    """Counts for every agent (or only ``user_ids``) of one entity, ordered by agent."""
+    present = presence(conn, spec)
+    sql = f"select * from ({metrics_sql(spec, present)}) as t"
+    params: dict[str, object] = {}
+    if user_ids:
+        sql += " where t.user_id = any(:users)"
+        params["users"] = list(user_ids)
+    sql += " order by t.user_id"
+    why = reasons(spec)
+    out: list[EntityCounts] = []
+    for row in conn.execute(sa.text(sql), params).mappings():
+        out.append(
+            EntityCounts(
+                user_id=int(row["user_id"]),
+                source=spec.source,
+                entity=spec.entity,
+                reported_total=None
+                if row["reported_total"] is None
+                else int(row["reported_total"]),
+                raw_rows=int(row["raw_rows"]),
+                raw_ids=int(row["raw_ids"]),
+                superseded=int(row["superseded"]),
+                mart_rows=int(row["mart_rows"]),
+                final_rows=int(row["final_rows"]),
+                excluded={r: int(row[f"excluded_{r}"]) for r in why},
+                quarantined=int(row["quarantined"]),
+                missing_in_mart=int(row["missing_in_mart"]),
+                unexplained_gap=int(row["unexplained_gap"]),
+                last_success_at=row["last_success_at"],
+                sync_age_hours=None
+                if row["sync_age_hours"] is None
+                else float(row["sync_age_hours"]),
+                newest_record_at=row["newest_record_at"],
+                has_mart=spec.mart is not None,
+            )
+        )
+    return out
