@@ -1,0 +1,37 @@
+{{ config(
+    materialized='incremental',
+    unique_key=['user_id', 'call_id'],
+    on_schema_change='append_new_columns',
+    post_hook=[
+        "{{ mark_loads_processed('raw_fub') }}",
+        "{{ fub_flag_deletions('calls', 'call_id') }}",
+    ],
+) }}
+{{ fub_latest_versions('base_fub__calls', 'call_id', 'updated_at') }}
+select
+    latest.user_id,
+    latest.call_id,
+    latest.created_at,
+    latest.updated_at,
+    latest.person_id,
+    latest.fub_user_id,
+    latest.user_name,
+    latest.phone,
+    latest.from_number,
+    latest.to_number,
+    latest.outcome,
+    latest.is_incoming,
+    latest.duration_seconds,
+    latest.note,
+    false as is_deleted,
+    cast(null as timestamptz) as deleted_at,
+    latest._dlt_load_id as load_id
+from latest
+{% if is_incremental() %}
+left join {{ this }} as existing
+    on existing.user_id = latest.user_id
+   and existing.call_id = latest.call_id
+where existing.call_id is null
+   or latest.updated_at >= existing.updated_at
+   or existing.updated_at is null
+{% endif %}

@@ -1,0 +1,21 @@
+{{ config(materialized='ephemeral') }}
+{{ fub_base('deals', [
+    ('deal_id', 'id', 'bigint'),
+    ('deal_name', 'name', 'text'),
+    ('deal_type', 'type', 'bigint'),
+    ('deal_status', 'status', 'text'),
+    ('price', 'price', 'numeric'),
+    ('created_at', 'created_at', 'timestamptz'),
+    ('projected_close_date', 'projected_close_date', 'date', "left(cast({c} as text), 10)"),
+    ('pipeline_id', 'pipeline_id', 'bigint'),
+    ('pipeline_name', 'pipeline_name', 'text'),
+    ('deal_stage_id', 'stage_id', 'bigint'),
+    ('deal_stage_name', 'stage_name', 'text'),
+    ('entered_stage_at', 'entered_stage_at', 'timestamptz'),
+    ('commission_value', 'commission_value', 'numeric'),
+    ('agent_commission', 'agent_commission', 'numeric'),
+    ('team_commission', 'team_commission', 'numeric'),
+    ('time_to_close_days', 'time_to_close', 'bigint'),
+    ('people', 'people', 'jsonb'),
+    ('users', 'users', 'jsonb'),
+], custom_prefix='custom_') }}

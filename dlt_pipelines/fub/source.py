@@ -1,0 +1,436 @@
+"""The FUB dlt source: per-agent loads of every stream into ``raw_fub`` (append-only history).
+
+Shape of raw (``raw_fub.<stream>``): one row per fetched version, FUB's fields in snake_case
+columns plus ``user_id`` and ``_dlt_load_id``. Nested objects and arrays (emails, phones,
+addresses, tags, collaborators, invitees, property, ...) stay **JSON columns** on the row
+(``max_table_nesting=0``): their shapes vary and dbt unpacks what the marts need. Money fields are
+exact decimals. New vendor fields become new columns (schema drift lands without breaking).
+
+Incremental cursors live in dlt resource state, stored in the destination with each load
+(``raw_fub._dlt_pipeline_state``), per agent (one pipeline per agent) and per stream:
+
+=============  ====================  ==========================================================
+stream         cursor                notes
+=============  ====================  ==========================================================
+people         ``updatedAfter``      ``includeTrash=true``, ``fields=allFields``
+deals          ``createdAfter``      no ``updated`` on deals [research 2.2]: plus a full re-read
+                                     every ``DEALS_FULL_REREAD_DAYS``, and ``dealsUpdated``
+                                     webhooks in between
+events         ``createdAfter``      own rate-limit context
+calls          ``updatedAfter``
+appointments   ``updatedAfter``
+text_messages  per person            only people whose raw version is newer than the last text
+                                     run (all people on the first run) [2.6: personId required]
+reference      none                  users, stages, pipelines, groups: small, read in full
+=============  ====================  ==========================================================
+
+The watermark is the largest cursor value seen; the next run asks from watermark minus
+``CURSOR_LOOKBACK_SECONDS``. Deletions are found by id reconciliation (:func:`run_deletions`):
+the full id set per stream (``fields=id``) lands in ``raw_fub.id_snapshots`` with a header row in
+``raw_fub.id_snapshot_runs``; marts flag ids missing from the latest snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dlt
+from sqlalchemy import text
+
+from agentsync import db
+from agentsync.errors import IntegrationError
+from agentsync.settings import Settings, get_settings
+from dlt_pipelines.common import EntityResult, Quarantine, RunKind, last_load_id, record_sync
+from dlt_pipelines.fub.auth import FubAuth, load_auth
+from dlt_pipelines.fub.client import FubClient
+from dlt_pipelines.fub.settings import (
+    CURSOR_LOOKBACK_SECONDS,
+    DEALS_FULL_REREAD_DAYS,
+    MONEY_FIELDS,
+    RECONCILED_STREAMS,
+    STREAMS,
+    Stream,
+)
+from dlt_pipelines.fub.validate import InvalidRecord, check
+
+log = logging.getLogger(__name__)
+SOURCE = "fub"
+DATASET = "raw_fub"
+ID_CHUNK = 100  # ids per `id=` filter when fetching by id (webhooks)
+
+
+def iso(dt: datetime) -> str:
+    """UTC ISO-8601 with ``Z``, as FUB's filters take it."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def make_fub_pipeline(user_id: int, settings: Settings, purpose: str | None = None) -> dlt.Pipeline:
+    """The agent's FUB pipeline; ``purpose`` names a separate one (e.g. webhooks) on the same
+    dataset, so a webhook load never races the scheduled sync's pipeline working dir."""
+    from dlt_pipelines.common import make_pipeline
+
+    if purpose is None:
+        return make_pipeline(SOURCE, user_id, settings)
+    settings.dlt_dir.mkdir(parents=True, exist_ok=True)
+    return dlt.pipeline(
+        pipeline_name=f"{SOURCE}_{purpose}_user_{user_id}",
+        destination=dlt.destinations.postgres(credentials=db.database_url(settings)),
+        dataset_name=DATASET,
+        pipelines_dir=str(settings.dlt_dir),
+    )
+
+
+def _columns(stream_name: str) -> dict[str, dict[str, Any]]:
+    cols: dict[str, dict[str, Any]] = {
+        "user_id": {"data_type": "bigint", "nullable": False},
+        "id": {"data_type": "bigint", "nullable": False},
+    }
+    for name in MONEY_FIELDS.get(stream_name, ()):
+        cols[_snake(name)] = {"data_type": "decimal"}
+    return cols
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
+def _resource(name: str, gen: Callable[[], Iterator[Any]], columns: dict | None = None) -> Any:
+    return dlt.resource(
+        gen,
+        name=name,
+        table_name=name,
+        write_disposition="append",
+        columns=columns if columns is not None else _columns(name),
+        max_table_nesting=0,
+    )
+
+
+@dataclass
+class StreamStats:
+    """What one stream's extraction saw (filled while dlt pulls the generator)."""
+
+    rows: int = 0
+    reported_total: int | None = None
+    cursor: str | None = None
+    full_read: bool = True
+    persons_scanned: int = 0
+
+
+@dataclass
+class FubRun:
+    """One agent's FUB session: auth, client, pipeline, quarantine."""
+
+    user_id: int
+    kind: RunKind
+    flow_run_id: str | None = None
+    settings: Settings = field(default_factory=get_settings)
+    purpose: str | None = None
+
+    def __post_init__(self) -> None:
+        self.auth: FubAuth = load_auth(self.user_id, self.settings)
+        self.client = FubClient(self.auth, self.settings)
+        self.pipeline = make_fub_pipeline(self.user_id, self.settings, self.purpose)
+        self.quarantine = Quarantine(self.user_id, SOURCE)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> FubRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- record handling -----------------------------------------------------------------------
+    def clean(
+        self, stream: Stream, records: Iterable[Any], stats: StreamStats
+    ) -> tuple[list[dict[str, Any]], datetime | None]:
+        """Validated rows tagged with ``user_id``; bad ones quarantined. Returns max cursor."""
+        rows: list[dict[str, Any]] = []
+        top: datetime | None = None
+        for record in records:
+            try:
+                row, cursor = check(stream, record)
+            except InvalidRecord as err:
+                rid = record.get(stream.id_field) if isinstance(record, dict) else None
+                self.quarantine.add(stream.name, record, str(err), rid)
+                continue
+            if "userId" in row:  # FUB's user (calls, texts) would collide with our user_id
+                row["fubUserId"] = row.pop("userId")
+            row["user_id"] = self.user_id
+            rows.append(row)
+            if cursor is not None and (top is None or cursor > top):
+                top = cursor
+        stats.rows += len(rows)
+        return rows, top
+
+    # -- one stream ----------------------------------------------------------------------------
+    def _cursor_rows(self, stream: Stream, stats: StreamStats, full: bool) -> Iterator[Any]:
+        state = dlt.current.resource_state()
+        watermark = state.get("watermark")
+        params: dict[str, Any] = {}
+        now = time.time()
+        if stream.name == "deals":
+            last_full = state.get("last_full_read")
+            if last_full is None or now - float(last_full) > DEALS_FULL_REREAD_DAYS * 86_400:
+                full = True
+        if watermark and stream.cursor_param and not full:
+            since = datetime.fromisoformat(watermark) - timedelta(seconds=CURSOR_LOOKBACK_SECONDS)
+            params[stream.cursor_param] = iso(since)
+            stats.full_read = False
+        top = datetime.fromisoformat(watermark) if watermark else None
+        for i, page in enumerate(self.client.pages(stream, params)):
+            if i == 0:
+                stats.reported_total = page.total
+            rows, page_top = self.clean(stream, page.records, stats)
+            if page_top is not None and (top is None or page_top > top):
+                top = page_top
+            if rows:
+                yield rows
+        if not stats.full_read:
+            # On an incremental run the page total counts changes only; reconciliation wants
+            # what the API serves in all: one tiny request.
+            stats.reported_total = self.client.total(stream)
+        if top is not None:
+            state["watermark"] = top.isoformat()
+            stats.cursor = state["watermark"]
+        if stats.full_read and stream.name == "deals":
+            state["last_full_read"] = now
+
+    def _text_rows(self, stream: Stream, stats: StreamStats, full: bool) -> Iterator[Any]:
+        state = dlt.current.resource_state()
+        since = None if full else state.get("people_load_id")
+        person_ids, newest = changed_people(self.user_id, since)
+        stats.persons_scanned = len(person_ids)
+        stats.full_read = since is None
+        workers = max(1, self.settings.fub_max_concurrent_requests)
+
+        def fetch(pid: int) -> list[Any]:
+            out: list[Any] = []
+            for page in self.client.pages(stream, {"personId": pid}):
+                out.extend(page.records)
+            return out
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for records in pool.map(fetch, person_ids):
+                rows, _ = self.clean(stream, records, stats)
+                if rows:
+                    yield rows
+        if newest is not None:
+            state["people_load_id"] = newest
+            stats.cursor = newest
+
+    def load_stream(self, name: str, *, full: bool = False) -> EntityResult:
+        """Load one stream for this agent, recorded in ``ops.sync_runs``."""
+        stream = STREAMS[name]
+        stats = StreamStats()
+        with record_sync(self.kind, self.user_id, SOURCE, name, self.flow_run_id) as run:
+            if name == "text_messages":
+
+                def gen() -> Iterator[Any]:
+                    yield from self._text_rows(stream, stats, full)
+            else:
+
+                def gen() -> Iterator[Any]:
+                    yield from self._cursor_rows(stream, stats, full)
+
+            info = self.pipeline.run(_resource(name, gen), schema=dlt.Schema(SOURCE))
+            load_id = last_load_id(info)
+            quarantined = self.quarantine.count(name)
+            self.quarantine.flush(load_id)
+            run.rows, run.reported_total = stats.rows, stats.reported_total
+            run.cursor, run.load_id = stats.cursor, load_id
+        log.info(
+            "agent %s fub.%s: %s rows (%s quarantined, total %s)",
+            self.user_id,
+            name,
+            stats.rows,
+            quarantined,
+            stats.reported_total,
+        )
+        return EntityResult(name, stats.rows, stats.reported_total, stats.cursor, quarantined)
+
+    # -- deletions -----------------------------------------------------------------------------
+    def snapshot_ids(self, name: str) -> EntityResult:
+        """Land the full id set of one stream (``fields=id``) as a deletion-reconciliation snapshot.
+
+        A snapshot whose id count differs from ``_metadata.total`` is not landed (a lost page
+        would otherwise look like deletions); the run fails with the reason.
+        """
+        stream = STREAMS[name]
+        with record_sync(self.kind, self.user_id, SOURCE, f"{name}_ids", self.flow_run_id) as run:
+            ids: list[int] = []
+            total: int | None = None
+            for i, page in enumerate(self.client.pages(stream, {"fields": "id"})):
+                if i == 0:
+                    total = page.total
+                for rec in page.records:
+                    rid = rec.get("id") if isinstance(rec, dict) else None
+                    if isinstance(rid, int) and not isinstance(rid, bool):
+                        ids.append(rid)
+            unique = sorted(set(ids))
+            if total is not None and len(unique) != total:
+                raise RuntimeError(
+                    f"{name} id snapshot has {len(unique)} ids but FUB reported {total}; "
+                    "not landed (would flag false deletions)"
+                )
+            taken = datetime.now(UTC)
+            rows = [{"user_id": self.user_id, "entity": name, "id": i} for i in unique]
+            header = [
+                {
+                    "user_id": self.user_id,
+                    "entity": name,
+                    "taken_at": taken,
+                    "id_count": len(unique),
+                    "reported_total": total,
+                }
+            ]
+            snap_cols = {
+                "user_id": {"data_type": "bigint", "nullable": False},
+                "entity": {"data_type": "text", "nullable": False},
+                "id": {"data_type": "bigint", "nullable": False},
+            }
+            head_cols = {
+                "user_id": {"data_type": "bigint", "nullable": False},
+                "entity": {"data_type": "text", "nullable": False},
+                "taken_at": {"data_type": "timestamp", "nullable": False},
+                "id_count": {"data_type": "bigint"},
+                "reported_total": {"data_type": "bigint"},
+            }
+            info = self.pipeline.run(
+                [
+                    _resource("id_snapshots", lambda: iter([rows]), snap_cols),
+                    _resource("id_snapshot_runs", lambda: iter([header]), head_cols),
+                ],
+                schema=dlt.Schema(SOURCE),
+            )
+            run.rows, run.reported_total = len(unique), total
+            run.load_id = last_load_id(info)
+        return EntityResult(f"{name}_ids", len(unique), total)
+
+    # -- by id (webhooks) ----------------------------------------------------------------------
+    def load_ids(self, name: str, ids: list[int]) -> EntityResult:
+        """Fetch specific records by id (``id=1,2,...``) into raw; used by webhooks."""
+        stream = STREAMS[name]
+        stats = StreamStats(full_read=False)
+
+        def gen() -> Iterator[Any]:
+            for start in range(0, len(ids), ID_CHUNK):
+                chunk = ids[start : start + ID_CHUNK]
+                for page in self.client.pages(stream, {"id": ",".join(map(str, chunk))}):
+                    rows, _ = self.clean(stream, page.records, stats)
+                    if rows:
+                        yield rows
+
+        with record_sync(self.kind, self.user_id, SOURCE, name, self.flow_run_id) as run:
+            info = self.pipeline.run(_resource(name, gen), schema=dlt.Schema(SOURCE))
+            load_id = last_load_id(info)
+            quarantined = self.quarantine.count(name)
+            self.quarantine.flush(load_id)
+            run.rows, run.load_id = stats.rows, load_id
+        return EntityResult(name, stats.rows, None, None, quarantined)
+
+    def record_deleted(self, name: str, ids: list[int], deleted_at: datetime) -> EntityResult:
+        """Land ids a ``*Deleted`` webhook reported in ``raw_fub.deleted_ids``."""
+        rows = [
+            {"user_id": self.user_id, "entity": name, "id": i, "deleted_at": deleted_at}
+            for i in ids
+        ]
+        cols = {
+            "user_id": {"data_type": "bigint", "nullable": False},
+            "entity": {"data_type": "text", "nullable": False},
+            "id": {"data_type": "bigint", "nullable": False},
+            "deleted_at": {"data_type": "timestamp"},
+        }
+        with record_sync(
+            self.kind, self.user_id, SOURCE, f"{name}_deleted", self.flow_run_id
+        ) as run:
+            info = self.pipeline.run(
+                _resource("deleted_ids", lambda: iter([rows]), cols), schema=dlt.Schema(SOURCE)
+            )
+            run.rows, run.load_id = len(rows), last_load_id(info)
+        return EntityResult(f"{name}_deleted", len(rows))
+
+
+def changed_people(user_id: int, since_load_id: str | None) -> tuple[list[int], str | None]:
+    """Person ids of the agent whose raw version is newer than ``since_load_id`` (all if None),
+    and the newest load id seen."""
+    with db.begin() as conn:
+        exists = conn.execute(text("select to_regclass('raw_fub.people')")).scalar()
+        if exists is None:
+            return [], since_load_id
+        rows = conn.execute(
+            text(
+                """
+                select id, max(_dlt_load_id) as load_id
+                  from raw_fub.people
+                 where user_id = :u
+                   and (cast(:since as text) is null
+                        or cast(_dlt_load_id as numeric) > cast(:since as numeric))
+                 group by id
+                 order by id
+                """
+            ),
+            {"u": user_id, "since": since_load_id},
+        ).all()
+    newest = max((r.load_id for r in rows), key=float, default=since_load_id)
+    return [int(r.id) for r in rows], newest
+
+
+def run_streams(
+    user_id: int,
+    kind: RunKind,
+    flow_run_id: str | None,
+    names: Iterable[str],
+    *,
+    full: bool = False,
+    settings: Settings | None = None,
+) -> list[EntityResult]:
+    """Load several streams for one agent; every stream is attempted, then failures raise.
+
+    Raises:
+        IntegrationError: the credential was refused (raised at once: nothing else can work).
+        RuntimeError: one or more streams failed (named, with their reasons).
+    """
+    settings = settings or get_settings()
+    results: list[EntityResult] = []
+    errors: list[str] = []
+    with FubRun(user_id, kind, flow_run_id, settings) as run:
+        for name in names:
+            try:
+                results.append(run.load_stream(name, full=full))
+            except IntegrationError:
+                raise
+            except Exception as err:  # keep going: independent streams still load
+                log.exception("agent %s fub.%s failed", user_id, name)
+                errors.append(f"{name}: {type(err).__name__}: {err}")
+    if errors:
+        raise RuntimeError(f"agent {user_id} fub: " + "; ".join(errors))
+    return results
+
+
+def run_deletions(
+    user_id: int, kind: RunKind, flow_run_id: str | None, settings: Settings | None = None
+) -> list[EntityResult]:
+    """Id reconciliation for every reconciled stream (see module docstring)."""
+    settings = settings or get_settings()
+    results: list[EntityResult] = []
+    errors: list[str] = []
+    with FubRun(user_id, kind, flow_run_id, settings) as run:
+        for name in RECONCILED_STREAMS:
+            try:
+                results.append(run.snapshot_ids(name))
+            except IntegrationError:
+                raise
+            except Exception as err:
+                log.exception("agent %s fub.%s ids failed", user_id, name)
+                errors.append(f"{name}: {type(err).__name__}: {err}")
+    if errors:
+        raise RuntimeError(f"agent {user_id} fub deletions: " + "; ".join(errors))
+    return results
