@@ -229,6 +229,10 @@ class Sandbox:
             Route("/_sandbox/truth/{api}", self._truth, methods=["GET"]),
         ]
         for mod in self.modules.values():
+            # optional: a replica's own sandbox-only control routes, under /_sandbox/<name>
+            control = getattr(mod, "control_routes", None)
+            if control is not None:
+                routes.append(Mount(f"/_sandbox/{mod.name}", routes=control()))
             routes.append(Mount(mod.prefix, routes=mod.routes()))
         app = Starlette(routes=routes)
         api_by_prefix = sorted(
