@@ -1,0 +1,555 @@
+"""The reZEN dlt source: per-agent loads of every stream into ``raw_rezen`` (append-only).
+
+One run of a step = one dlt load of that step's entities for one agent (pipeline
+``rezen_user_<user_id>``, schema ``rezen``), each entity recorded in ``ops.sync_runs``. Every raw
+row carries ``user_id``; money stays exact (``{amount, currency}`` → ``<field>__amount`` numeric +
+``<field>__currency``, never float); ``lifecycleState``/``address`` objects are flattened by dlt
+(``lifecycle_state__state``, ``address__city``...); lists that vary in shape (``teams`` on the
+agent, ``roles``/``flexRoles`` on roster items) are JSON columns. Participants are written by the
+source as their own rows (``transaction_participants``), not as a dlt child table.
+
+Per stream (facts: ``../shared/research/rezen-skyslope-qualia-apis.md`` part A):
+
+=====================  =====================================================  ===================
+entity (raw table)     endpoint                                               mode
+=====================  =====================================================  ===================
+teams, team_members    yenta ``agents/me`` → ``teams/{id}`` (A.6.1, A.6.2)     full refresh, dedup
+                                                                              in dbt
+agent (``agent``)      yenta ``agents/me``                                    full refresh
+network                yenta ``agents/{id}/down-line/{1..5}`` with every      incremental:
+                       ``statusIn`` (A.6.3: default is ACTIVE only)           ``updatedAtFrom`` =
+                                                                              newest seen - 3 days
+cap_info               yenta ``agents/{id}/cap-info`` (A.6.7, shape unconf.)  full refresh
+front_line             yenta ``agents/{id}/front-line-agents-info``           full refresh
+sponsors               yenta ``agents/{id}/sponsor-tree`` (flattenedSponsors) full refresh
+transactions,          arrakis ``transactions/participant/{id}/transactions|  incremental by sort:
+listings               listing-transactions/{OPEN|CLOSED|TERMINATED}``        ``UPDATED_AT DESC``,
+                       (A.6.4/A.6.5; ``updatedAtFrom`` is unconfirmed there)  stop below the
+                                                                              group's cursor
+participants           arrakis ``transactions/{id}`` detail for every         incremental: only
+(+ transaction_        transaction whose newest listed ``updatedAt`` has no   transactions changed
+details)               detail yet                                             since their detail
+equity                 yenta ``agents/{id}/equity-purchases`` (A.6.8: no      full refresh
+                       endpoint known; the sandbox's choice)
+revshare_payments      arrakis ``revshares/{id}/payments`` (A.6.6)            full refresh
+contributions          arrakis ``revshares/{id}/contributions/{tier}``        incremental:
+                                                                              ``startDate`` =
+                                                                              newest - 30 days
+pending_contributions  arrakis ``revshares/{id}/payments/pending``            full refresh
+                                                                              (a snapshot)
+contributors           arrakis ``revshares/{id}/contributors/{tier}`` with    full refresh
+                       the required ``startDate``/``endDate`` (all time)      (a snapshot)
+=====================  =====================================================  ===================
+
+``reported_total``: transactions/listings from ``lifecycle-group-counts``; network from the
+agent's ``sizeOfNetwork``; paged revshare/equity lists from ``totalCount`` when the envelope has
+it; otherwise the count of ids served. Records without a usable UUID ``id`` are quarantined.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import dlt
+from sqlalchemy import text
+
+from agentsync import db
+from agentsync.agents import get_credentials
+from agentsync.settings import get_settings
+from dlt_pipelines.common import (
+    EntityResult,
+    Quarantine,
+    RunKind,
+    SyncRun,
+    last_load_id,
+    make_pipeline,
+    record_sync,
+)
+from dlt_pipelines.http import ApiError
+from dlt_pipelines.rezen.client import RezenClient
+from dlt_pipelines.rezen.settings import (
+    AGENT_STATUSES,
+    CONTRIBUTIONS_LOOKBACK_DAYS,
+    CONTRIBUTORS_START,
+    DETAIL_WORKERS,
+    DOWNLINE_LOOKBACK_DAYS,
+    DOWNLINE_PAGE_SIZE,
+    LIFECYCLE_GROUPS,
+    STEP_ENTITIES,
+    TIERS,
+)
+
+log = logging.getLogger(__name__)
+SOURCE = "rezen"
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_JSON = {"data_type": "json"}
+# Raw table per entity (participants also write transaction_details).
+RAW_TABLES: dict[str, str] = {
+    "teams": "teams",
+    "team_members": "team_members",
+    "agent": "agent",
+    "network": "network",
+    "cap_info": "cap_info",
+    "front_line": "front_line",
+    "sponsors": "sponsors",
+    "transactions": "transactions",
+    "listings": "listings",
+    "participants": "transaction_participants",
+    "equity": "equity",
+    "revshare_payments": "revshare_payments",
+    "contributions": "contributions",
+    "pending_contributions": "pending_contributions",
+    "contributors": "contributors",
+}
+
+
+@dataclass
+class Tally:
+    """What one entity served in this run."""
+
+    rows: int = 0
+    reported_total: int | None = None
+    cursor: str | None = None
+
+
+@dataclass
+class Ctx:
+    """One agent's run: client, ``agents/me``, quarantine and per-entity tallies."""
+
+    user_id: int
+    client: RezenClient
+    me: dict[str, Any]
+    quarantine: Quarantine
+    tally: dict[str, Tally] = field(default_factory=dict)
+
+    @property
+    def yenta_id(self) -> str:
+        return str(self.me["id"])
+
+
+def valid_id(value: Any) -> bool:
+    """A.4: ids are UUID strings."""
+    return isinstance(value, str) and bool(_UUID.match(value))
+
+
+def _keep(ctx: Ctx, entity: str, rows: list[dict[str, Any]], **extra: Any) -> list[dict]:
+    """Tag rows with ``user_id`` (and ``extra``); quarantine rows without a UUID id."""
+    out = []
+    for row in rows:
+        rid = row.get("id", row.get("agentYentaId"))
+        if not valid_id(rid):
+            ctx.quarantine.add(entity, row, "missing or invalid UUID id", rid)
+            continue
+        out.append({**row, **extra, "user_id": ctx.user_id})
+    ctx.tally.setdefault(entity, Tally()).rows += len(out)
+    return out
+
+
+def _to_table(rows: list[dict[str, Any]], table: str) -> Any:
+    """Route rows to another raw table (with that table's column hints)."""
+    hints = dlt.mark.make_hints(table_name=table, columns=_TABLE_COLUMNS.get(table, {}))
+    return dlt.mark.with_hints(rows, hints)
+
+
+def _ms_to_date(ms: int) -> date:
+    return datetime.fromtimestamp(ms / 1000, UTC).date()
+
+
+# -- teams step ------------------------------------------------------------------------------
+
+
+def _teams(ctx: Ctx) -> Iterator[Any]:
+    teams = ctx.me.get("teams") or []
+    members_total = 0
+    for ref in teams:
+        team = ctx.client.get("yenta", f"/teams/{ref['teamId']}")
+        roster = team.pop("agents", None) or team.pop("members", None) or []
+        yield _to_table(_keep(ctx, "teams", [team]), "teams")
+        members = [
+            {
+                **m,
+                "id": m.get("id") or (m.get("agent") or {}).get("id"),
+                # roles as one comma-separated text column (dlt would make a child table)
+                "roles": ",".join(map(str, m.get("roles") or [])),
+            }
+            for m in roster
+            if isinstance(m, dict)
+        ]
+        members_total += len(members)
+        rows = _keep(ctx, "team_members", members, team_id=team.get("id"))
+        if rows:
+            yield _to_table(rows, "team_members")
+    ctx.tally.setdefault("teams", Tally()).reported_total = len(teams)
+    ctx.tally.setdefault("team_members", Tally()).reported_total = members_total
+
+
+# -- agents step -----------------------------------------------------------------------------
+
+
+def _agent(ctx: Ctx) -> Iterator[Any]:
+    yield _keep(ctx, "agent", [dict(ctx.me)])
+    ctx.tally["agent"].reported_total = 1
+
+
+def _network(ctx: Ctx) -> Iterator[Any]:
+    state = dlt.current.resource_state()
+    since = state.get("updated_at_from")
+    newest: int | None = None
+    params: dict[str, Any] = {"statusIn": list(AGENT_STATUSES)}
+    if since:
+        params["updatedAtFrom"] = since
+    ctx.tally.setdefault("network", Tally())
+    for tier in TIERS:
+        path = f"/agents/{ctx.yenta_id}/down-line/{tier}"
+        for rows, _ in ctx.client.pages(
+            "yenta", path, "downLineAgents", params, DOWNLINE_PAGE_SIZE
+        ):
+            kept = _keep(ctx, "network", rows, tier=tier)
+            for r in kept:
+                if isinstance(r.get("updatedAt"), int):
+                    newest = max(newest or 0, r["updatedAt"])
+            if kept:
+                yield kept
+    if newest is not None:
+        state["updated_at_from"] = (
+            _ms_to_date(newest) - timedelta(days=DOWNLINE_LOOKBACK_DAYS)
+        ).isoformat()
+    tally = ctx.tally["network"]
+    size = ctx.me.get("sizeOfNetwork")
+    tally.reported_total = int(size) if isinstance(size, int) else tally.rows
+    tally.cursor = since
+
+
+def _cap_info(ctx: Ctx) -> Iterator[Any]:
+    cap = ctx.client.get("yenta", f"/agents/{ctx.yenta_id}/cap-info")
+    row = {**cap, "id": cap.get("agentId") or ctx.yenta_id}
+    yield _keep(ctx, "cap_info", [row])
+    ctx.tally["cap_info"].reported_total = 1
+
+
+def _front_line(ctx: Ctx) -> Iterator[Any]:
+    body = ctx.client.get("yenta", f"/agents/{ctx.yenta_id}/front-line-agents-info")
+    rows = body.get("frontLineAgentInfos", []) if isinstance(body, dict) else body
+    kept = _keep(ctx, "front_line", rows, sponsor_id=ctx.yenta_id)
+    ctx.tally["front_line"].reported_total = len(rows)
+    if kept:
+        yield kept
+
+
+def _sponsors(ctx: Ctx) -> Iterator[Any]:
+    body = ctx.client.get("yenta", f"/agents/{ctx.yenta_id}/sponsor-tree")
+    rows = body.get("flattenedSponsors") or []
+    kept = _keep(ctx, "sponsors", rows, agent_id=ctx.yenta_id)
+    ctx.tally["sponsors"].reported_total = len(rows)
+    if kept:
+        yield kept
+
+
+# -- transactions step -----------------------------------------------------------------------
+
+
+def _deal_lists(ctx: Ctx, listings: bool) -> Iterator[Any]:
+    entity = "listings" if listings else "transactions"
+    segment = "listing-transactions" if listings else "transactions"
+    base = f"/transactions/participant/{ctx.yenta_id}/{segment}"
+    counts = ctx.client.get("arrakis", f"{base}/lifecycle-group-counts")
+    tally = ctx.tally.setdefault(entity, Tally())
+    tally.reported_total = sum(int(counts.get(g) or 0) for g in LIFECYCLE_GROUPS)
+    state = dlt.current.resource_state()
+    cursors: dict[str, int] = state.setdefault("cursors", {})
+    for group in LIFECYCLE_GROUPS:
+        cursor = cursors.get(group)
+        newest = cursor
+        params = {"sortBy": "UPDATED_AT", "sortDirection": "DESC"}
+        for rows, _ in ctx.client.pages("arrakis", f"{base}/{group}", "transactions", params):
+            fresh = []
+            done = False
+            for row in rows:
+                upd = row.get("updatedAt")
+                if cursor is not None and isinstance(upd, int) and upd < cursor:
+                    done = True  # sorted newest first: the rest was loaded before
+                    break
+                fresh.append(row)
+                if isinstance(upd, int):
+                    newest = max(newest or 0, upd)
+            kept = _keep(ctx, entity, fresh, lifecycle_group=group)
+            if kept:
+                yield kept
+            if done:
+                break
+        if newest is not None:
+            cursors[group] = newest
+    tally.cursor = ",".join(f"{g}:{cursors.get(g)}" for g in LIFECYCLE_GROUPS)
+
+
+# -- participants step -----------------------------------------------------------------------
+
+
+def _table_exists(conn: Any, table: str) -> bool:
+    return conn.execute(text("select to_regclass(:t)"), {"t": f"raw_rezen.{table}"}).scalar()
+
+
+def transactions_needing_detail(user_id: int) -> list[str]:
+    """Transactions whose newest listed ``updatedAt`` is newer than their newest detail."""
+    with db.begin() as conn:
+        if not _table_exists(conn, "transactions"):
+            return []
+        details = _table_exists(conn, "transaction_details")
+        sql = """
+            with listed as (
+                select id, max(updated_at) as updated_at
+                  from raw_rezen.transactions where user_id = :u group by id
+            )
+            select l.id from listed l
+        """
+        if details:
+            sql += """
+             left join (
+                select id, max(updated_at) as updated_at
+                  from raw_rezen.transaction_details where user_id = :u group by id
+             ) d on d.id = l.id
+             where d.id is null or d.updated_at < l.updated_at
+            """
+        return [r[0] for r in conn.execute(text(sql + " order by 1"), {"u": user_id})]
+
+
+def _participants(ctx: Ctx) -> Iterator[Any]:
+    ids = transactions_needing_detail(ctx.user_id)
+    tally = ctx.tally.setdefault("participants", Tally())
+
+    def fetch(tid: str) -> tuple[str, dict[str, Any] | None, str | None]:
+        try:
+            return tid, ctx.client.get("arrakis", f"/transactions/{tid}"), None
+        except ApiError as err:
+            if err.status == 404:
+                return tid, None, "transaction detail not found (404)"
+            raise
+
+    with ThreadPoolExecutor(DETAIL_WORKERS) as pool:
+        for start in range(0, len(ids), 100):
+            for tid, detail, problem in pool.map(fetch, ids[start : start + 100]):
+                if detail is None:
+                    ctx.quarantine.add("participants", {"transaction_id": tid}, problem, tid)
+                    continue
+                parts = detail.pop("participants", None) or []
+                rows = _keep(ctx, "transaction_details", [detail])
+                if rows:
+                    yield _to_table(rows, "transaction_details")
+                prows = _keep(
+                    ctx,
+                    "participants",
+                    parts,
+                    transaction_id=tid,
+                    transaction_updated_at=detail.get("updatedAt"),
+                )
+                if prows:
+                    yield _to_table(prows, "transaction_participants")
+    tally.reported_total = tally.rows  # no total reported: count of ids served
+    tally.cursor = f"details:{len(ids)}"
+
+
+def unresolved_references(user_id: int) -> dict[str, int]:
+    """Participants naming a reZEN agent (``yentaUserId``) that is not a known agent.
+
+    Known agents: the agent itself, its down-line, its front-line, its team roster and its
+    sponsors. Returns ``{"rows": n, "agents": distinct agents}`` (0s when nothing is loaded).
+    """
+    with db.begin() as conn:
+        if not _table_exists(conn, "transaction_participants"):
+            return {"rows": 0, "agents": 0}
+        known = [
+            f"select id from raw_rezen.{t} where user_id = :u"
+            for t in ("agent", "network", "front_line", "sponsors")
+            if _table_exists(conn, t)
+        ]
+        if _table_exists(conn, "team_members"):
+            known.append("select agent__id from raw_rezen.team_members where user_id = :u")
+        known_sql = " union ".join(known) or "select null::text where false"
+        row = conn.execute(
+            text(
+                f"""
+                select count(*), count(distinct p.yenta_user_id)
+                  from raw_rezen.transaction_participants p
+                 where p.user_id = :u and p.yenta_user_id is not null
+                   and p.yenta_user_id not in ({known_sql})
+                """
+            ),
+            {"u": user_id},
+        ).one()
+    return {"rows": int(row[0]), "agents": int(row[1])}
+
+
+# -- contributions step ----------------------------------------------------------------------
+
+
+def _paged(ctx: Ctx, entity: str, service: str, path: str, key: str) -> Iterator[Any]:
+    tally = ctx.tally.setdefault(entity, Tally())
+    reported = None
+    for rows, env in ctx.client.pages(service, path, key):
+        if isinstance(env.get("totalCount"), int):
+            reported = env["totalCount"]
+        kept = _keep(ctx, entity, rows)
+        if kept:
+            yield kept
+    tally.reported_total = reported if reported is not None else tally.rows
+
+
+def _equity(ctx: Ctx) -> Iterator[Any]:
+    path = f"/agents/{ctx.yenta_id}/equity-purchases"
+    yield from _paged(ctx, "equity", "yenta", path, "equityPurchases")
+
+
+def _revshare_payments(ctx: Ctx) -> Iterator[Any]:
+    path = f"/revshares/{ctx.yenta_id}/payments"
+    yield from _paged(ctx, "revshare_payments", "arrakis", path, "payments")
+
+
+def _pending(ctx: Ctx) -> Iterator[Any]:
+    path = f"/revshares/{ctx.yenta_id}/payments/pending"
+    yield from _paged(ctx, "pending_contributions", "arrakis", path, "contributions")
+
+
+def _contributions(ctx: Ctx) -> Iterator[Any]:
+    state = dlt.current.resource_state()
+    since = state.get("start_date")
+    tally = ctx.tally.setdefault("contributions", Tally())
+    reported = 0
+    newest: int | None = None
+    for tier in TIERS:
+        path = f"/revshares/{ctx.yenta_id}/contributions/{tier}"
+        params = {"startDate": since} if since else {}
+        for rows, env in ctx.client.pages("arrakis", path, "contributions", params):
+            if env.get("pageNumber", 0) == 0:
+                reported += int(env.get("totalCount") or 0)
+            kept = _keep(ctx, "contributions", rows, tier=tier)
+            for r in kept:
+                if isinstance(r.get("transactionClosedAt"), int):
+                    newest = max(newest or 0, r["transactionClosedAt"])
+            if kept:
+                yield kept
+    if newest is not None:
+        state["start_date"] = (
+            _ms_to_date(newest) - timedelta(days=CONTRIBUTIONS_LOOKBACK_DAYS)
+        ).isoformat()
+    tally.reported_total = reported or tally.rows
+    tally.cursor = since
+
+
+def _contributors(ctx: Ctx) -> Iterator[Any]:
+    tally = ctx.tally.setdefault("contributors", Tally())
+    end = date.today() + timedelta(days=366)
+    params = {"startDate": CONTRIBUTORS_START.isoformat(), "endDate": end.isoformat()}
+    reported = 0
+    for tier in TIERS:
+        path = f"/revshares/{ctx.yenta_id}/contributors/{tier}"
+        for rows, env in ctx.client.pages("arrakis", path, "contributors", params):
+            if env.get("pageNumber", 0) == 0:
+                reported += int(env.get("totalCount") or 0)
+            rows = [{**r, "id": r.get("agentYentaId")} for r in rows]
+            kept = _keep(ctx, "contributors", rows, tier=tier)
+            if kept:
+                yield kept
+    tally.reported_total = reported or tally.rows
+
+
+# -- wiring ----------------------------------------------------------------------------------
+
+Gen = Callable[[Ctx], Iterator[Any]]
+RESOURCES: dict[str, tuple[Gen, dict[str, Any]]] = {
+    "teams": (_teams, {}),
+    "team_members": (lambda ctx: iter(()), {}),  # written by the teams resource
+    "agent": (_agent, {"columns": {"teams": _JSON}}),
+    "network": (_network, {}),
+    "cap_info": (_cap_info, {}),
+    "front_line": (_front_line, {}),
+    "sponsors": (_sponsors, {}),
+    "transactions": (lambda ctx: _deal_lists(ctx, listings=False), {}),
+    "listings": (lambda ctx: _deal_lists(ctx, listings=True), {}),
+    "participants": (_participants, {}),
+    "equity": (_equity, {}),
+    "revshare_payments": (_revshare_payments, {}),
+    "contributions": (_contributions, {}),
+    "pending_contributions": (_pending, {}),
+    "contributors": (_contributors, {}),
+}
+_TABLE_COLUMNS: dict[str, dict[str, Any]] = {
+    "team_members": {"flex_roles": _JSON},
+}
+
+
+@dlt.source(name=SOURCE, max_table_nesting=2)
+def rezen_source(ctx: Ctx, entities: tuple[str, ...]) -> list[Any]:
+    """The dlt source for one agent and the given entities."""
+    out = []
+    for entity in entities:
+        if entity == "team_members":
+            continue  # the teams resource writes team_members rows
+        gen, hints = RESOURCES[entity]
+        out.append(
+            dlt.resource(
+                gen(ctx),
+                name=entity,
+                table_name=RAW_TABLES[entity],
+                write_disposition="append",
+                **hints,
+            )
+        )
+    return out
+
+
+def run_step(
+    step: str, user_id: int, kind: RunKind, flow_run_id: str | None = None
+) -> list[EntityResult]:
+    """Load one step's entities for one agent; each entity recorded in ``ops.sync_runs``."""
+    entities = STEP_ENTITIES[step]
+    settings = get_settings()
+    db.ensure_ready(settings)
+    with contextlib.ExitStack() as stack:
+        runs: dict[str, SyncRun] = {
+            e: stack.enter_context(record_sync(kind, user_id, SOURCE, e, flow_run_id))
+            for e in entities
+        }
+        api_key = get_credentials(user_id, SOURCE)["api_key"]
+        client = stack.enter_context(RezenClient(user_id, api_key, settings))
+        me = client.get("yenta", "/agents/me")
+        ctx = Ctx(user_id, client, me, Quarantine(user_id, SOURCE))
+        pipeline = make_pipeline(SOURCE, user_id, settings)
+        source = rezen_source(ctx, entities)
+        info = pipeline.run(source)
+        load_id = last_load_id(info)
+        quarantined = {e: ctx.quarantine.count(e) for e in entities}
+        ctx.quarantine.flush(load_id)
+        results = []
+        for entity, run in runs.items():
+            tally = ctx.tally.get(entity, Tally())
+            run.rows = tally.rows
+            run.reported_total = tally.reported_total
+            run.cursor = tally.cursor
+            run.load_id = load_id
+            results.append(
+                EntityResult(
+                    entity,
+                    tally.rows,
+                    tally.reported_total,
+                    tally.cursor,
+                    quarantined[entity],
+                )
+            )
+    if step == "participants":
+        unresolved = unresolved_references(user_id)
+        if unresolved["rows"]:
+            log.warning(
+                "rezen agent %s: %s participant rows name %s reZEN agents that are not known "
+                "agents (kept; see marts.unresolved_agent_references)",
+                user_id,
+                unresolved["rows"],
+                unresolved["agents"],
+            )
+    return results
