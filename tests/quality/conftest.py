@@ -1,0 +1,184 @@
+"""Fixtures for the quality tests: a tiny real source (dlt → raw) and a mart built by SQL.
+
+The quality checks are generic over ``EntitySpec``; these fixtures give them a real raw table
+(loaded by a real dlt pipeline, with ``_dlt_load_id`` and ``_dlt_loads``), a real mart built the
+way the dbt marts are (latest version per id, processed loads recorded in
+``ops.dbt_processed_loads``), real ``ops.sync_runs`` rows written through ``record_sync`` and
+quarantine rows through ``Quarantine``. The thing under test is the checks, not these tables.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import dlt
+import pytest
+import sqlalchemy as sa
+
+from agentsync import db
+from dlt_pipelines.common import EntitySpec, Quarantine, record_sync
+
+SPEC = EntitySpec(
+    source="qtest",
+    entity="widgets",
+    raw_table="raw_qtest.widgets",
+    raw_id_column="id",
+    mart="marts.qtest_widgets",
+    mart_id_column="widget_id",
+    freshness_column="updated_at",
+    excluded_flag_columns={"deleted": "is_deleted", "trashed": "is_trashed"},
+)
+
+
+class TinySource:
+    """Loads widget records for agents into ``raw_qtest.widgets`` and builds the mart."""
+
+    def __init__(self, pipelines_dir: Path) -> None:
+        self.pipelines_dir = pipelines_dir
+        self.spec = SPEC
+
+    def load(self, user_id: int, records: list[dict[str, Any]]) -> str:
+        """Append records (each gets ``user_id``) through a real dlt pipeline; returns load id."""
+        rows = [dict(r, user_id=user_id) for r in records]
+        pipeline = dlt.pipeline(
+            pipeline_name=f"qtest_user_{user_id}_{uuid.uuid4().hex[:6]}",
+            destination=dlt.destinations.postgres(credentials=db.database_url()),
+            dataset_name="raw_qtest",
+            pipelines_dir=str(self.pipelines_dir),
+        )
+        info = pipeline.run(
+            rows,
+            table_name="widgets",
+            write_disposition="append",
+            columns={
+                "updated_at": {"data_type": "timestamp"},
+                "is_deleted": {"data_type": "bool"},
+                "is_trashed": {"data_type": "bool"},
+            },
+        )
+        return info.loads_ids[-1]
+
+    def sync(
+        self,
+        user_id: int,
+        records: list[dict[str, Any]],
+        reported_total: int | None = None,
+        quarantine: list[tuple[dict[str, Any], str, str]] | None = None,
+    ) -> str:
+        """A successful sync run: load + ``ops.sync_runs`` (reported total) + quarantine."""
+        with record_sync("manual", user_id, SPEC.source, SPEC.entity) as run:
+            load_id = self.load(user_id, records)
+            q = Quarantine(user_id, SPEC.source)
+            for record, reason, rid in quarantine or []:
+                q.add(SPEC.entity, record, reason, rid)
+            q.flush(load_id)
+            run.rows = len(records)
+            run.reported_total = reported_total
+            run.load_id = load_id
+        return load_id
+
+    def build_mart(self) -> None:
+        """Merge unprocessed loads into ``marts.qtest_widgets`` like an incremental dbt mart."""
+        with db.begin() as conn:
+            conn.execute(
+                sa.text(
+                    """
+                    create schema if not exists marts;
+                    create table if not exists marts.qtest_widgets (
+                        user_id bigint not null, widget_id text not null,
+                        updated_at timestamptz, is_deleted boolean, is_trashed boolean,
+                        primary key (user_id, widget_id));
+                    create temp table batch on commit drop as
+                        select l.load_id from raw_qtest._dlt_loads as l
+                         where l.status = 0 and not exists (
+                               select 1 from ops.dbt_processed_loads as p
+                                where p.model = 'marts.qtest_widgets' and p.load_id = l.load_id);
+                    insert into marts.qtest_widgets
+                    select distinct on (user_id, id) user_id, id::text, updated_at,
+                           coalesce(is_deleted, false), coalesce(is_trashed, false)
+                      from raw_qtest.widgets
+                     where _dlt_load_id in (select load_id from batch)
+                     order by user_id, id, updated_at desc, _dlt_load_id desc
+                    on conflict (user_id, widget_id) do update
+                       set updated_at = excluded.updated_at, is_deleted = excluded.is_deleted,
+                           is_trashed = excluded.is_trashed;
+                    insert into ops.dbt_processed_loads (model, schema_name, load_id)
+                    select 'marts.qtest_widgets', 'raw_qtest', load_id from batch;
+                    """
+                )
+            )
+
+
+def widgets(ids: range | list[int], **extra: Any) -> list[dict[str, Any]]:
+    now = datetime.now(UTC)
+    return [
+        {"id": i, "updated_at": now - timedelta(hours=i % 5), "is_deleted": False,
+         "is_trashed": False, **extra}
+        for i in ids
+    ]  # fmt: skip
+
+
+def execute(sql: str, **params: Any) -> list[Any]:
+    with db.begin() as conn:
+        res = conn.execute(sa.text(sql), params)
+        return list(res.all()) if res.returns_rows else []
+
+
+@pytest.fixture
+def qenv(agentsync_env: dict[str, str]) -> dict[str, str]:
+    """An isolated agentsync database with the ops schema migrated."""
+    db.ensure_ready()
+    return agentsync_env
+
+
+@pytest.fixture
+def tiny(qenv: dict[str, str], tmp_path: Path) -> TinySource:
+    return TinySource(tmp_path / "dlt")
+
+
+class Receiver:
+    """A Slack-compatible webhook receiver on 127.0.0.1 (records every JSON body)."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self.status = 200
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server naming
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if outer.status == 200:
+                    outer.messages.append(json.loads(body))
+                self.send_response(outer.status)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        host, port = self.server.server_address[:2]
+        self.url = f"http://{host}:{port}/services/T000/B000/s3cr3t-hook-token"
+
+    def texts(self) -> list[str]:
+        return [m["text"] for m in self.messages]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.stop()
