@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ EMBEDDED_USER = "postgres"
 # pg_hba of the embedded server trusts local socket connections; dlt and GX insist on a
 # password being present in the URL, so we give them a placeholder that is not a secret.
 EMBEDDED_PASSWORD = "embedded"  # noqa: S105
+PG_START_TIMEOUT_SECONDS = 120
 
 _lock = threading.Lock()
 _server = None  # pgserver.PostgresServer handle held for the life of this process
@@ -69,15 +71,11 @@ def _start_embedded(settings: Settings) -> str:
     _check_data_dir(settings.data_dir)
     import pgserver  # imported lazily: production never needs it
 
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    _patch_pgserver_timeouts()
+    logging.getLogger("pgserver").setLevel(logging.CRITICAL)
     with _lock:
         if _server is None:
-            try:
-                _server = pgserver.get_server(settings.pgdata, cleanup_mode="stop")
-            except Exception as err:  # pgserver raises bare exceptions; give them context
-                raise DatabaseError(
-                    f"could not start the embedded PostgreSQL in {settings.pgdata}: {err}"
-                ) from err
+            _server = _get_server_with_retries(pgserver, settings.pgdata)
         info = _server.get_postmaster_info()
     socket_dir = str(info.socket_dir) if info.socket_dir else None
     admin_url = _server.get_uri("postgres")
@@ -91,6 +89,39 @@ def _start_embedded(settings: Settings) -> str:
         f"postgresql://{EMBEDDED_USER}:{EMBEDDED_PASSWORD}@{info.hostname}:{info.port}/"
         f"{settings.database_name}"
     )
+
+
+def _patch_pgserver_timeouts() -> None:
+    """pgserver gives ``pg_ctl start`` 10 s; a busy 2-core machine can need more."""
+    import pgserver.postgres_server as pgs
+
+    if getattr(pgs.pg_ctl, "_agentsync_patient", False):
+        return
+    original = pgs.pg_ctl
+
+    def patient_pg_ctl(*args, **kwargs):
+        kwargs["timeout"] = max(kwargs.get("timeout") or 0, PG_START_TIMEOUT_SECONDS)
+        return original(*args, **kwargs)
+
+    patient_pg_ctl._agentsync_patient = True  # type: ignore[attr-defined]
+    pgs.pg_ctl = patient_pg_ctl
+
+
+def _get_server_with_retries(pgserver, pgdata: Path, attempts: int = 4):
+    """Start or attach to the server; a start that raced another process is retried."""
+    last: Exception | None = None
+    for attempt in range(attempts):
+        try:
+            return pgserver.get_server(pgdata, cleanup_mode="stop")
+        except Exception as err:  # pgserver raises bare exceptions; retried, then given context
+            last = err
+            # A failed constructor stays cached in pgserver; drop it so the retry re-checks.
+            pgserver.PostgresServer._instances.pop(Path(pgdata).expanduser().resolve(), None)
+            time.sleep(1 + attempt * 2)
+    log_file = Path(pgdata) / "log"
+    raise DatabaseError(
+        f"could not start the embedded PostgreSQL in {pgdata}: {last} (server log: {log_file})"
+    ) from last
 
 
 def _ensure_database(admin_url: str, name: str) -> None:
