@@ -94,6 +94,16 @@ class FubClient:
             ) from None
         return body
 
+    def post(self, path: str, body: Any) -> Any:
+        """POST JSON (e.g. webhook registration); a refused credential is an IntegrationError."""
+        try:
+            answer, _ = self._client(GLOBAL_CONTEXT).request_json("POST", path, json_body=body)
+        except AuthError as err:
+            raise IntegrationError(
+                self.auth.user_id, INTEGRATION, f"credential refused (HTTP {err.status})"
+            ) from None
+        return answer
+
     def pages(self, stream: Stream, params: Mapping[str, Any] | None = None) -> Iterator[Page]:
         """Every page of ``stream`` with the given filters, following the ``next`` cursor."""
         query: dict[str, Any] = {**stream.params, **(params or {}), "limit": PAGE_LIMIT}
