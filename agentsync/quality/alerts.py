@@ -18,11 +18,13 @@ with a database advisory lock, so two flows ending together cannot both send the
 
 from __future__ import annotations
 
+import json
 import logging
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from typing import Literal
 
-import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -64,13 +66,26 @@ class AlertEvent:
 
 
 def send_webhook(url: str, text: str, timeout: float = 10.0) -> None:
-    """POST ``{"text": text}`` to a Slack-compatible webhook; raises without naming the URL."""
+    """POST ``{"text": text}`` to a Slack-compatible webhook; raises without naming the URL.
+
+    Uses ``urllib`` rather than httpx on purpose: httpx logs every request URL at INFO level, and
+    this URL is a secret.
+    """
+    if not url.lower().startswith(("http://", "https://")):
+        raise AlertDeliveryError("AGENTSYNC_ALERT_WEBHOOK_URL must be an http(s) URL")
+    body = json.dumps({"text": text}).encode()
+    request = urllib.request.Request(  # noqa: S310 - scheme checked above
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
     try:
-        resp = httpx.post(url, json={"text": text}, timeout=timeout)
-    except httpx.HTTPError as err:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310
+            status = resp.status
+    except urllib.error.HTTPError as err:
+        status = err.code
+    except (urllib.error.URLError, OSError) as err:
         raise AlertDeliveryError(f"alert webhook unreachable ({type(err).__name__})") from None
-    if resp.status_code >= 300:
-        raise AlertDeliveryError(f"alert webhook answered HTTP {resp.status_code}")
+    if status >= 300:
+        raise AlertDeliveryError(f"alert webhook answered HTTP {status}")
 
 
 def _changes(conn: Connection, report: HealthReport) -> list[AlertEvent]:
