@@ -25,7 +25,7 @@ import json
 import random
 import threading
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -55,6 +55,16 @@ RENAMES = (("name", "fullName"), ("type", "eventType"), ("title", "subject"))
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     """FUB's error body ``{"errorMessage": ...}`` (research §1.1, OFFICIAL)."""
     return JSONResponse({"errorMessage": message}, status_code=status, headers=headers)
+
+
+def unknown_collection(collection: str, headers: dict[str, str]) -> JSONResponse:
+    """404 with the live text for an unknown collection (research §1.1, LIVE-OBS)."""
+    return error(
+        404,
+        f"Collection name '{collection[:1].upper()}{collection[1:]}' in the URL is not valid. "
+        "Please use a correct collection name, for example 'people'.",
+        headers,
+    )
 
 
 class FubApi:
@@ -148,18 +158,13 @@ class FubApi:
         collection = request.path_params["collection"]
         if collection in ("identity", "me"):
             return await self._identity(request, collection)
-        if collection not in ENTITIES:
-            # research §1.1 LIVE-OBS: the live text for an unknown collection
-            return error(
-                404,
-                f"Collection name '{collection[:1].upper()}{collection[1:]}' in the URL is not "
-                "valid. Please use a correct collection name, for example 'people'.",
-            )
         context = "events" if collection == "events" and request.method == "GET" else "global"
         auth = self._authorize(request, context)
         if isinstance(auth, Response):
             return auth
         uid, registered, headers = auth
+        if collection not in ENTITIES:
+            return unknown_collection(collection, headers)
         if request.method != "GET":
             return error(
                 405, READ_ONLY.format(method=request.method, path=request.url.path), headers
@@ -230,17 +235,13 @@ class FubApi:
 
     async def _item(self, request: Request) -> Response:
         collection = request.path_params["collection"]
-        if collection not in ENTITIES:
-            return error(
-                404,
-                f"Collection name '{collection[:1].upper()}{collection[1:]}' in the URL is not "
-                "valid. Please use a correct collection name, for example 'people'.",
-            )
         context = "events" if collection == "events" and request.method == "GET" else "global"
         auth = self._authorize(request, context)
         if isinstance(auth, Response):
             return auth
         uid, _, headers = auth
+        if collection not in ENTITIES:
+            return unknown_collection(collection, headers)
         if request.method != "GET":
             return error(
                 405, READ_ONLY.format(method=request.method, path=request.url.path), headers
@@ -250,7 +251,7 @@ class FubApi:
             return error(400, f"Invalid id {raw!r}: ids are integers", headers)
         rid = int(raw)
         try:
-            q = parse_query(collection, {**self._params(request), "personId": "0"})
+            q = parse_query(collection, self._params(request), single=True)
             with self._lock:
                 account = self.accounts[uid]
                 rec = None
@@ -305,7 +306,21 @@ class FubApi:
                 {"error": "invalid_request", "error_description": "use POST /oauth/token"},
                 status_code=405,
             )
-        form = {k: str(v) for k, v in (await request.form()).items()}
+        # form-encoded per research §1.4 (parsed here: no multipart dependency); JSON accepted too
+        raw = await request.body()
+        if request.headers.get("content-type", "").startswith("application/json"):
+            try:
+                loaded = json.loads(raw or b"{}")
+            except json.JSONDecodeError:
+                loaded = None
+            if not isinstance(loaded, dict):
+                return JSONResponse(
+                    {"error": "invalid_request", "error_description": "body is not a JSON object"},
+                    status_code=400,
+                )
+            form = {k: str(v) for k, v in loaded.items()}
+        else:
+            form = dict(parse_qsl(raw.decode("utf-8", "replace")))
         status, body = self.auth.token_grant(request.headers.get("authorization"), form)
         return JSONResponse(body, status_code=status)
 
@@ -456,7 +471,7 @@ class FubApi:
         for idx in trashed:
             ov.trashed[idx] = now_s
             ov.updated[idx] = (now_s, people.version(idx) + 1)
-        deleted = pick(amount(0.05), lambda i: i not in ov.trashed or True)
+        deleted = pick(amount(0.05), lambda i: True)
         for idx in deleted:
             ov.deleted[idx] = now_s
         created = self._create(people, amount(0.5), now_s, None, rng)

@@ -31,12 +31,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.fub_data import CUSTOM_FIELDS, Collection
+from sandbox.fub_data import BIG, CUSTOM_FIELDS, Collection
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
 MAX_OFFSET = 2000
 SORTABLE = ("id", "created", "updated")
+#: Small collections sort in memory by their documented keys (research §2.7, §2.8, §3.2).
+SMALL_SORTABLE = ("id", "created", "updated", "name", "orderWeight", "event", "status")
 #: Per-collection equality filters on the served record (documented params, research §2).
 RECORD_FILTERS: dict[str, dict[str, str]] = {
     "people": {"stage": "stage", "source": "source", "assignedUserId": "assignedUserId"},
@@ -141,8 +143,11 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes")
 
 
-def parse_query(collection: str, params: dict[str, str]) -> ListQuery:
-    """Turn query parameters into a :class:`ListQuery`, or raise :class:`BadRequest`."""
+def parse_query(collection: str, params: dict[str, str], single: bool = False) -> ListQuery:
+    """Turn query parameters into a :class:`ListQuery`, or raise :class:`BadRequest`.
+
+    ``single`` is a GET by id: only ``fields`` matters and no list filter is required.
+    """
     q = ListQuery()
     if "limit" in params:
         q.limit = min(MAX_LIMIT, parse_int("limit", params["limit"], minimum=1))
@@ -159,10 +164,11 @@ def parse_query(collection: str, params: dict[str, str]) -> ListQuery:
     sort = params.get("sort", "").strip()
     if sort:
         key = sort.lstrip("-")
-        if key not in SORTABLE:
+        allowed = SORTABLE if collection in BIG else SMALL_SORTABLE
+        if key not in allowed:
             raise BadRequest(
-                f"Invalid sort {sort!r}: this sandbox replica sorts by {', '.join(SORTABLE)} "
-                "(optionally prefixed with '-')"
+                f"Invalid sort {sort!r}: this sandbox replica sorts {collection} by "
+                f"{', '.join(allowed)} (optionally prefixed with '-')"
             )
         q.sort = key
         q.desc = sort.startswith("-")
@@ -189,7 +195,7 @@ def parse_query(collection: str, params: dict[str, str]) -> ListQuery:
     for param, fld in RECORD_FILTERS.get(collection, {}).items():
         if params.get(param):
             q.record_eq[fld] = params[param]
-    if collection == "textMessages" and not any(params.get(k) for k in TEXT_FILTERS):
+    if collection == "textMessages" and not single and not any(params.get(k) for k in TEXT_FILTERS):
         # research §1.1 LIVE-OBS: the exact live error text
         raise BadRequest(
             "personId, threadId, phone, toNumber, fromNumber, sharedInboxId, groupTextId, "
