@@ -34,8 +34,10 @@ def configure_prefect_env(quiet: bool = False) -> dict[str, str]:
     """
     wanted = dict(DEFAULTS)
     # A bad setting is reported by whatever command runs, not at import.
-    with contextlib.suppress(SettingError):
-        wanted["PREFECT_HOME"] = str(get_settings().data_dir / "prefect")
+    with contextlib.suppress(SettingError, OSError):
+        home = get_settings().data_dir / "prefect"
+        home.mkdir(parents=True, exist_ok=True)
+        wanted["PREFECT_HOME"] = str(home)
     if quiet:
         wanted["PREFECT_LOGGING_LEVEL"] = "WARNING"
     changed = {k: v for k, v in wanted.items() if k not in os.environ}

@@ -33,14 +33,18 @@ def test_create_is_idempotent_per_state(agentsync_env):
     _set_status(7, "Complete")
     done = jobs.create_job(7)
     assert (done.status, done.created_new, done.message) == (
-        "Complete", False, "Onboarding already completed"
+        "Complete",
+        False,
+        "Onboarding already completed",
     )
 
     for failed in ("Partial", "Error"):
         _set_status(7, failed)
         requeued = jobs.create_job(7)
         assert (requeued.job_id, requeued.status, requeued.created_new) == (
-            first.job_id, "New", False
+            first.job_id,
+            "New",
+            False,
         )
         assert failed in requeued.message
 
@@ -75,7 +79,12 @@ def test_start_finish_and_error_transitions(agentsync_env):
     ended = jobs.finish_job(job.job_id)
     assert ended.status == "Partial" and ended.error == "1 step(s) failed"
     one, two = ended.steps
-    assert (one.status, one.rows, two.status, two.error) == ("done", 3, "failed", "ValueError: boom")
+    assert (one.status, one.rows, two.status, two.error) == (
+        "done",
+        3,
+        "failed",
+        "ValueError: boom",
+    )
     assert one.seconds is not None and one.seconds >= 0
 
     # Complete cannot be started again; a re-queued job starts with fresh steps.
