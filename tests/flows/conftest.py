@@ -19,7 +19,7 @@ import pytest
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="agentsync-prefect-"))
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from dlt_pipelines.common import EntityResult, StepSpec, record_sync  # noqa: E402
+from dlt_pipelines.common import EntityResult, StepSpec, record_sync
 
 FUB_KEY = {"api_key": "test-key-not-real"}
 REZEN_KEY = {"api_key": "test-rezen-key"}
@@ -96,8 +96,9 @@ def fake_source(agentsync_env, monkeypatch) -> FakeSource:
 @pytest.fixture(scope="session")
 def prefect_api() -> None:
     """Start Prefect's temporary API once (a trivial flow run), so timings exclude start-up."""
-    import flows  # noqa: F401  (sets Prefect's environment first)
     from prefect import flow
+
+    import flows  # noqa: F401  (sets Prefect's environment first)
 
     @flow(name="warm-up")
     def warm_up() -> int:
