@@ -30,6 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import dlt
+from dlt.pipeline.exceptions import PipelineStepFailed
 
 from agentsync.agents import get_credentials
 from agentsync.errors import IntegrationError
@@ -47,6 +48,17 @@ from dlt_pipelines.skyslope import settings as sky_settings
 from dlt_pipelines.skyslope.client import SkySlopeClient
 
 log = logging.getLogger(__name__)
+
+
+def _unwrap(err: BaseException) -> BaseException:
+    """The :class:`IntegrationError` behind a dlt step failure, if any (else ``err`` itself)."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, IntegrationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return err
+
 
 SOURCE = "skyslope"
 PAGE_SIZE = 10
@@ -210,7 +222,10 @@ def run_entity(
                     knobs.window_lag_hours * 3600,
                     stats,
                 )
-            info = pipeline.run(resource)
+            try:
+                info = pipeline.run(resource)
+            except PipelineStepFailed as err:
+                raise _unwrap(err) from None
             stats["logins"] = client.logins
         run.load_id = last_load_id(info)
         quarantined = quarantine.flush(run.load_id)

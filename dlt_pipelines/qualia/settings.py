@@ -1,0 +1,36 @@
+"""Qualia source settings (``AGENTSYNC_QUALIA_*``) beyond the shared base URL."""
+
+from __future__ import annotations
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agentsync.errors import SettingError
+
+
+class QualiaSettings(BaseSettings):
+    """Knobs of the Qualia source."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AGENTSYNC_QUALIA_", env_file=".env", extra="ignore"
+    )
+
+    page_size: int = Field(default=100, ge=1, le=1000, description="orders per GraphQL page.")
+    lookback_orders: int = Field(
+        default=200,
+        ge=0,
+        description=(
+            "Daily runs re-read the newest N orders before the end seen last time (plus every "
+            "newer order); onboarding reads everything."
+        ),
+    )
+
+
+def load() -> QualiaSettings:
+    """Read the settings; a bad value raises :class:`SettingError` naming the variable."""
+    try:
+        return QualiaSettings()
+    except ValidationError as err:
+        first = err.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "?"
+        raise SettingError(f"AGENTSYNC_QUALIA_{name} {first['msg']}") from None

@@ -1,0 +1,187 @@
+"""Qualia dlt loads: title orders per agent over GraphQL into ``raw_qualia.orders``.
+
+Research ``../shared/research/rezen-skyslope-qualia-apis.md`` part C: GraphQL POST with HTTP
+Basic auth (C.1; 401 for a missing/badly formed header, 403 ``User is not authenticated`` for
+wrong credentials); ``orders(input: {limit, offset}) { orders { ... } }`` paged by offset until an
+empty list, no cursor, no total (C.2); ids are ``_id`` strings.
+
+Raw shape: ``user_id``, ``order_id`` (``_id``), ``list_offset`` (position when read) and
+``order`` (the order object as served, JSON: nested properties/parties/progress kept as is; JSON
+numbers are stored exactly by jsonb).
+
+Incremental replacement of the legacy "today's orders" daily pull: the API has no modified-since
+filter, so a daily run re-reads the tail of the list: from ``last_end - AGENTSYNC_QUALIA_
+LOOKBACK_ORDERS`` to the end (new orders appear at the end — list order is [UNCONFIRMED]; the
+sandbox serves creation order). Every order read is appended to raw; dbt keeps the latest version
+per ``(user_id, order_id)``. Onboarding runs (and any run with ``kind="onboarding"``, e.g. a
+weekly full refresh) re-read every order, which also catches status changes of older orders.
+The offset at which the API answers an empty page is the account's order count: that is the
+``reported_total`` for reconciliation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import dlt
+import httpx
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from agentsync.agents import get_credentials
+from agentsync.errors import IntegrationError
+from agentsync.settings import Settings, get_settings
+from dlt_pipelines.common import (
+    EntityResult,
+    Quarantine,
+    RunKind,
+    last_load_id,
+    make_pipeline,
+    record_sync,
+)
+from dlt_pipelines.http import ApiClient, ApiError, AuthError, gate_for
+from dlt_pipelines.qualia import settings as q_settings
+
+log = logging.getLogger(__name__)
+
+
+def _unwrap(err: BaseException) -> BaseException:
+    """The :class:`IntegrationError` behind a dlt step failure, if any (else ``err`` itself)."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, IntegrationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return err
+
+
+SOURCE = "qualia"
+ORDERS_QUERY = """
+query GetOrders($limit: Int, $offset: Int) {
+  orders(input: {limit: $limit, offset: $offset}) {
+    orders {
+      _id order_number status open_date close_date purchase_price loan_amount loan_type cash_only
+      external_reference_number orderer_id settlement_agency_name settlement_agency_id
+      properties { address_line_1 address_line_2 city state zipcode county }
+      parties {
+        borrowers { _id first_name last_name cell_phone email }
+        sellers { _id first_name last_name cell_phone email }
+      }
+      progress { current_stage current_stage_key }
+    }
+  }
+}
+"""
+
+
+def fetch_page(client: ApiClient, user_id: int, limit: int, offset: int) -> list[Any]:
+    """One page of orders; refused credentials become :class:`IntegrationError`."""
+    try:
+        body, _ = client.request_json(
+            "POST",
+            client.base_url,
+            json_body={"query": ORDERS_QUERY, "variables": {"limit": limit, "offset": offset}},
+        )
+    except AuthError as err:
+        reason = "refused the credentials" if err.status == 403 else "rejected the authorization"
+        raise IntegrationError(
+            user_id, SOURCE, f"Qualia {reason} ({err.status}): check the username and password"
+        ) from None
+    if not isinstance(body, dict):
+        raise ApiError("POST", client.base_url, 200, "expected a JSON object")
+    if body.get("errors"):
+        messages = "; ".join(str(e.get("message")) for e in body["errors"] if isinstance(e, dict))
+        raise ApiError("POST", client.base_url, 200, f"GraphQL errors: {messages[:300]}")
+    orders = ((body.get("data") or {}).get("orders") or {}).get("orders")
+    if not isinstance(orders, list):
+        raise ApiError("POST", client.base_url, 200, "expected data.orders.orders to be a list")
+    return orders
+
+
+def orders_resource(
+    client: ApiClient,
+    user_id: int,
+    full: bool,
+    page_size: int,
+    lookback: int,
+    stats: dict[str, Any],
+    quarantine: Quarantine,
+) -> Any:
+    """Orders from the start offset to the end of the list."""
+
+    def gen() -> Iterator[dict[str, Any]]:
+        state = dlt.current.resource_state()
+        start = 0 if full else max(0, int(state.get("last_end", 0)) - lookback)
+        stats["cursor_from"] = start
+        offset = start
+        while True:
+            orders = fetch_page(client, user_id, page_size, offset)
+            if not orders:
+                break
+            for i, order in enumerate(orders):
+                oid = order.get("_id") if isinstance(order, dict) else None
+                if not oid:
+                    quarantine.add("orders", order, "order without _id", None)
+                    continue
+                stats["rows"] += 1
+                yield {
+                    "user_id": user_id,
+                    "order_id": str(oid),
+                    "list_offset": offset + i,
+                    "order": order,
+                }
+            offset += len(orders)
+        state["last_end"] = offset
+        stats["reported_total"] = offset
+        stats["cursor"] = str(offset)
+
+    return dlt.resource(
+        gen(),
+        name="orders",
+        write_disposition="append",
+        columns={"order_id": {"data_type": "text"}, "order": {"data_type": "json"}},
+    )
+
+
+def run_orders(
+    user_id: int, kind: RunKind, flow_run_id: str | None, settings: Settings | None = None
+) -> EntityResult:
+    """Load one agent's title orders; record the run in ``ops.sync_runs``."""
+    settings = settings or get_settings()
+    knobs = q_settings.load()
+    quarantine = Quarantine(user_id, SOURCE)
+    stats: dict[str, Any] = {"rows": 0, "reported_total": None}
+    with record_sync(kind, user_id, SOURCE, "orders", flow_run_id) as run:
+        cred = get_credentials(user_id, SOURCE)
+        if not cred.get("username") or not cred.get("password"):
+            raise IntegrationError(user_id, SOURCE, "credential lacks username or password")
+        account = cred["username"]
+        with ApiClient(
+            settings.qualia_base_url,
+            auth=httpx.BasicAuth(cred["username"], cred["password"]),
+            gate=gate_for(f"qualia:{account}"),
+            timeout=settings.http_timeout_seconds,
+            max_retries=settings.http_max_retries,
+        ) as client:
+            pipeline = make_pipeline(SOURCE, user_id, settings)
+            resource = orders_resource(
+                client,
+                user_id,
+                kind == "onboarding",
+                knobs.page_size,
+                knobs.lookback_orders,
+                stats,
+                quarantine,
+            )
+            try:
+                info = pipeline.run(resource)
+            except PipelineStepFailed as err:
+                raise _unwrap(err) from None
+        run.load_id = last_load_id(info)
+        quarantined = quarantine.flush(run.load_id)
+        run.rows = stats["rows"]
+        run.reported_total = stats["reported_total"]
+        run.cursor = stats.get("cursor")
+    log.info("qualia orders for agent %s: %s rows, %s quarantined", user_id, run.rows, quarantined)
+    return EntityResult("orders", run.rows, run.reported_total, run.cursor, quarantined)
