@@ -84,6 +84,7 @@ class FubApi:
         self.ratelimit = RateLimiter(enabled=rate_limit)
         self.webhooks = Webhooks()
         self.root = "http://127.0.0.1"
+        self._cache: dict[tuple, Any] = {}  # totals / sort keys per query; cleared on advance
 
     # -- ApiModule protocol ------------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
@@ -202,7 +203,7 @@ class FubApi:
     def _big_page(
         self, col: Collection, q: ListQuery
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, int]:
-        lister = BigLister(col, q, col.name)
+        lister = BigLister(col, q, col.name, self._cache)
         records, cursor = lister.page()
         return records, cursor, lister.total()
 
@@ -438,6 +439,7 @@ class FubApi:
         now_s = int(now.timestamp())
         out: dict[str, Any] = {}
         with self._lock:
+            self._cache.clear()
             for uid, account in self.accounts.items():
                 out[str(uid)] = self._advance_account(account, fraction, rng, now_s, now)
         return out

@@ -26,12 +26,13 @@ Behaviour (``../shared/research/fub-api.md`` §3):
 from __future__ import annotations
 
 import base64
+import bisect
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.fub_data import BIG, CUSTOM_FIELDS, Collection
+from sandbox.fub_data import BIG, CUSTOM_FIELDS, EPOCH_S, MAX_UPDATE_LAG_S, Collection
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
@@ -259,11 +260,30 @@ class Segment:
 class BigLister:
     """Runs a :class:`ListQuery` over one :class:`Collection` without materialising it."""
 
-    def __init__(self, col: Collection, q: ListQuery, collection: str) -> None:
+    def __init__(
+        self,
+        col: Collection,
+        q: ListQuery,
+        collection: str,
+        cache: dict[tuple, Any] | None = None,
+    ) -> None:
+        """``cache`` (optional) keeps totals and sort keys per query signature; the owner must
+        clear it whenever the data changes (``advance``)."""
         self.col = col
         self.q = q
         self.collection = collection
         self.hide_trash = collection == "people" and not q.include_trash
+        self.cache = cache
+
+    def _cached(self, kind: str, compute):
+        if self.cache is None:
+            return compute()
+        key = (kind, self.col.account.uid, self.col.name, self.q.signature())
+        if key not in self.cache:
+            if len(self.cache) >= 64:
+                self.cache.clear()
+            self.cache[key] = compute()
+        return self.cache[key]
 
     # -- candidate narrowing ----------------------------------------------------------------
     def _bounds(self) -> tuple[int, int]:
@@ -305,9 +325,10 @@ class BigLister:
             return [Segment(items=sorted(items))]
         if q.updated_after is not None and col.name != "deals":
             # base `updated` <= created + MAX_UPDATE_LAG: below that only overlay updates match
-            from sandbox.fub_data import MAX_UPDATE_LAG_S
-
-            cut = max(lo, col.first_idx_created_after(q.updated_after - MAX_UPDATE_LAG_S))
+            if q.updated_after >= EPOCH_S - 60:
+                cut = max(lo, min(hi, col.n_base))  # base `updated` never reaches the epoch
+            else:
+                cut = max(lo, col.first_idx_created_after(q.updated_after - MAX_UPDATE_LAG_S))
             extra = sorted(
                 i for i, (u, _) in col.ov.updated.items() if lo <= i < cut and u > q.updated_after
             )
@@ -359,7 +380,12 @@ class BigLister:
 
     # -- counting ---------------------------------------------------------------------------------
     def total(self) -> int:
-        """Matches after filters: arithmetic when possible, else a scan of the candidates."""
+        """Matches after filters: arithmetic when possible, else a (cached) scan."""
+        if self._simple():
+            return self._total()
+        return self._cached("total", self._total)
+
+    def _total(self) -> int:
         col = self.col
         if self._simple():
             lo, hi = self._bounds()
@@ -432,18 +458,25 @@ class BigLister:
         """Sorted by ``updated``: scans the candidates (how ``next`` works with a non-id sort
         is UNCONFIRMED, research §3.2; here the token carries ``sinceUpdated`` + ``sinceId``)."""
         q, col = self.q, self.col
-        keys = []
-        for seg in self.segments():
-            for idx in seg.iterate(False):
-                if self.cheap_match(idx):
-                    keys.append((col.updated_s(idx), idx))
-        keys.sort(reverse=q.desc)
+
+        def sort_keys() -> list[tuple[int, int]]:
+            keys = [
+                (col.updated_s(idx), idx)
+                for seg in self.segments()
+                for idx in seg.iterate(False)
+                if self.cheap_match(idx)
+            ]
+            keys.sort(reverse=q.desc)
+            return keys
+
+        keys = self._cached("keys", sort_keys)
         start = 0 if q.cursor is None else None
         if q.cursor is not None:
             pos = (int(q.cursor.get("sinceUpdated", 0)), q.cursor["sinceId"] - col.id_base - 1)
-            start = next(
-                (i for i, k in enumerate(keys) if (k < pos if q.desc else k > pos)), len(keys)
-            )
+            if q.desc:  # first key strictly after the cursor in this order
+                start = bisect.bisect_right(keys, (-pos[0], -pos[1]), key=lambda k: (-k[0], -k[1]))
+            else:
+                start = bisect.bisect_right(keys, pos)
         else:
             start = q.offset
         custom = wants_custom(self.collection, q)
