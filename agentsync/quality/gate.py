@@ -36,6 +36,7 @@ def run_quality_gate(
     entities: Sequence[EntitySpec] | None = None,
     context_root: Path = gx.CONTEXT_ROOT,
     dbt_args: Sequence[str] | None = ("test",),
+    auto_build: bool = True,
     settings: Settings | None = None,
 ) -> GateResult:
     """Run the GX checkpoint (for ``user_ids``, default all agents) and ``dbt test``.
@@ -45,6 +46,8 @@ def run_quality_gate(
         entities: default the whole registry.
         context_root: the GX project root (default ``expectations/``).
         dbt_args: the dbt command to run (``None`` skips dbt, for callers that just ran it).
+        auto_build: when the context is out of date with the registry, validate with a private
+            up-to-date one (see :func:`agentsync.quality.gx.run_checkpoint`) instead of failing.
         settings: default the process settings.
 
     Returns:
@@ -55,7 +58,9 @@ def run_quality_gate(
     failures: list[str] = []
     docs: str | None = None
     try:
-        outcome = gx.run_checkpoint(user_ids, entities=entities, root=context_root, settings=s)
+        outcome = gx.run_checkpoint(
+            user_ids, entities=entities, root=context_root, settings=s, auto_build=auto_build
+        )
         failures += outcome.failures
         docs = outcome.data_docs_path
         if not outcome.success and not outcome.failures:

@@ -314,6 +314,25 @@ def _check_manifest(gx_dir: Path, entities: Sequence[EntitySpec]) -> None:
         )
 
 
+def _usable_root(
+    root: Path, entities: Sequence[EntitySpec], settings: Settings, auto_build: bool
+) -> Path:
+    """``root`` if its context matches the registry, else a private up-to-date context."""
+    try:
+        _check_manifest(root / "gx", entities)
+        return root
+    except GxContextError as err:
+        if not auto_build:
+            raise
+        private = output_dir(settings) / "context"
+        try:
+            _check_manifest(private / "gx", entities)
+        except GxContextError:
+            log.warning("%s; using a private context in %s meanwhile", err, private)
+            build_context(entities, root=private, settings=settings)
+        return private
+
+
 def _failing_agents(result: Any) -> list[int]:
     ids = []
     for item in result.result.get("unexpected_index_list") or []:
@@ -328,8 +347,14 @@ def run_checkpoint(
     root: Path = CONTEXT_ROOT,
     settings: Settings | None = None,
     max_record_age_hours: float = DEFAULT_MAX_RECORD_AGE_HOURS,
+    auto_build: bool = True,
 ) -> CheckpointOutcome:
     """Run the ``quality_gate`` checkpoint (read-only on the context); Data Docs are rebuilt.
+
+    When the context at ``root`` does not match the registry (a source added entities since the
+    last ``agentsync quality-build``) and ``auto_build`` is set, the run uses a private context
+    built under ``<data_dir>/gx/context`` instead (under the gate's lock; the committed context
+    is never touched at run time) and logs a warning; without ``auto_build`` that is a failure.
 
     Returns:
         Success, one failure line per failing expectation (naming the check and the agents),
@@ -342,8 +367,6 @@ def run_checkpoint(
         from dlt_pipelines.registry import all_entities
 
         entities = all_entities()
-    gx_dir = root / "gx"
-    _check_manifest(gx_dir, entities)
     if not entities:
         return CheckpointOutcome(True, [], None)
     db.ensure_ready(s)
@@ -353,6 +376,7 @@ def run_checkpoint(
         "max_record_age_hours": float(max_record_age_hours),
     }
     with _serialised(s):
+        root = _usable_root(root, entities, s, auto_build)
         with db.begin(s) as conn:
             refresh_views(conn, entities)
         _set_env(s, user_ids)

@@ -77,12 +77,24 @@ def test_records_from_the_future_fail_freshness(tiny: TinySource, context: Path)
     assert [f for f in result.failures if "freshness: newest updated_at" in f]
 
 
-def test_an_out_of_date_context_is_a_named_failure(tiny: TinySource, context: Path) -> None:
-    other = SPEC.__class__(**{**SPEC.__dict__, "entity": "gadgets", "raw_table": "raw_qtest.g"})
+def test_an_out_of_date_context_fails_or_falls_back(tiny: TinySource, context: Path) -> None:
+    tiny.sync(1, widgets(range(1, 3)), reported_total=2)
+    tiny.build_mart()
+    other = SPEC.__class__(
+        **{**SPEC.__dict__, "entity": "gadgets", "raw_table": "raw_qtest.g", "mart": "marts.g"}
+    )
+    strict = run_quality_gate(
+        None, entities=[SPEC, other], context_root=context, dbt_args=None, auto_build=False
+    )
+    assert not strict.success
+    assert "missing: qtest.gadgets" in strict.failures[0]
+    assert "agentsync quality-build" in strict.failures[0]
+    # default: a private context is built in the data dir; the committed one is left alone
+    before = (context / "gx" / "registry.json").read_text()
     result = run_quality_gate(None, entities=[SPEC, other], context_root=context, dbt_args=None)
-    assert not result.success
-    assert "missing: qtest.gadgets" in result.failures[0]
-    assert "agentsync quality-build" in result.failures[0]
+    assert (context / "gx" / "registry.json").read_text() == before
+    # gadgets has no raw table and no runs: no agents, nothing to fail
+    assert result.success, result.failures
 
 
 def test_running_the_gate_does_not_rewrite_the_context(tiny: TinySource, context: Path) -> None:
