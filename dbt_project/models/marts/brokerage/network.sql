@@ -1,0 +1,37 @@
+{{ config(materialized='table', post_hook=["{{ mark_loads_processed('raw_rezen') }}"]) }}
+-- A table, not incremental: each agent's sponsor path depends on the whole down-line tree.
+with recursive latest as (
+    select distinct on (user_id, agent_id) *
+      from {{ ref('base_rezen__network') }}
+     order by user_id, agent_id, updated_at desc nulls last, _dlt_load_id desc
+), roots as (
+    select distinct on (user_id) user_id, agent_id as root_agent_id
+      from {{ ref('base_rezen__agents') }}
+     order by user_id, _dlt_load_id desc
+), paths as (
+    select latest.user_id, latest.agent_id, array[latest.sponsor_id] as sponsor_path
+      from latest
+      join roots on roots.user_id = latest.user_id and roots.root_agent_id = latest.sponsor_id
+    union all
+    select child.user_id, child.agent_id, paths.sponsor_path || child.sponsor_id
+      from latest as child
+      join paths on paths.user_id = child.user_id and paths.agent_id = child.sponsor_id
+     where cardinality(paths.sponsor_path) < 10
+)
+select
+    latest.user_id,
+    latest.agent_id,
+    latest.first_name,
+    latest.last_name,
+    latest.agent_status,
+    latest.tier,
+    latest.sponsor_id,
+    paths.sponsor_path,
+    cardinality(paths.sponsor_path) as sponsor_path_length,
+    latest.join_date,
+    latest.terminated_as_of,
+    latest.size_of_network,
+    latest.updated_at,
+    latest.loaded_at
+from latest
+left join paths using (user_id, agent_id)

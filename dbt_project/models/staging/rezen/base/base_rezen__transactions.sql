@@ -1,0 +1,56 @@
+{{ config(materialized='ephemeral') }}
+-- Every loaded version of the agent's reZEN transactions (per lifecycle list).
+with raw_rows as (
+    {{ rezen_raw('transactions', {
+            'id': 'text',
+            'user_id': 'bigint',
+            'code': 'text',
+            'transaction_type': 'text',
+            'representation_type': 'text',
+            'lifecycle_group': 'text',
+            'lifecycle_state__state': 'text',
+            'address__one_line': 'text',
+            'address__street': 'text',
+            'address__street2': 'text',
+            'address__city': 'text',
+            'address__state': 'text',
+            'address__zip': 'text',
+            'created_at': 'text',
+            'updated_at': 'text',
+            'closed_at': 'text',
+            'sky_slope_actual_closing_date': 'text',
+            'rezen_closed_at': 'text',
+            'price__amount': 'numeric',
+            'price__currency': 'text',
+            'gross_commission__amount': 'numeric',
+            'gross_commission__currency': 'text',
+            'sale_commission_percent': 'numeric',
+            'closing_date_estimated': 'text'
+        }) }}
+)
+select
+    user_id,
+    id as transaction_id,
+    code as code,
+    transaction_type as transaction_type,
+    lower(lifecycle_group) as lifecycle,
+    lifecycle_state__state as lifecycle_state,
+    address__street as street_address,
+    nullif(regexp_replace(address__street2, '^\s*(unit|apt\.?|suite|#)\s*', '', 'i'), '') as unit,
+    address__city as city,
+    {{ rezen_state_code('address__state') }} as state,
+    address__zip as zip,
+    address__one_line as one_line_address,
+    lower(representation_type) as side,
+    price__amount as price_amount,
+    price__currency as price_currency,
+    gross_commission__amount as gross_commission_amount,
+    gross_commission__currency as gross_commission_currency,
+    sale_commission_percent as sale_commission_percent,
+    {{ rezen_timestamp('coalesce(closed_at, rezen_closed_at)') }} as closed_at,
+    coalesce({{ rezen_date('sky_slope_actual_closing_date') }}, {{ rezen_date('closed_at') }}, {{ rezen_date('rezen_closed_at') }}, {{ rezen_date('closing_date_estimated') }}) as close_date,
+    {{ rezen_timestamp('created_at') }} as created_at,
+    {{ rezen_timestamp('updated_at') }} as updated_at,
+    _dlt_load_id,
+    {{ rezen_loaded_at('_dlt_load_id') }} as loaded_at
+from raw_rows
