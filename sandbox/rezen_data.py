@@ -615,7 +615,8 @@ class RezenData:
             for uid in self.agents():
                 book = self.book(uid)
                 assert book is not None
-                changed = moved = created = status_changes = 0
+                changed = moved = status_changes = 0
+                created = {False: 0, True: 0}
                 for listings in (False, True):
                     pool = self.deals(book, listings)
                     k = max(1, round(len(pool) * fraction)) if pool and fraction > 0 else 0
@@ -647,7 +648,7 @@ class RezenData:
                             "updated": new.created_at,
                             "close": new.close_date,
                         }
-                        created += 1
+                        created[listings] += 1
                 for agent in rng.sample(book.network, min(len(book.network), max(1, k))):
                     agent.status = "INACTIVE" if agent.status == "ACTIVE" else "ACTIVE"
                     agent.updated_at = now
@@ -657,7 +658,8 @@ class RezenData:
                 summary[str(uid)] = {
                     "transactions_updated": changed,
                     "lifecycle_changes": moved,
-                    "transactions_created": created,
+                    "transactions_created": created[False],
+                    "listings_created": created[True],
                     "network_status_changes": status_changes,
                     "revshare_payments_added": 1 if fraction > 0 else 0,
                 }

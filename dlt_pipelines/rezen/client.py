@@ -18,7 +18,8 @@ from typing import Any
 from agentsync.errors import IntegrationError
 from agentsync.settings import Settings
 from dlt_pipelines.http import ApiClient, AuthError, gate_for
-from dlt_pipelines.rezen.settings import PAGE_SIZE, USER_AGENT
+from dlt_pipelines.rezen import settings as rezen_settings
+from dlt_pipelines.rezen.settings import USER_AGENT
 
 SERVICES = ("yenta", "arrakis", "keymaker")
 
@@ -81,9 +82,10 @@ class RezenClient:
         path: str,
         key: str,
         params: Mapping[str, Any] | None = None,
-        page_size: int = PAGE_SIZE,
+        page_size: int | None = None,
     ) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any]]]:
         """Yield ``(records, envelope)`` page by page until ``hasNext`` is false."""
+        page_size = page_size or rezen_settings.PAGE_SIZE
         number = 0
         while True:
             body = self.get(

@@ -80,7 +80,6 @@ from dlt_pipelines.rezen.settings import (
     CONTRIBUTORS_START,
     DETAIL_WORKERS,
     DOWNLINE_LOOKBACK_DAYS,
-    DOWNLINE_PAGE_SIZE,
     LIFECYCLE_GROUPS,
     STEP_ENTITIES,
     TIERS,
@@ -158,6 +157,12 @@ def _to_table(rows: list[dict[str, Any]], table: str) -> Any:
     return dlt.mark.with_hints(rows, hints)
 
 
+def _downline_size() -> int:
+    from dlt_pipelines.rezen import settings as rezen_settings
+
+    return rezen_settings.DOWNLINE_PAGE_SIZE
+
+
 def _ms_to_date(ms: int) -> date:
     return datetime.fromtimestamp(ms / 1000, UTC).date()
 
@@ -208,9 +213,7 @@ def _network(ctx: Ctx) -> Iterator[Any]:
     ctx.tally.setdefault("network", Tally())
     for tier in TIERS:
         path = f"/agents/{ctx.yenta_id}/down-line/{tier}"
-        for rows, _ in ctx.client.pages(
-            "yenta", path, "downLineAgents", params, DOWNLINE_PAGE_SIZE
-        ):
+        for rows, _ in ctx.client.pages("yenta", path, "downLineAgents", params, _downline_size()):
             kept = _keep(ctx, "network", rows, tier=tier)
             for r in kept:
                 if isinstance(r.get("updatedAt"), int):

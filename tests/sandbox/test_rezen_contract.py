@@ -1,0 +1,291 @@
+"""Contract tests of the reZEN replica, over plain HTTP (no agentsync code involved).
+
+Each test checks a documented behaviour (``../shared/research/rezen-skyslope-qualia-apis.md``
+part A) against what the replica serves, and the replica against its own ground truth.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+ERROR_KEY = "com.real.commons.apierror.ApiError"
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+STATUSES = ["ACTIVE", "INACTIVE", "CANDIDATE", "REJECTED", "RESURRECTING"]
+
+
+class Rezen:
+    """A tiny plain-HTTP client for one agent of the running sandbox."""
+
+    def __init__(self, server, user_id: int) -> None:
+        self.server = server
+        urls = server.sandbox.base_urls()
+        self.yenta = urls["rezen_yenta_url"]
+        self.arrakis = urls["rezen_arrakis_url"]
+        self.keymaker = urls["rezen_keymaker_url"]
+        cred = server.sandbox.modules["rezen"].credentials(user_id)
+        assert cred is not None
+        self.headers = {"X-API-KEY": cred["api_key"]}
+        self.user_id = user_id
+        self.me = self.get(f"{self.yenta}/agents/me").json()
+
+    def get(self, url: str, **params: Any) -> httpx.Response:
+        return httpx.get(url, headers=self.headers, params=params, timeout=30)
+
+    def all_pages(self, url: str, key: str, **params: Any) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        number = 0
+        while True:
+            resp = self.get(url, pageNumber=number, pageSize=7, **params)
+            assert resp.status_code == 200, resp.text
+            body = resp.json()
+            assert body["pageNumber"] == number
+            rows.extend(body[key])
+            if not body["hasNext"]:
+                return rows
+            number += 1
+
+    def truth(self, entity: str) -> dict[str, Any]:
+        resp = httpx.get(
+            f"{self.server.url}/_sandbox/truth/rezen",
+            params={"user_id": self.user_id, "entity": entity},
+            timeout=30,
+        )
+        resp.raise_for_status()
+        return resp.json()[str(self.user_id)][entity]
+
+
+@pytest.fixture
+def rz(sandbox_server) -> Rezen:
+    return Rezen(sandbox_server, 101)
+
+
+def test_auth_requires_x_api_key(sandbox_server, rz: Rezen) -> None:
+    url = f"{rz.yenta}/agents/me"
+    key = rz.headers["X-API-KEY"]
+    for headers in ({}, {"Authorization": f"Bearer {key}"}, {"X-API-KEY": "real_wrong"}):
+        resp = httpx.get(url, headers=headers, timeout=10)
+        assert resp.status_code == 403
+        assert resp.json() == {ERROR_KEY: {"message": "Not authorized.", "status": 403}}
+    # header names are case-insensitive (A.2: X-API-Key also works)
+    assert httpx.get(url, headers={"x-api-key": key}, timeout=10).status_code == 200
+    # a key sees only its own agent
+    other = Rezen(sandbox_server, 102)
+    resp = httpx.get(
+        f"{rz.arrakis}/revshares/{other.me['id']}/payments", headers=rz.headers, timeout=10
+    )
+    assert resp.status_code == 403
+
+
+def test_credentials_only_for_rezen_agents(sandbox_server) -> None:
+    module = sandbox_server.sandbox.modules["rezen"]
+    for agent in sandbox_server.sandbox.world.agents:
+        cred = module.credentials(agent.user_id)
+        assert (cred is not None) == ("rezen" in agent.integrations)
+        if cred:
+            assert cred["api_key"].startswith("real_")
+
+
+def test_agent_me_and_team(rz: Rezen) -> None:
+    me = rz.me
+    assert UUID.match(me["id"])
+    assert me["sizeOfNetwork"] == rz.truth("network")["count"]
+    team_ref = me["teams"][0]
+    team = rz.get(f"{rz.yenta}/teams/{team_ref['teamId']}").json()
+    ids = [m["agent"]["id"] for m in team["agents"]]
+    assert sorted(ids) == sorted(rz.truth("team_members")["ids"])
+    roles = {r for m in team["agents"] for r in m["roles"]}
+    assert {"LEADER", "ADMIN", "MEMBER"} <= roles
+
+
+@pytest.mark.parametrize("kind", ["transactions", "listing-transactions"])
+def test_lifecycle_lists_page_to_truth(rz: Rezen, kind: str) -> None:
+    entity = "transactions" if kind == "transactions" else "listings"
+    truth = rz.truth(entity)
+    base = f"{rz.arrakis}/transactions/participant/{rz.me['id']}/{kind}"
+    counts = rz.get(f"{base}/lifecycle-group-counts").json()
+    assert counts == truth["by_lifecycle"]
+    seen: list[str] = []
+    for group in ("OPEN", "CLOSED", "TERMINATED"):
+        rows = rz.all_pages(f"{base}/{group}", "transactions", sortBy="UPDATED_AT")
+        assert len(rows) == truth["by_lifecycle"][group]
+        seen.extend(r["id"] for r in rows)
+        for r in rows:
+            assert UUID.match(r["id"])
+            money = r["price"] if kind == "transactions" else r["listingPrice"]
+            assert set(money) == {"amount", "currency"}
+            assert isinstance(r["updatedAt"], int)  # epoch ms
+    assert sorted(seen) == sorted(truth["ids"])
+
+
+def test_transactions_follow_the_shared_real_deals(sandbox_server, rz: Rezen) -> None:
+    """Address, side, price and close date are the world's deals (also served by SkySlope)."""
+    world = sandbox_server.sandbox.world
+    deals = {
+        f"{d.street_number} {d.street_name}": d
+        for d in world.deals(101)
+        if d.in_rezen and not d.is_listing
+    }
+    base = f"{rz.arrakis}/transactions/participant/{rz.me['id']}/transactions/CLOSED"
+    rows = rz.all_pages(base, "transactions")
+    assert rows
+    for r in rows:
+        deal = deals[r["address"]["street"]]
+        assert Decimal(str(r["price"]["amount"])) == Decimal(deal.price_cents) / 100
+        assert r["representationType"] == deal.side
+        assert r["address"]["city"] == deal.city and r["address"]["zip"] == deal.zip
+        assert datetime.fromtimestamp(r["closedAt"] / 1000, UTC).date() == deal.close_date
+
+
+def test_detail_has_participants_and_unknown_agents(rz: Rezen) -> None:
+    network = set(rz.truth("network")["ids"]) | {rz.me["id"]}
+    roster = set(rz.truth("team_members")["ids"])
+    unknown = 0
+    total = 0
+    for tid in rz.truth("transactions")["ids"]:
+        detail = rz.get(f"{rz.arrakis}/transactions/{tid}").json()
+        parts = detail["participants"]
+        total += len(parts)
+        assert any(p["external"] for p in parts)
+        agents = [p["yentaUserId"] for p in parts if p["yentaUserId"]]
+        unknown += sum(1 for a in agents if a not in network | roster)
+        if detail["lifecycleState"]["state"] == "SETTLED":
+            paid = sum(
+                Decimal(str(p["payment"]["amount"]["amount"])) for p in parts if p.get("payment")
+            )
+            assert paid == Decimal(str(detail["grossCommission"]["amount"]))
+    assert total == rz.truth("participants")["count"]
+    assert unknown > 0, "the replica must name some agents that are not known"
+    assert (
+        rz.get(f"{rz.arrakis}/transactions/00000000-0000-4000-8000-000000000000").status_code == 404
+    )
+
+
+def test_downline_defaults_to_active_and_agrees_with_sponsor_tree(rz: Rezen) -> None:
+    truth = rz.truth("network")
+    agents: list[dict[str, Any]] = []
+    active_only = 0
+    for tier in range(1, 6):
+        url = f"{rz.yenta}/agents/{rz.me['id']}/down-line/{tier}"
+        rows = rz.all_pages(url, "downLineAgents", statusIn=STATUSES)
+        assert len(rows) == truth["by_tier"][str(tier)] > 0
+        agents.extend(dict(r, tier=tier) for r in rows)
+        default = rz.all_pages(url, "downLineAgents")
+        assert {r["status"] for r in default} <= {"ACTIVE"}
+        active_only += len(default)
+    assert sorted(a["id"] for a in agents) == sorted(truth["ids"])
+    assert {a["status"] for a in agents} == set(STATUSES)
+    assert active_only == truth["by_status"]["ACTIVE"] < truth["count"]
+    by_id = {a["id"]: a for a in agents}
+    for a in agents[:: max(1, len(agents) // 10)]:
+        tree = rz.get(f"{rz.yenta}/agents/{a['id']}/sponsor-tree").json()["flattenedSponsors"]
+        ids = [s["id"] for s in tree]
+        assert ids.index(rz.me["id"]) == a["tier"] - 1  # tier = sponsors up to the agent
+        assert ids[0] == a["sponsorId"]
+        for level, s in enumerate(tree[: a["tier"] - 1], start=1):
+            assert by_id[s["id"]]["tier"] == a["tier"] - level
+    front = rz.get(f"{rz.yenta}/agents/{rz.me['id']}/front-line-agents-info").json()
+    assert sorted(f["id"] for f in front["frontLineAgentInfos"]) == sorted(
+        rz.truth("front_line")["ids"]
+    )
+
+
+def test_revshare_equity_cap(rz: Rezen) -> None:
+    aid = rz.me["id"]
+    payments = rz.all_pages(f"{rz.arrakis}/revshares/{aid}/payments", "payments")
+    assert sorted(p["id"] for p in payments) == sorted(rz.truth("revshare_payments")["ids"])
+    contributions = []
+    for tier in range(1, 6):
+        contributions += rz.all_pages(
+            f"{rz.arrakis}/revshares/{aid}/contributions/{tier}", "contributions"
+        )
+    assert sorted(c["id"] for c in contributions) == sorted(rz.truth("contributions")["ids"])
+    pending = rz.all_pages(f"{rz.arrakis}/revshares/{aid}/payments/pending", "contributions")
+    assert len(pending) == rz.truth("pending_contributions")["count"] > 0
+    resp = rz.get(f"{rz.arrakis}/revshares/{aid}/contributors/1")
+    assert resp.status_code == 400 and "startDate" in resp.json()[ERROR_KEY]["message"]
+    contributors = []
+    for tier in range(1, 6):
+        contributors += rz.all_pages(
+            f"{rz.arrakis}/revshares/{aid}/contributors/{tier}",
+            "contributors",
+            startDate="2000-01-01",
+            endDate="2100-01-01",
+        )
+    assert len(contributors) == rz.truth("contributors")["count"]
+    equity = rz.all_pages(f"{rz.yenta}/agents/{aid}/equity-purchases", "equityPurchases")
+    assert len(equity) == rz.truth("equity")["count"]
+    cap = rz.get(f"{rz.yenta}/agents/{aid}/cap-info").json()
+    assert set(cap["brokerageCap"]) == {"amount", "currency"}
+    assert rz.get(f"{rz.keymaker}/api-keys").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "fragment"),
+    [
+        ("transactions/OPEN", {"pageSize": "many"}, "pageSize"),
+        ("transactions/OPEN", {"pageNumber": "-1"}, "pageNumber"),
+        ("transactions/OPEN", {"pageSize": "5000"}, "pageSize"),
+        ("transactions/PENDING", {}, "lifecycleGroup"),
+        ("transactions/OPEN", {"sortBy": "PRICE"}, "sortBy"),
+    ],
+)
+def test_bad_parameters_answer_400(rz: Rezen, path: str, params: dict, fragment: str) -> None:
+    url = f"{rz.arrakis}/transactions/participant/{rz.me['id']}/{path}"
+    resp = rz.get(url, **params)
+    assert resp.status_code == 400
+    assert fragment in resp.json()[ERROR_KEY]["message"]
+
+
+def test_bad_downline_params(rz: Rezen) -> None:
+    base = f"{rz.yenta}/agents/{rz.me['id']}/down-line"
+    assert rz.get(f"{base}/9").status_code == 400
+    assert rz.get(f"{base}/1", statusIn="RETIRED").status_code == 400
+    assert rz.get(f"{base}/1", updatedAtFrom="yesterday").status_code == 400
+
+
+def test_advance_changes_transactions_and_truth(sandbox_server, rz: Rezen) -> None:
+    before = rz.truth("transactions")
+    payments_before = rz.truth("revshare_payments")["count"]
+    resp = httpx.post(
+        f"{sandbox_server.url}/_sandbox/advance", json={"seconds": 86400, "fraction": 0.2}
+    )
+    summary = resp.json()["changes"]["rezen"]["101"]
+    assert summary["transactions_updated"] > 0
+    after = rz.truth("transactions")
+    assert after["count"] == before["count"] + summary["transactions_created"]
+    assert set(before["ids"]) <= set(after["ids"])
+    assert sum(after["by_lifecycle"].values()) == after["count"]
+    assert rz.truth("revshare_payments")["count"] == payments_before + 1
+    base = f"{rz.arrakis}/transactions/participant/{rz.me['id']}/transactions"
+    newest = rz.get(f"{base}/OPEN", sortBy="UPDATED_AT", sortDirection="DESC", pageSize=1)
+    now_ms = sandbox_server.sandbox.world.now().timestamp() * 1000
+    assert newest.json()["transactions"][0]["updatedAt"] > now_ms - 2 * 86_400_000
+    served = sum(
+        len(rz.all_pages(f"{base}/{g}", "transactions")) for g in ("OPEN", "CLOSED", "TERMINATED")
+    )
+    assert served == after["count"]
+
+
+def test_record_faults(sandbox_server, rz: Rezen) -> None:
+    url = f"{rz.arrakis}/transactions/participant/{rz.me['id']}/transactions/CLOSED"
+    faults = f"{sandbox_server.url}/_sandbox/faults"
+    httpx.post(faults, json={"spec": "rezen:/arrakis/*/CLOSED:malformed:1"})
+    rows = rz.get(url, pageSize=5).json()["transactions"]
+    assert rows[0]["id"] is None and all(r["id"] for r in rows[1:])
+    httpx.post(faults, json={"spec": "rezen:/arrakis/*/CLOSED:drift_added:1"})
+    assert "sandboxAddedField" in rz.get(url, pageSize=5).json()["transactions"][0]
+    httpx.post(faults, json={"spec": "rezen:/arrakis/*/CLOSED:lose_page:1"})
+    lost = rz.get(url, pageSize=5, pageNumber=0).json()
+    first = rz.get(url, pageSize=5, pageNumber=0).json()
+    assert {r["id"] for r in lost["transactions"]}.isdisjoint(
+        {r["id"] for r in first["transactions"]}
+    )
+    httpx.post(faults, json={"spec": "rezen:/arrakis/*:server_error:1"})
+    assert rz.get(url).status_code == 500
+    assert rz.get(url).status_code == 200
