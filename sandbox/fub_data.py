@@ -17,8 +17,9 @@ numbers as strings.
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.world import CITIES, EPOCH, FIRST_NAMES, LAST_NAMES, STREETS, World, stable_int
@@ -75,7 +76,17 @@ DEFAULT_PERSON_FIELDS = (
 
 def iso_s(ts: int) -> str:
     """POSIX seconds as FUB writes timestamps: ISO-8601 UTC with ``Z`` (research §1.1)."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def _pick(r: Callable[[], float], seq: Sequence[Any]) -> Any:
+    """``random.choice`` from a bound ``random()`` (cheaper on the hot people path)."""
+    return seq[int(r() * len(seq))]
+
+
+def _int(r: Callable[[], float], a: int, b: int) -> int:
+    """``random.randint(a, b)`` from a bound ``random()``."""
+    return a + int(r() * (b - a + 1))
 
 
 def count_mod(lo: int, hi: int, mod: int, residue: int) -> int:
@@ -235,6 +246,7 @@ class Account:
             if name != "people":
                 self.collections[name] = Collection(self, name, max(1, int(n_people * ratio)))
         self.users = self._make_users(world)
+        self._agents = [u for u in self.users if u.role != "Lender"]
         small_base = (index + 1) * 1_000
         self.stages = [
             {
@@ -249,6 +261,7 @@ class Account:
             for i, (name, weight) in enumerate(PERSON_STAGES)
         ]
         self.trash_stage = next(s for s in self.stages if s["name"] == "Trash")
+        self._live_stages = [s for s in self.stages if s["name"] != "Trash"]
         self.pipelines = []
         deal_stage_id = small_base + 100  # deal stages: a disjoint id range (research §2.8)
         for p, (name, stage_names) in enumerate(PIPELINES):
@@ -378,41 +391,40 @@ class Account:
         return {**{s["id"]: per for s in others}, self.trash_stage["id"]: trashed}
 
     def agent_users(self) -> list[User]:
-        return [u for u in self.users if u.role != "Lender"]
+        return self._agents
 
     # -- big collection builders -----------------------------------------------------------------
     def person_name(self, idx: int) -> tuple[str, str]:
-        rng = random.Random(stable_int(self.seed, "people", self.uid, idx, "n"))
-        return rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        h = stable_int(self.seed, "people", self.uid, idx, "n")
+        return FIRST_NAMES[h % len(FIRST_NAMES)], LAST_NAMES[(h >> 16) % len(LAST_NAMES)]
 
     def _build_people(self, col: Collection, idx: int, custom: bool) -> dict[str, Any]:
-        rng = col.rng(idx)
+        r = col.rng(idx).random
         first, last = self.person_name(idx)
         name = f"{first} {last}"
-        agents = self.agent_users()
-        owner = agents[rng.randrange(len(agents))]
-        source, source_id = rng.choice(SOURCES)
-        stages = [s for s in self.stages if s["name"] != "Trash"]
-        stage = stages[rng.randrange(len(stages))]
+        owner = _pick(r, self._agents)
+        source, source_id = _pick(r, SOURCES)
+        stages = self._live_stages
+        pos = int(r() * len(stages))
         version = col.version(idx)
-        if version:  # each update moves the person along and touches price/tags
-            stage = stages[(stages.index(stage) + version) % len(stages)]
+        stage = stages[(pos + version) % len(stages)]  # each update moves the person along
         if col.is_trashed(idx):
             stage = self.trash_stage
-        city, state, zip3 = rng.choice(CITIES)
-        tags = rng.sample(TAGS, rng.randint(0, 3))
+        city, state, zip3 = _pick(r, CITIES)
+        tags = [t for t in TAGS if r() < 0.15][:3]
         if version:
-            tags = [*tags, f"Updated {version}"]
-        phone = f"{rng.randint(200, 989)}555{rng.randint(0, 9999):04d}"
+            tags.append(f"Updated {version}")
+        phone = f"{_int(r, 200, 989)}555{_int(r, 0, 9999):04d}"
         email = f"{first}.{last}{idx}@example.com".lower()
-        has_email, has_phone = rng.random() < 0.9, rng.random() < 0.8
-        price = rng.randrange(150_000, 2_500_000, 5_000) + version * 5_000
+        has_email, has_phone, has_address = r() < 0.9, r() < 0.8, r() < 0.6
+        price = 150_000 + 5_000 * int(r() * 470) + version * 5_000
         created, updated = col.created_s(idx), col.updated_s(idx)
+        pid = col.id_of(idx)
         rec: dict[str, Any] = {
-            "id": col.id_of(idx),
+            "id": pid,
             "created": iso_s(created),
             "updated": iso_s(updated),
-            "createdVia": rng.choice(["Email Parsing", "API", "Manually", "Import"]),
+            "createdVia": _pick(r, ("Email Parsing", "API", "Manually", "Import")),
             "lastActivity": iso_s(updated),
             "name": name,
             "firstName": first,
@@ -420,16 +432,16 @@ class Account:
             "stage": stage["name"],
             "stageId": stage["id"],
             "type": "Seller" if "Seller" in tags else "Buyer",
-            "source": source if rng.random() < 0.95 else None,
+            "source": source if r() < 0.95 else None,
             "sourceId": source_id,
-            "sourceUrl": f"https://leads.example.com/{source_id}/{col.id_of(idx)}",
-            "leadFlowId": rng.choice([None, 11, 12]),
+            "sourceUrl": f"https://leads.example.com/{source_id}/{pid}",
+            "leadFlowId": _pick(r, (None, 11, 12)),
             "delayed": False,
-            "contacted": 1 if (version or rng.random() < 0.6) else 0,
+            "contacted": 1 if (version or r() < 0.6) else 0,
             "price": price,
             "assignedLenderId": None,
             "assignedLenderName": None,
-            "assignedUserId": owner.id if rng.random() < 0.97 else None,
+            "assignedUserId": owner.id if r() < 0.97 else None,
             "assignedPondId": None,
             "assignedTo": owner.name,
             "tags": tags,
@@ -450,18 +462,18 @@ class Account:
             "addresses": [
                 {
                     "type": "home",
-                    "street": f"{rng.randint(10, 9999)} {rng.choice(STREETS)}",
+                    "street": f"{_int(r, 10, 9999)} {_pick(r, STREETS)}",
                     "city": city,
                     "state": state,
-                    "code": f"{zip3}{rng.randint(10, 99)}",
+                    "code": f"{zip3}{_int(r, 10, 99)}",
                     "country": "United States",
                 }
             ]
-            if rng.random() < 0.6
+            if has_address
             else [],
             "picture": None,
             "socialData": {"name": name, "firstName": first, "lastName": last},
-            "websiteVisits": rng.randint(0, 40),
+            "websiteVisits": _int(r, 0, 40),
             "timeframeId": None,
             "timeframeUpdated": None,
             "timeframeStatus": None,
@@ -480,9 +492,9 @@ class Account:
             "pondMembers": [],
         }
         if custom:  # research §2.1: custom fields only with fields=allFields
-            rec["customBirthday"] = f"19{rng.randint(50, 99)}-{rng.randint(1, 12):02d}-15"
-            rec["customClosePrice"] = str(price) if rng.random() < 0.3 else None
-            rec["customLeadScore"] = rng.randint(0, 100)
+            rec["customBirthday"] = f"19{_int(r, 50, 99)}-{_int(r, 1, 12):02d}-15"
+            rec["customClosePrice"] = str(price) if r() < 0.3 else None
+            rec["customLeadScore"] = _int(r, 0, 100)
         return rec
 
     def _person_ref(self, pidx: int) -> tuple[int, str]:

@@ -519,7 +519,8 @@ def small_page(
     for name, attr in (("created", "created_after"), ("updated", "updated_after")):
         bound = getattr(q, attr)
         if bound is not None:
-            rows = [r for r in rows if name in r and parse_time(name, r[name]) > bound]
+            # rows without the field (stages, pipelines, groups) are not filtered by it
+            rows = [r for r in rows if name not in r or parse_time(name, r[name]) > bound]
     for name in ("name", "role", "email", "type", "event", "status"):
         if params.get(name):
             rows = [r for r in rows if str(r.get(name)) == params[name]]

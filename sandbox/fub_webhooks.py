@@ -208,19 +208,26 @@ class Webhooks:
 
     def _ensure_sender(self) -> None:
         with self._lock:
-            if self._thread is None or not self._thread.is_alive():
+            if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="fub-webhooks", daemon=True)
                 self._thread.start()
 
     def _run(self) -> None:
+        """Send queued deliveries; exit after 5 idle seconds (``_ensure_sender`` restarts it)."""
         with httpx.Client(timeout=10.0) as client:
             while True:
                 try:
                     delivery = self._queue.get(timeout=5.0)
                 except queue.Empty:
-                    return
-                self._send(client, delivery)
-                self._queue.task_done()
+                    with self._lock:  # exit only if nothing arrived meanwhile
+                        if self._queue.empty():
+                            self._thread = None
+                            return
+                    continue
+                try:
+                    self._send(client, delivery)
+                finally:
+                    self._queue.task_done()
 
     def _send(self, client: httpx.Client, d: Delivery) -> None:
         sub = self._subs.get(d.subscription_id)
