@@ -13,7 +13,10 @@
 {%- set rel = adapter.get_relation(database=target.database, schema='raw_fub', identifier=table) if execute else none -%}
 {%- if rel is not none -%}
 {%- set existing = adapter.get_columns_in_relation(rel) | map(attribute='name') | list -%}
-{%- set customs = existing | select('match', custom_prefix ~ '.*') | list if custom_prefix else [] -%}
+{%- set customs = [] -%}
+{%- for c in existing if custom_prefix and c.startswith(custom_prefix) -%}
+{%- do customs.append(c) -%}
+{%- endfor -%}
 select
     cast(user_id as bigint) as user_id,
     cast(_dlt_load_id as text) as _dlt_load_id,
