@@ -286,9 +286,17 @@ class BigLister:
         return self.cache[key]
 
     # -- candidate narrowing ----------------------------------------------------------------
-    def _bounds(self) -> tuple[int, int]:
+    def _bounds(self, with_cursor: bool = False) -> tuple[int, int]:
+        """Index range the filters allow; ``with_cursor`` also starts after the ``next`` cursor
+        (id-keyset pages cost the page, not the depth)."""
         col, q = self.col, self.q
         lo, hi = 0, col.n_total
+        if with_cursor and q.cursor is not None and q.sort != "updated":
+            since = q.cursor["sinceId"] - col.id_base - 1
+            if q.desc:
+                hi = min(hi, since)
+            else:
+                lo = max(lo, since + 1)
         if q.id_gt is not None:
             lo = max(lo, q.id_gt - col.id_base)
         if q.id_lt is not None:
@@ -299,10 +307,10 @@ class BigLister:
             hi = min(hi, col.first_idx_created_after(q.created_before - 1))
         return max(0, lo), max(0, hi)
 
-    def segments(self) -> list[Segment]:
+    def segments(self, with_cursor: bool = False) -> list[Segment]:
         """Ascending, disjoint candidate segments (a superset of the matches)."""
         col, q = self.col, self.q
-        lo, hi = self._bounds()
+        lo, hi = self._bounds(with_cursor)
         if hi <= lo:
             return []
         if q.ids is not None:
@@ -430,7 +438,7 @@ class BigLister:
         custom = wants_custom(self.collection, q)
         out: list[dict[str, Any]] = []
         last_idx = None
-        segs = self.segments()
+        segs = self.segments(with_cursor=True)
         for seg in reversed(segs) if q.desc else segs:
             for idx in seg.iterate(q.desc):
                 if since is not None and (idx >= since if q.desc else idx <= since):

@@ -598,3 +598,23 @@ def test_record_faults(fresh: RunningSandbox) -> None:
         expected = truth(fresh, 101, "people")
         assert metas[0]["total"] == expected["count"]
         assert len(lost) == expected["count"] - 99  # one page of 100 kept only its first record
+
+
+def test_filtered_totals_and_updated_order_follow_advance(fresh: RunningSandbox) -> None:
+    fresh.sandbox.modules["fub"].ratelimit.enabled = False
+    epoch = fresh.sandbox.world.now().isoformat()
+    params = {"includeTrash": "true", "updatedAfter": epoch}
+    with fub_client(fresh) as client:
+        before, metas = walk(client, "/people", params)
+        assert before == [] and metas[0]["total"] == 0  # nothing changed since the epoch yet
+        by_updated_before, _ = walk(client, "/people", {"sort": "updated", "includeTrash": "true"})
+        advance(fresh, fraction=0.03)
+        changed, metas = walk(client, "/people", params)
+        assert changed and metas[0]["total"] == len(changed)  # the cached total was dropped
+        expected = truth(fresh, 101, "people")
+        assert {p["id"] for p in changed} <= set(expected["ids"])
+        assert all(p["updated"] > epoch.replace("+00:00", "Z") for p in changed)
+        by_updated, _ = walk(client, "/people", {"sort": "updated", "includeTrash": "true"})
+        assert sorted(p["id"] for p in by_updated) == expected["ids"]
+        assert {p["id"] for p in by_updated[-len(changed) :]} == {p["id"] for p in changed}
+        assert by_updated != by_updated_before
