@@ -1,0 +1,11 @@
+{{ config(materialized='table') }}
+-- per agent and kind: how many real deals are in both systems, reZEN only, SkySlope only
+select
+    user_id,
+    deal_kind,
+    count(*) as deals,
+    count(*) filter (where in_rezen and in_skyslope) as matched,
+    count(*) filter (where in_rezen and not in_skyslope) as rezen_only,
+    count(*) filter (where in_skyslope and not in_rezen) as skyslope_only
+from {{ ref('real_estate_deals') }}
+group by user_id, deal_kind
