@@ -21,9 +21,11 @@ Sandbox-only control (not under ``/fub``, which mirrors the real API):
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import threading
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -422,8 +424,6 @@ class FubApi:
 
     async def _control_deliveries(self, request: Request) -> Response:
         if request.query_params.get("wait"):
-            import asyncio
-
             await asyncio.to_thread(self.webhooks.drain)
         return JSONResponse({"deliveries": [d.as_json() for d in self.webhooks.deliveries]})
 
@@ -445,8 +445,9 @@ class FubApi:
         return out
 
     def _advance_account(
-        self, account: Account, fraction: float, rng: random.Random, now_s: int, now
+        self, account: Account, fraction: float, rng: random.Random, now_s: int, now: datetime
     ) -> dict[str, Any]:
+        """One account's share of :meth:`advance`: change people, add activity, queue webhooks."""
         people = account.people
         ov = people.ov
         live = people.n_total - len(ov.deleted)
@@ -467,8 +468,9 @@ class FubApi:
             return sorted(chosen)
 
         updated = pick(amount(1.0), lambda i: True)
-        for idx in updated:
-            ov.updated[idx] = (now_s - rng.randint(0, 60), people.version(idx) + 1)
+        for idx in updated:  # `updated` never goes backwards, even when the clock stood still
+            stamp = max(now_s - rng.randint(0, 60), min(now_s, people.updated_s(idx) + 1))
+            ov.updated[idx] = (stamp, people.version(idx) + 1)
         trashed = pick(amount(0.1), lambda i: not people.is_trashed(i))
         for idx in trashed:
             ov.trashed[idx] = now_s

@@ -95,7 +95,14 @@ def decode_token(token: str) -> dict[str, Any]:
         data = json.loads(base64.b64decode(token + "=" * (-len(token) % 4), validate=False))
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("Invalid value for next: not a token this API issued") from None
-    if not isinstance(data, dict) or not isinstance(data.get("sinceId"), int):
+    ok = (
+        isinstance(data, dict)
+        and type(data.get("sinceId")) is int
+        and type(data.get("offset", 0)) is int
+        and data.get("offset", 0) >= 0
+        and type(data.get("sinceUpdated", 0)) is int
+    )
+    if not ok:
         raise BadRequest("Invalid value for next: not a token this API issued")
     return data
 

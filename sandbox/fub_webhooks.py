@@ -123,7 +123,7 @@ class Webhooks:
         if not isinstance(body, dict):
             raise WebhookError(400, "Body must be a JSON object with event and url")
         event, url = body.get("event"), body.get("url")
-        if event not in EVENTS:
+        if not isinstance(event, str) or event not in EVENTS:
             raise WebhookError(400, f"Invalid event {event!r}")
         if not isinstance(url, str) or not url:
             raise WebhookError(400, "url is required")

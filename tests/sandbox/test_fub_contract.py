@@ -618,3 +618,55 @@ def test_filtered_totals_and_updated_order_follow_advance(fresh: RunningSandbox)
         assert sorted(p["id"] for p in by_updated) == expected["ids"]
         assert {p["id"] for p in by_updated[-len(changed) :]} == {p["id"] for p in changed}
         assert by_updated != by_updated_before
+
+
+def _token(data: object) -> str:
+    return base64.b64encode(json.dumps(data).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": "1e3"},
+        {"offset": "-1"},
+        {"offset": "x"},
+        {"next": _token({"sinceId": "1"})},
+        {"next": _token({"sinceId": 1, "offset": "a"})},
+        {"next": _token({"sinceId": 1, "sinceUpdated": [1]})},
+        {"next": _token([1, 2])},
+        {"idGreaterThan": "ten"},
+        {"updatedAfter": "2026-13-45"},
+        {"sort": "-"},
+    ],
+)
+def test_bad_parameters_are_400_with_an_error_message(
+    shared: RunningSandbox, params: dict[str, str]
+) -> None:
+    with fub_client(shared) as client:
+        for path in ("/people", "/events", "/users"):
+            resp = client.get(path, params=params)
+            assert resp.status_code == 400, (path, params, resp.text)
+            assert resp.json()["errorMessage"]
+
+
+def test_odd_but_valid_parameters_never_break_the_server(shared: RunningSandbox) -> None:
+    with fub_client(shared) as client:
+        for path in ("/people", "/deals", "/events", "/calls", "/appointments", "/stages"):
+            for params in (
+                {"id": ""},
+                {"fields": ",,"},
+                {"idGreaterThan": "999999999999"},
+                {"idLessThan": "0"},
+                {"createdAfter": "2100-01-01"},
+                {"createdBefore": "1990-01-01T00:00:00"},
+                {"next": _token({"sinceId": 5})},
+                {"limit": "100", "sort": "-created", "includeTrash": "1"},
+            ):
+                resp = client.get(path, params=params)
+                assert resp.status_code == 200, (path, params, resp.text)
+                body = resp.json()
+                assert body["_metadata"]["total"] >= len(body[body["_metadata"]["collection"]])
+        assert client.get("/events", params={"personId": "abc"}).status_code == 400
+        hook = client.post("/webhooks", json={"event": ["peopleCreated"], "url": 5})
+        assert hook.status_code == 400
+        assert client.post("/webhooks", content=b"[]").status_code == 400
