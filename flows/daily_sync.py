@@ -31,6 +31,7 @@ def _outcome_dict(o: StepOutcome) -> dict[str, Any]:
         "status": o.status,
         "rows": o.rows,
         "error": o.error,
+        "detail": o.detail,
         "seconds": round(o.seconds, 3),
     }
 
@@ -72,6 +73,8 @@ def run_daily_sync(
         per_agent[agent.user_id] = run_steps(
             agent.user_id, agent_steps, set(agent.integrations), "daily", flow_run_id
         )
+        failed_here = sum(o.status == "failed" for o in per_agent[agent.user_id])
+        emit(event="sync_agent_finished", user_id=agent.user_id, failed=failed_here)
     loaded = {o.source for outs in per_agent.values() for o in outs if o.status == "done"}
     build = dbt_build(loaded)
     emit(

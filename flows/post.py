@@ -8,7 +8,6 @@ as passed.
 from __future__ import annotations
 
 import importlib
-import inspect
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -58,96 +57,126 @@ def dbt_build(sources: Iterable[str]) -> StepOutcome:
     return StepOutcome("dbt.build", "dbt", "failed", rows=models, error=detail, seconds=seconds)
 
 
-def _quality_module() -> Any | None:
+def _quality(name: str) -> Any | None:
+    """``agentsync.quality.<name>`` or None when the quality package does not have it yet."""
     try:
-        return importlib.import_module("agentsync.quality")
+        return importlib.import_module(f"agentsync.quality.{name}")
     except ModuleNotFoundError as err:
-        if err.name == "agentsync.quality":
+        if err.name in ("agentsync.quality", f"agentsync.quality.{name}"):
             return None
         raise
 
 
-def _call(fn: Any, **available: Any) -> Any:
-    """Call ``fn`` with those of ``available`` it accepts (the quality API is keyword-based)."""
-    params = inspect.signature(fn).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return fn(**available)
-    return fn(**{k: v for k, v in available.items() if k in params})
+def _missing(key: str, what: str) -> StepOutcome:
+    return StepOutcome(
+        key, "quality", "skipped", error=f"{what} is not available in this build (skipped)"
+    )
 
 
-def _passed(result: Any) -> tuple[bool | None, str]:
-    """Read success and a one-line summary from a quality result of any reasonable shape."""
-    if isinstance(result, bool):
-        return result, "passed" if result else "failed"
-    ok = None
-    for attr in ("success", "passed", "ok"):
-        value = result.get(attr) if isinstance(result, dict) else getattr(result, attr, None)
-        if isinstance(value, bool):
-            ok = value
-            break
-    summary = None
-    for attr in ("summary", "message", "status", "level"):
-        value = result.get(attr) if isinstance(result, dict) else getattr(result, attr, None)
-        if value is not None and not callable(value):
-            summary = str(value)
-            break
-    return ok, (summary or ("passed" if ok else "failed" if ok is False else "ran"))[:2000]
+def quality_gate(user_ids: list[int] | None) -> StepOutcome:
+    """The quality gate (GX checkpoint) for these agents; dbt's tests already ran in the build."""
+    gate = _quality("gate")
+    if gate is None:
+        return _missing("quality.gate", "agentsync.quality.gate")
+    started = time.monotonic()
+    try:
+        result = gate.run_quality_gate(user_ids, dbt_args=None)
+    except Exception as err:
+        return StepOutcome(
+            "quality.gate",
+            "quality",
+            "failed",
+            error=error_text(err),
+            seconds=time.monotonic() - started,
+        )
+    seconds = time.monotonic() - started
+    if result.success:
+        return StepOutcome(
+            "quality.gate", "quality", "done", seconds=seconds, detail=result.data_docs_path
+        )
+    detail = "; ".join(result.failures[:5])
+    if len(result.failures) > 5:
+        detail += f"; and {len(result.failures) - 5} more"
+    return StepOutcome(
+        "quality.gate",
+        "quality",
+        "failed",
+        error=detail[:2000],
+        seconds=seconds,
+        detail=result.data_docs_path,
+    )
+
+
+def health_and_alerts() -> list[StepOutcome]:
+    """Health (backlog, sync age, errors, stuck jobs) and the alerts it owes (daily sync)."""
+    health_mod, alerts_mod = _quality("health"), _quality("alerts")
+    if health_mod is None:
+        return [
+            _missing("quality.health", "agentsync.quality.health"),
+            _missing("quality.alerts", "agentsync.quality.alerts"),
+        ]
+    started = time.monotonic()
+    try:
+        report = health_mod.check_health()
+    except Exception as err:
+        return [
+            StepOutcome(
+                "quality.health",
+                "quality",
+                "failed",
+                error=error_text(err),
+                seconds=time.monotonic() - started,
+            ),
+            StepOutcome("quality.alerts", "quality", "skipped", error="health check failed"),
+        ]
+    problems = report.problems
+    health = StepOutcome(
+        "quality.health",
+        "quality",
+        "done",
+        rows=len(problems),
+        seconds=time.monotonic() - started,
+        detail=f"{report.as_dict()['status']}: {len(problems)} problem(s)"
+        + (" — " + "; ".join(p.message for p in problems[:3]) if problems else ""),
+    )
+    if alerts_mod is None:
+        return [health, _missing("quality.alerts", "agentsync.quality.alerts")]
+    started = time.monotonic()
+    try:
+        events = alerts_mod.evaluate_and_notify(report)
+    except Exception as err:
+        return [
+            health,
+            StepOutcome(
+                "quality.alerts",
+                "quality",
+                "failed",
+                error=error_text(err),
+                seconds=time.monotonic() - started,
+            ),
+        ]
+    undelivered = [e for e in events if getattr(e, "error", None)]
+    alerts = StepOutcome(
+        "quality.alerts",
+        "quality",
+        "failed" if undelivered else "done",
+        rows=len(events),
+        seconds=time.monotonic() - started,
+        error=f"{len(undelivered)} alert(s) not delivered" if undelivered else None,
+        detail=f"{len(events)} alert message(s)",
+    )
+    return [health, alerts]
 
 
 def quality_steps(user_ids: list[int] | None, kind: str) -> list[StepOutcome]:
-    """Run the quality gate, then (daily sync) health and alerts; one outcome for each.
+    """The quality gate, then (daily sync) health and alerts; one outcome for each.
 
     Args:
         user_ids: the agents the run touched (None: all).
         kind: ``onboarding`` runs the gate for the agent; ``daily`` also checks health and
-            sends alerts.
+            sends the alerts it owes.
     """
-    names = ["quality.gate"] + (["quality.health", "quality.alerts"] if kind == "daily" else [])
-    module = _quality_module()
-    wanted = {
-        "quality.gate": "run_quality_gate",
-        "quality.health": "check_health",
-        "quality.alerts": "evaluate_and_notify",
-    }
-    out: list[StepOutcome] = []
-    health: Any = None
-    for name in names:
-        fn = getattr(module, wanted[name], None) if module is not None else None
-        if fn is None:
-            out.append(
-                StepOutcome(
-                    name,
-                    "quality",
-                    "skipped",
-                    error=f"agentsync.quality.{wanted[name]} is not available in this build",
-                )
-            )
-            continue
-        started = time.monotonic()
-        try:
-            result = _call(fn, user_ids=user_ids, kind=kind, health=health, report=health)
-        except Exception as err:
-            out.append(
-                StepOutcome(
-                    name,
-                    "quality",
-                    "failed",
-                    error=error_text(err),
-                    seconds=time.monotonic() - started,
-                )
-            )
-            continue
-        if name == "quality.health":
-            health = result
-        ok, summary = _passed(result)
-        status = "failed" if ok is False else "done"
-        out.append(
-            StepOutcome(
-                name,
-                "quality",
-                status,
-                error=None if ok is not False else summary,
-                seconds=time.monotonic() - started,
-            )
-        )
+    out = [quality_gate(user_ids)]
+    if kind == "daily":
+        out += health_and_alerts()
     return out

@@ -7,7 +7,10 @@ environment defaults (anything already set wins, e.g. ``PREFECT_API_URL`` in pro
   temporary API's SQLite database lives beside agentsync's other state;
 - a long ``PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS``: the temporary API needs ~25 s to
   start on a busy 2-core machine (measured here), more than Prefect's default allows;
-- no analytics/telemetry (there is no internet here, and it only logs errors).
+- no analytics/telemetry (there is no internet here, and it only logs errors);
+- ``DBT_LOG_LEVEL`` when Prefect logs at WARNING or CRITICAL: prefect-dbt 0.7.25 derives dbt's
+  level from Prefect's and fails with ``'warning' is not a valid EventLevel`` otherwise
+  (found running the demo here).
 """
 
 from __future__ import annotations
@@ -42,4 +45,10 @@ def configure_prefect_env(quiet: bool = False) -> dict[str, str]:
         wanted["PREFECT_LOGGING_LEVEL"] = "WARNING"
     changed = {k: v for k, v in wanted.items() if k not in os.environ}
     os.environ.update(changed)
+    # prefect-dbt turns Prefect's logging level into dbt's (``EventLevel("warning")`` fails:
+    # dbt says "warn"), so a WARNING/CRITICAL Prefect level needs an explicit dbt level.
+    level = os.environ.get("PREFECT_LOGGING_LEVEL", "").upper()
+    dbt_level = {"WARNING": "warn", "CRITICAL": "error"}.get(level)
+    if dbt_level and "DBT_LOG_LEVEL" not in os.environ:
+        os.environ["DBT_LOG_LEVEL"] = changed["DBT_LOG_LEVEL"] = dbt_level
     return changed

@@ -60,6 +60,7 @@ class StepOutcome:
     error: str | None = None
     seconds: float = 0.0
     entities: list[EntityResult] = field(default_factory=list)
+    detail: str | None = None  # a summary that is not an error (e.g. where Data Docs are)
 
 
 def error_text(err: BaseException) -> str:

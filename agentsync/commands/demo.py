@@ -1,18 +1,244 @@
-"""``agentsync demo``: the main job on the embedded defaults."""
+"""``agentsync demo``: the main job on the embedded defaults, end to end.
+
+1. the embedded PostgreSQL (``ops`` migrated) and the sandbox vendor APIs on 127.0.0.1;
+2. the sandbox's demo agents with their (sandbox-only) credentials — re-running updates them;
+3. an onboarding job per agent, run through the ``onboard-user`` Prefect flow (Prefect's
+   temporary local API, its home under the data dir) — a job already Complete is reused;
+4. the sandbox clock moves one day (``POST /_sandbox/advance``), then the ``daily-sync`` flow:
+   incremental loads, one dbt build, the quality gate, health and alerts;
+5. a per-agent, per-source table (rows, status, time) from ``ops.sync_runs`` and where to open
+   the dbt docs (``dbt docs generate``) and the GX Data Docs.
+
+Exit code 0 when every job ended Complete and the daily sync had no failed step, else 1.
+"""
 
 from __future__ import annotations
 
-import typer
+import os
+import time
+from collections import defaultdict
+from typing import Any
 
-from agentsync import db
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import text
+
+from agentsync import agents, db, jobs
+from agentsync.errors import ConflictError
 from agentsync.migrate import current_revision
 from agentsync.settings import get_settings
+
+console = Console()
+
+
+def _register_agents(sandbox: Any) -> list[int]:
+    """Add the sandbox's demo agents (or refresh their credentials on a re-run)."""
+    ids = []
+    for spec in sandbox.demo_agents():
+        try:
+            agents.add_agent(spec["user_id"], spec["name"], spec["credentials"])
+        except ConflictError:
+            for integration, cred in spec["credentials"].items():
+                agents.set_credential(spec["user_id"], integration, cred)
+        ids.append(spec["user_id"])
+    return ids
+
+
+def _advance(url: str, seconds: int = 86_400, fraction: float = 0.02) -> dict[str, Any]:
+    import httpx
+
+    resp = httpx.post(
+        f"{url}/_sandbox/advance", json={"seconds": seconds, "fraction": fraction}, timeout=300
+    )
+    resp.raise_for_status()
+    return resp.json()
+
+
+def run_summary(since: Any, user_ids: list[int]) -> list[dict[str, Any]]:
+    """Per agent, source and run kind: rows, entities, failures and time, from ``ops.sync_runs``."""
+    with db.begin() as conn:
+        rows = conn.execute(
+            text(
+                """
+                select user_id, source, kind,
+                       count(*) filter (where entity <> '*') as entities,
+                       coalesce(sum(rows), 0) as rows,
+                       count(*) filter (where status = 'failed') as failed,
+                       count(*) filter (where status = 'skipped') as skipped,
+                       extract(epoch from max(ended_at) - min(started_at)) as seconds
+                  from ops.sync_runs
+                 where started_at >= :since and user_id = any(:ids)
+                 group by user_id, source, kind
+                 order by user_id, source, kind desc
+                """
+            ),
+            {"since": since, "ids": user_ids},
+        ).all()
+    return [r._asdict() for r in rows]
+
+
+class _Display:
+    """A rich progress display fed by the flows' step events."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[Any, Any] = {}
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        user = event.get("user_id")
+        if event["event"] == "job_started":
+            self.tasks[user] = self.progress.add_task(
+                f"onboarding agent {user}", total=len(event["steps"])
+            )
+        elif event["event"] == "sync_agent_started":
+            self.tasks[user] = self.progress.add_task(f"daily sync agent {user}", total=None)
+        elif event["event"] == "step_started" and user in self.tasks:
+            self.progress.update(self.tasks[user], description=f"agent {user}: {event['step']} …")
+        elif event["event"] == "step_finished":
+            mark = {"done": "✓", "failed": "✗", "skipped": "-"}.get(event["status"], "?")
+            rows = f" {event['rows']} rows" if event.get("rows") is not None else ""
+            who = f"agent {user}" if user is not None else "all agents"
+            self.progress.console.print(
+                f"  {mark} {who}: {event['step']} {event['status']}{rows}"
+                f" ({event.get('seconds') or 0:.1f}s)"
+                + (f" — {event['error']}" if event.get("error") else "")
+            )
+            if user in self.tasks:
+                self.progress.advance(self.tasks[user])
+        elif event["event"] == "sync_agent_finished" and user in self.tasks:
+            self.progress.update(
+                self.tasks[user],
+                description=f"daily sync agent {user}: {event['failed']} failed step(s)",
+                total=1,
+                completed=1,
+            )
+        elif event["event"] == "job_finished" and user in self.tasks:
+            self.progress.update(
+                self.tasks[user], description=f"onboarding agent {user}: {event['status']}"
+            )
+
+
+def run_demo(scale: str = "tiny", docs: bool = True) -> int:
+    """The demo itself; returns the exit code."""
+    from flows.prefect_env import configure_prefect_env
+
+    configure_prefect_env(quiet=True)
+    started = time.monotonic()
+    settings = get_settings()
+    url = db.ensure_ready(settings)
+    console.print(f"[bold]database[/] {db.redact_url(url)} (ops schema {current_revision()})")
+
+    from sandbox.core import start_in_thread
+
+    running = start_in_thread(seed=42, scale=scale)
+    try:
+        os.environ.update(running.sandbox.env())
+        console.print(f"[bold]sandbox[/] vendor APIs on {running.url} (scale {scale})")
+        user_ids = _register_agents(running.sandbox)
+        console.print(f"[bold]agents[/] {', '.join(map(str, user_ids))}")
+        with db.begin() as conn:
+            since = conn.execute(text("select now()")).scalar_one()
+
+        from flows.daily_sync import daily_sync
+        from flows.onboard import onboard_user
+        from flows.runner import subscribe
+
+        statuses: dict[int, str] = {}
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as progress:
+            unsubscribe = subscribe(_Display(progress))
+            try:
+                for user_id in user_ids:
+                    job = jobs.create_job(user_id)
+                    if job.status == "Complete":
+                        progress.console.print(
+                            f"  agent {user_id}: onboarding already Complete (reused)"
+                        )
+                        statuses[user_id] = "Complete (reused)"
+                        continue
+                    statuses[user_id] = onboard_user(user_id)["status"]
+                moved = _advance(running.url)
+                progress.console.print(f"  sandbox clock advanced to {moved.get('now')}")
+                sync = daily_sync()
+            finally:
+                unsubscribe()
+
+        _print_results(since, user_ids, statuses, sync)
+        if docs:
+            from agentsync.commands.sync import generate_docs
+
+            console.print(f"[bold]dbt docs[/] {generate_docs()}  (serve: agentsync docs --serve)")
+        _print_data_docs()
+        ok = all(s.startswith("Complete") for s in statuses.values()) and not sync["failed"]
+        console.print(
+            f"[bold]{'done' if ok else 'finished with failures'}[/] in "
+            f"{time.monotonic() - started:.0f}s"
+        )
+        return 0 if ok else 1
+    finally:
+        running.stop()
+
+
+def _print_results(
+    since: Any, user_ids: list[int], statuses: dict[int, str], sync: dict[str, Any]
+) -> None:
+    table = Table(title="agentsync demo — per agent and source")
+    for col in ("agent", "source", "run", "entities", "rows", "status", "took"):
+        table.add_column(col, justify="right" if col in ("entities", "rows", "took") else "left")
+    for r in run_summary(since, user_ids):
+        status = (
+            "failed" if r["failed"] else "skipped" if r["skipped"] and not r["entities"] else "ok"
+        )
+        table.add_row(
+            str(r["user_id"]),
+            r["source"],
+            r["kind"],
+            str(r["entities"]),
+            str(r["rows"]),
+            status,
+            f"{float(r['seconds'] or 0):.1f}s",
+        )
+    console.print(table)
+    jobs_line = ", ".join(f"{u}: {s}" for u, s in statuses.items())
+    console.print(f"[bold]onboarding jobs[/] {jobs_line}")
+    counts: dict[str, int] = defaultdict(int)
+    for outs in sync["agents"].values():
+        for o in outs:
+            counts[o["status"]] += 1
+    console.print(
+        "[bold]daily sync[/] steps " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+    )
+    for o in sync["post"]:
+        extra = o.get("error") or o.get("detail") or ""
+        console.print(f"  {o['step']}: {o['status']} ({o['seconds']:.1f}s) {extra}")
+
+
+def _print_data_docs() -> None:
+    try:
+        from agentsync.quality.gx import data_docs_index
+    except ImportError:
+        console.print("[bold]Data Docs[/] not available (agentsync.quality.gx not in this build)")
+        return
+    index = data_docs_index()
+    where = str(index) if index.exists() else f"{index} (not generated)"
+    console.print(f"[bold]Data Docs[/] {where}")
 
 
 def register(app: typer.Typer) -> None:
     @app.command("demo")
-    def demo() -> None:
+    def demo(
+        scale: str = typer.Option("tiny", "--scale", help="Sandbox scale (tiny, small, ...)."),
+        docs: bool = typer.Option(True, "--docs/--no-docs", help="Generate the dbt docs site."),
+    ) -> None:
         """Run the end-to-end demo on the embedded defaults (database, sandbox, demo agents)."""
-        settings = get_settings()
-        url = db.ensure_ready(settings)
-        typer.echo(f"database ready: {db.redact_url(url)} (ops schema {current_revision()})")
+        code = run_demo(scale=scale, docs=docs)
+        if code:
+            raise typer.Exit(code)
