@@ -8,6 +8,7 @@
 - ``alert``: send the alert messages owed (one when a problem appears, one when it clears).
 - ``reconcile``: reported ↔ raw ↔ final per agent and entity; exit 1 when a gap exceeds the
   tolerance (optionally against a legacy database).
+- ``rebuild``: rebuild marts from raw (``dbt build --full-refresh``), no API called.
 """
 
 from __future__ import annotations
@@ -161,3 +162,30 @@ def register(app: typer.Typer) -> None:
                 out.append(line)
             table("reconciliation", cols, out)
         raise typer.Exit(0 if all(r.ok for r in rows) else 1)
+
+    @app.command("rebuild")
+    def rebuild(
+        select: list[str] = typer.Option(
+            None, "--select", help="dbt selection (repeatable), e.g. path:models/marts/crm."
+        ),
+    ) -> None:
+        """Rebuild marts from raw: `dbt build --full-refresh` (no vendor API is called)."""
+        from agentsync.transform import run_dbt
+
+        args = ["build", "--full-refresh", *(["--select", *select] if select else [])]
+        try:
+            from flows.locks import dbt_lock  # the flows' database-wide dbt lock
+        except ImportError:  # pragma: no cover - flows are part of the product
+            dbt_lock = None
+        if dbt_lock is not None:
+            with dbt_lock():
+                result = run_dbt(args, raise_on_failure=False)
+        else:
+            result = run_dbt(args, raise_on_failure=False)
+        for line in result.failures:
+            typer.echo(f"FAIL {line}")
+        models = sum(1 for r in result.results if str(r.get("node", "")).startswith("model."))
+        typer.echo(
+            f"dbt {' '.join(args)}: {'ok' if result.success else 'FAILED'} ({models} models)"
+        )
+        raise typer.Exit(0 if result.success else 1)
