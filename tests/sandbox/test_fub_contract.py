@@ -670,3 +670,36 @@ def test_odd_but_valid_parameters_never_break_the_server(shared: RunningSandbox)
         hook = client.post("/webhooks", json={"event": ["peopleCreated"], "url": 5})
         assert hook.status_code == 400
         assert client.post("/webhooks", content=b"[]").status_code == 400
+
+
+def test_undeliverable_webhooks_are_retried_then_recorded_as_failed(fresh: RunningSandbox) -> None:
+    from sandbox.core import free_port
+    from sandbox.fub_webhooks import MAX_ATTEMPTS
+
+    dead = f"http://127.0.0.1:{free_port()}/hook"  # nothing listens there
+    with fub_client(fresh) as client:
+        assert client.post("/webhooks", json={"event": "peopleDeleted", "url": dead}).is_success
+    advance(fresh, fraction=0.01)
+    deliveries = httpx.get(
+        f"{fresh.url}/_sandbox/fub/deliveries", params={"wait": 1}, timeout=60
+    ).json()["deliveries"]
+    assert deliveries
+    for d in deliveries:
+        assert not d["delivered"] and d["attempts"] == MAX_ATTEMPTS
+        assert d["error"] and d["payload"]["event"] == "peopleDeleted"
+
+
+def test_oauth_token_endpoint_accepts_json_and_refuses_get(fresh: RunningSandbox) -> None:
+    cred = fresh.sandbox.modules["fub"].credentials(103)
+    url = f"{fresh.url}/fub/oauth/token"
+    auth = (cred["client_id"], cred["client_secret"])
+    body = {"grant_type": "refresh_token", "refresh_token": cred["refresh_token"]}
+    resp = httpx.post(url, json=body, auth=auth)
+    assert resp.status_code == 200 and resp.json()["expires_in"] == 3600
+    assert (
+        httpx.post(
+            url, content=b"[", auth=auth, headers={"Content-Type": "application/json"}
+        ).status_code
+        == 400
+    )
+    assert httpx.get(url).status_code == 405  # GET /oauth/token is deprecated (§1.4)
