@@ -36,7 +36,7 @@ class FubAuth:
 
     user_id: int
     settings: Settings
-    credential: dict[str, str]
+    credential: dict[str, str] = field(repr=False)
     refreshes: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
