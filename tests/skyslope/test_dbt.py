@@ -98,3 +98,24 @@ def test_naive_timezone_is_configurable(register_agents, sandbox_server, monkeyp
     run_dbt(["run", "--select", "staging.skyslope", "--vars", "{skyslope_naive_timezone: UTC}"])
     utc = scalar("select min(created_at) from staging.stg_skyslope__sales")
     assert (la - utc).total_seconds() in (7 * 3600, 8 * 3600)
+
+
+@pytest.mark.slow
+def test_models_build_on_an_empty_database(agentsync_env):
+    mine = ["staging.skyslope", "staging.qualia", "intermediate.deals", "marts.transactions"]
+    run_dbt(["run", "--select", *(f"+{m}" for m in mine)])
+    run_dbt(
+        [
+            "test",
+            "--select",
+            *mine,
+            "unified_deals_one_record_per_source",
+            "unified_records_cover_sources",
+            "unified_match_summary_adds_up",
+            "skyslope_no_quirks_in_staging",
+            "--indirect-selection",
+            "cautious",
+        ]
+    )
+    assert scalar("select count(*) from marts.transactions") == 0
+    assert scalar("select count(*) from marts.title_orders") == 0

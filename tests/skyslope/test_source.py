@@ -7,6 +7,7 @@ import pytest
 
 from agentsync import agents
 from agentsync.errors import IntegrationError
+from agentsync.settings import get_settings
 from dlt_pipelines.skyslope import ENTITIES, steps
 from dlt_pipelines.skyslope.source import run_entity
 from tests.skyslope.conftest import rows, scalar, truth
@@ -53,19 +54,58 @@ def test_onboarding_loads_everything_the_api_serves(register_agents, sandbox_ser
 
 
 @pytest.mark.slow
-def test_session_dying_mid_run_costs_no_page(register_agents, sandbox_server):
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "skyslope:/api/*:expired_credentials:1",  # the first page after login
+        "skyslope:/api/files/sales/*:expired_credentials:1",  # a file detail mid-run
+    ],
+)
+def test_session_dying_mid_run_costs_no_page(register_agents, sandbox_server, spec):
     register_agents(AGENT)
-    # the first file detail after page 1 is answered 401: the client logs in again and retries
-    httpx.post(
-        f"{sandbox_server.url}/_sandbox/faults",
-        json={"spec": "skyslope:/api/files/sales/*:expired_credentials:1"},
-    )
+    httpx.post(f"{sandbox_server.url}/_sandbox/faults", json={"spec": spec})
     result = run_entity(AGENT, "onboarding", None, "sales")
     expected = truth(sandbox_server, "skyslope", AGENT, "sales")
     assert result.rows == expected["count"]
     assert _distinct("sales", "sale_guid", AGENT) == set(expected["ids"])
     faults = httpx.get(f"{sandbox_server.url}/_sandbox/faults").json()["faults"]
     assert faults[0]["hits"] == 1
+
+
+@pytest.mark.slow
+def test_session_expired_by_the_clock_is_renewed(register_agents, sandbox_server):
+    register_agents(AGENT)
+    from dlt_pipelines.skyslope.client import SkySlopeClient
+
+    with SkySlopeClient(AGENT, agents.get_credentials(AGENT, "skyslope"), get_settings()) as c:
+        c.login()
+        c.get("/api/users")
+        httpx.post(f"{sandbox_server.url}/_sandbox/advance", json={"seconds": 7300, "fraction": 0})
+        users = c.get("/api/users")["value"]["users"]
+        assert c.logins == 2
+    assert {u["userGuid"] for u in users} == set(
+        truth(sandbox_server, "skyslope", AGENT, "users")["ids"]
+    )
+
+
+@pytest.mark.slow
+def test_schema_drift_and_malformed_rows_lose_nothing(register_agents, sandbox_server):
+    register_agents(AGENT)
+    httpx.post(
+        f"{sandbox_server.url}/_sandbox/faults",
+        json={
+            "spec": "skyslope:/api/files/sales:drift_added:1,skyslope:/api/files/sales:malformed:1"
+        },
+    )
+    result = run_entity(AGENT, "onboarding", None, "sales")
+    expected = truth(sandbox_server, "skyslope", AGENT, "sales")
+    assert result.quarantined == 1 and result.rows == expected["count"] - 1
+    assert scalar("select count(*) from raw_skyslope.sales where summary ? 'teamName'") > 0
+    reason = scalar("select reason from ops.quarantine where source = 'skyslope'")
+    assert reason == "list row without saleGuid"
+    # the next run picks the quarantined file up again (the API serves it whole now)
+    run_entity(AGENT, "onboarding", None, "sales")
+    assert _distinct("sales", "sale_guid", AGENT) == set(expected["ids"])
 
 
 @pytest.mark.slow
