@@ -1,0 +1,119 @@
+"""Fast checks of the FUB pieces: validation, signatures, event mapping, paging over HTTP."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from agentsync.errors import IntegrationError
+from dlt_pipelines.fub.auth import load_auth
+from dlt_pipelines.fub.client import FubClient
+from dlt_pipelines.fub.settings import STREAMS
+from dlt_pipelines.fub.validate import InvalidRecord, check
+from dlt_pipelines.fub.webhooks import compute_signature, event_ids, signature_ok, stream_of
+from tests.fub.conftest import add_agent, truth
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        ({"updated": "2025-01-01T00:00:00Z"}, "no id"),
+        ({"id": "12"}, "id is not an integer: '12'"),
+        ({"id": True}, "id is not an integer: True"),
+        ({"id": 1, "updated": 12345}, "updated is not an ISO-8601 timestamp: 12345"),
+        ({"id": 1, "price": "a lot"}, "price is not a number: 'a lot'"),
+        ([1, 2], "record is a list, not an object"),
+    ],
+)
+def test_bad_people_are_refused_with_a_reason(record, reason) -> None:
+    with pytest.raises(InvalidRecord) as err:
+        check(STREAMS["people"], record)
+    assert str(err.value) == reason
+
+
+def test_good_person_keeps_drift_and_exact_money() -> None:
+    row, cursor = check(
+        STREAMS["people"],
+        {"id": 7, "updated": "2025-06-02T09:11:47Z", "price": 825000.5, "brandNew": {"x": 1}},
+    )
+    assert row["price"] == Decimal("825000.5")
+    assert row["brandNew"] == {"x": 1}
+    assert cursor is not None and cursor.isoformat() == "2025-06-02T09:11:47+00:00"
+
+
+def test_text_message_needs_person() -> None:
+    with pytest.raises(InvalidRecord, match="personId"):
+        check(STREAMS["text_messages"], {"id": 1, "personId": None})
+
+
+def test_signature_matches_research_formula() -> None:
+    body, key = b'{"event":"peopleUpdated","resourceIds":[1]}', "k3y"
+    expected = hmac.new(key.encode(), base64.b64encode(body), hashlib.sha256).hexdigest()
+    assert compute_signature(body, key) == expected
+    assert signature_ok(body, expected, key)
+    assert signature_ok(body, f"sha256={expected}", key)
+    assert not signature_ok(body + b" ", expected, key)
+    assert not signature_ok(body, None, key)
+    assert not signature_ok(body, expected, None)
+
+
+@pytest.mark.parametrize(
+    ("event", "stream", "action"),
+    [
+        ("peopleCreated", "people", "Created"),
+        ("peopleStageUpdated", "people", "Updated"),
+        ("peopleDeleted", "people", "Deleted"),
+        ("textMessagesCreated", "text_messages", "Created"),
+        ("dealsUpdated", "deals", "Updated"),
+        ("stageUpdated", "stages", "Updated"),
+        ("notesCreated", None, ""),
+    ],
+)
+def test_event_names_map_to_streams(event, stream, action) -> None:
+    assert stream_of(event) == (stream, action)
+
+
+def test_event_ids_trust_only_our_base_url(monkeypatch) -> None:
+    from agentsync.settings import load_settings
+
+    settings = load_settings(fub_base_url="https://api.followupboss.com/v1")
+    assert event_ids({"resourceIds": [3, 1, 3]}, settings) == [1, 3]
+    assert event_ids({"uri": "https://api.followupboss.com/v1/people?id=5,6"}, settings) == [5, 6]
+    assert event_ids({"uri": "https://evil.example/v1/people?id=5"}, settings) == []
+
+
+def test_paging_resends_filters_with_next(sandbox_env, sandbox_server) -> None:
+    """stack-notes finding 5: check nextLink keeps our params, and that we send them anyway."""
+    add_agent(sandbox_server.sandbox, 102)
+    seen: list[httpx.URL] = []
+    with FubClient(load_auth(102)) as client:
+        api = client._client("global")
+        api._client.event_hooks["request"] = [lambda req: seen.append(req.url)]
+        pages = list(client.pages(STREAMS["people"], {"createdAfter": "2020-01-01T00:00:00Z"}))
+        first = api.get_json("people", {"createdAfter": "2020-01-01T00:00:00Z", "limit": 100})[0]
+    assert len(pages) > 2
+    assert "createdAfter=" in first["_metadata"]["nextLink"]  # FUB's nextLink keeps them
+    for url in seen[1 : len(pages)]:
+        assert url.params.get("next")
+        assert url.params.get("createdAfter") == "2020-01-01T00:00:00Z"
+        assert url.params.get("includeTrash") == "true"
+        assert "offset" not in url.params
+    total = truth(sandbox_server.url, 102, "people")
+    assert sum(len(p.records) for p in pages) <= total["count"]
+
+
+def test_refused_key_is_an_integration_error_without_the_secret(
+    sandbox_env, sandbox_server
+) -> None:
+    from agentsync import agents
+
+    agents.add_agent(102, "Wrong Key", {"fub": {"api_key": "not-the-right-key-1234"}})
+    with FubClient(load_auth(102)) as client, pytest.raises(IntegrationError) as err:
+        list(client.pages(STREAMS["stages"]))
+    assert "not-the-right-key-1234" not in str(err.value)
+    assert "agent 102, fub" in str(err.value)
