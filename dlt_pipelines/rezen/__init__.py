@@ -52,16 +52,26 @@ def steps() -> list[StepSpec]:
     return out
 
 
-def _e(entity: str, raw: str, mart: str | None, mart_id: str, fresh: str | None) -> EntitySpec:
-    return EntitySpec(SOURCE, entity, f"raw_rezen.{raw}", "id", mart, mart_id, fresh)
+def _e(
+    entity: str,
+    raw: str,
+    mart: str | None,
+    mart_id: str,
+    fresh: str | None,
+    raw_id: str = "id",
+    excluded: dict[str, str] | None = None,
+) -> EntitySpec:
+    return EntitySpec(
+        SOURCE, entity, f"raw_rezen.{raw}", raw_id, mart, mart_id, fresh, excluded or {}
+    )
 
 
 ENTITIES: list[EntitySpec] = [
-    _e("teams", "teams", "marts.teams", "team_id", None),
-    _e("team_members", "team_members", "marts.team_roster", "agent_id", None),
-    _e("agent", "agent", "marts.agents", "agent_id", "updated_at"),
+    _e("teams", "teams", "marts.teams", "team_id", "loaded_at"),
+    _e("team_members", "team_members", "marts.team_roster", "agent_id", None, "agent__id"),
+    _e("agent", "agent", "marts.agents", "agent_id", "loaded_at"),
     _e("network", "network", "marts.network", "agent_id", "updated_at"),
-    _e("cap_info", "cap_info", "marts.agent_cap", "agent_id", None),
+    _e("cap_info", "cap_info", "marts.agent_cap", "agent_id", "loaded_at"),
     _e("front_line", "front_line", None, "agent_id", None),
     _e("sponsors", "sponsors", None, "sponsor_id", None),
     _e("transactions", "transactions", "marts.rezen_transactions", "transaction_id", "updated_at"),
@@ -77,14 +87,18 @@ ENTITIES: list[EntitySpec] = [
     _e(
         "revshare_payments", "revshare_payments", "marts.revshare_payments", "payment_id", "paid_at"
     ),
-    _e("contributions", "contributions", "marts.contributions", "contribution_id", None),
+    # marts.contributions holds paid and pending rows; pending ones are flagged is_pending.
     _e(
-        "pending_contributions",
-        "pending_contributions",
+        "contributions",
+        "contributions",
         "marts.contributions",
         "contribution_id",
-        None,
+        "transaction_closed_at",
+        excluded={"pending": "is_pending"},
     ),
+    # The pending list is a snapshot (the newest load is current), merged into
+    # marts.contributions with is_pending = true; no mart of its own.
+    _e("pending_contributions", "pending_contributions", None, "contribution_id", None),
     _e("contributors", "contributors", "marts.contributors", "contributor_id", None),
 ]
 
