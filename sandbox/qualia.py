@@ -69,9 +69,10 @@ class QualiaApi:
     def __init__(self, world: World, faults: FaultPlan) -> None:
         self.world = world
         self.faults = faults
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._extra: dict[int, int] = {}  # orders created by advance, per agent
         self._status: dict[str, str] = {}  # _id -> status changed by advance
+        self._deals_cache: dict[int, list[Any]] = {}
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -97,12 +98,22 @@ class QualiaApi:
         base = self.world.share("qualia", self.world.profile.qualia_orders, user_id)
         return base + self._extra.get(user_id, 0) if base or user_id in self._extra else 0
 
+    def _sale_deals(self, user_id: int) -> list[Any]:
+        """The agent's non-listing deals (orders are placed on sales), cached per agent."""
+        with self._lock:
+            hit = self._deals_cache.get(user_id)
+        if hit is None:
+            hit = [d for d in self.world.deals(user_id) if not d.is_listing]
+            with self._lock:
+                self._deals_cache[user_id] = hit
+        return hit
+
     def _order(self, user_id: int, index: int) -> dict[str, Any]:
         seed = self.world.seed
         rng = random.Random(stable_int(seed, "qualia-order", user_id, index))
         oid = f"{stable_int(seed, 'qid', user_id, index):016x}{index:08x}"
         base = self.world.share("qualia", self.world.profile.qualia_orders, user_id)
-        deals = [d for d in self.world.deals(user_id) if not d.is_listing]
+        deals = self._sale_deals(user_id)
         if index < base and index % 2 == 0 and deals:
             deal = deals[(index // 2) % len(deals)]
             line1, city, state, zipcode = deal.address, deal.city, deal.state, deal.zip

@@ -126,6 +126,8 @@ class SkySlopeApi:
         self._lock = threading.Lock()
         # guid -> (modified_at, revision) for files changed by advance()
         self._changes: dict[str, tuple[datetime, int]] = {}
+        self._version = 0  # bumped by advance(): invalidates the per-agent file cache
+        self._cache: dict[tuple, tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]] = {}
 
     # -- wiring --------------------------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
@@ -156,11 +158,29 @@ class SkySlopeApi:
 
     # -- records -------------------------------------------------------------------------------
     def _files(self, user_id: int, listings: bool) -> list[dict[str, Any]]:
-        out = []
-        for deal in self.world.deals(user_id):
-            if deal.in_skyslope and deal.is_listing == listings:
-                out.append(self._file(deal))
-        return out
+        """The agent's files of one kind, in list order (cached until the clock or data moves)."""
+        return self._catalogue(user_id, listings)[0]
+
+    def _catalogue(
+        self, user_id: int, listings: bool
+    ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+        key = (user_id, listings, self.world.now(), self._version)
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        files = [
+            self._file(deal)
+            for deal in self.world.deals(user_id)
+            if deal.in_skyslope and deal.is_listing == listings
+        ]
+        files.sort(key=lambda f: (f["createdOn"], f[f"{f['objectType']}Guid"]))
+        index = {f[f"{f['objectType']}Guid"]: f for f in files}
+        with self._lock:
+            if len(self._cache) > 64:
+                self._cache.clear()
+            self._cache[key] = (files, index)
+        return files, index
 
     def _file(self, deal: Any) -> dict[str, Any]:
         seed = self.world.seed
@@ -384,7 +404,6 @@ class SkySlopeApi:
         files = self._files(sess.user_id, listings)
         if earliest is not None or latest is not None:
             files = [f for f in files if _in_window(f["modifiedOn"], earliest, latest)]
-        files.sort(key=lambda f: (f["createdOn"], f[f"{f['objectType']}Guid"]))
         chunk = files[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         rows = [self._summary(f) for f in chunk]
         path = f"/api/files/{kind}"
@@ -419,11 +438,10 @@ class SkySlopeApi:
         if err is not None:
             return err
         kind = "listing" if listings else "sale"
-        wanted = request.path_params["guid"]
-        for f in self._files(sess.user_id, listings):
-            if f[f"{kind}Guid"] == wanted:
-                return self._respond(sess, {"value": {kind: f}})
-        return self._respond(sess, {"message": "Unable to find"}, 422)
+        found = self._catalogue(sess.user_id, listings)[1].get(request.path_params["guid"])
+        if found is None:
+            return self._respond(sess, {"message": "Unable to find"}, 422)
+        return self._respond(sess, {"value": {kind: found}})
 
     # -- control -------------------------------------------------------------------------------
     def advance(self, fraction: float, rng: random.Random) -> dict[str, Any]:
@@ -437,6 +455,9 @@ class SkySlopeApi:
                         key = f[f"{f['objectType']}Guid"]
                         self._changes[key] = (now, self._changes.get(key, (now, 0))[1] + 1)
                         touched += 1
+        with self._lock:
+            self._version += 1
+            self._cache.clear()
         return {"files_modified": touched}
 
     def truth(self, user_id: int | None, entity: str | None) -> dict[str, Any]:
