@@ -174,17 +174,21 @@ class Webhooks:
             return True
 
     def listing(self, uid: int) -> list[dict[str, Any]]:
-        return [
-            s.as_json() for s in sorted(self._subs.values(), key=lambda s: s.id) if s.uid == uid
-        ]
+        with self._lock:
+            subs = sorted(self._subs.values(), key=lambda s: s.id)
+        return [s.as_json() for s in subs if s.uid == uid]
 
     # -- deliveries -----------------------------------------------------------------------------
     def notify(
         self, uid: int, event: str, ids: list[int], when: datetime, uri_base: str | None
     ) -> int:
         """Queue signed notifications of ``event`` for ``ids`` to the account's subscribers."""
-        subs = [s for s in self._subs.values() if s.uid == uid and s.event == event]  # snapshot
-        subs = [s for s in subs if s.status == "Active"]
+        with self._lock:  # snapshot: subscriptions may change from request threads
+            subs = [
+                s
+                for s in self._subs.values()
+                if s.uid == uid and s.event == event and s.status == "Active"
+            ]
         if not subs or not ids:
             return 0
         n = 0
