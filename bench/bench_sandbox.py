@@ -9,7 +9,9 @@ What it measures, all in one run on this machine:
   (interleaved with the replica in batches, so load from other work hits both alike);
 - **ratio** = replica / baseline (how close deriving records on demand gets to serving bytes);
 - **memory**: process peak RSS before the sandbox exists, after building the seed-scale world,
-  and after the walk (the replica never materialises its 1.7M people; only the pages in flight).
+  after the walk and at the end (the replica never materialises its 1.7M people);
+- **time moving**: FUB ``advance`` of 1% at seed scale and ``truth`` (counts; ids of 571k
+  people), informative seconds (no baseline).
 
 Results go to ``bench/results.md`` under the ``## Sandbox`` heading (that section is replaced;
 other sections are kept). Run: ``.venv/bin/python bench/bench_sandbox.py [--pages N]``.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import resource
 import sys
 import threading
@@ -161,6 +164,18 @@ def main() -> None:
                 server.should_exit = True
                 thread.join(timeout=10)
         rss_walk = peak_rss_mb()
+        # time moving at seed scale (the FUB replica only): one day, 1% of people changed
+        running.sandbox.world.advance(86_400)
+        t0 = time.perf_counter()
+        fub.advance(0.01, random.Random(42))
+        advance_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        fub.truth(None, None)
+        truth_counts_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        fub.truth(101, "people")
+        truth_ids_s = time.perf_counter() - t0
+        rss_end = peak_rss_mb()
     finally:
         running.stop()
 
@@ -178,6 +193,10 @@ def main() -> None:
         "peak_rss_mb_start": round(rss_start, 1),
         "peak_rss_mb_after_world": round(rss_world, 1),
         "peak_rss_mb_after_walk": round(rss_walk, 1),
+        "fub_advance_1pct_s": round(advance_s, 2),
+        "truth_counts_all_agents_s": round(truth_counts_s, 2),
+        "truth_people_ids_agent_101_s": round(truth_ids_s, 2),
+        "peak_rss_mb_end": round(rss_end, 1),
     }
     print(json.dumps(result, indent=2))
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -202,6 +221,10 @@ interleaved with the replica in batches of {BATCH} pages so both see the same ma
 | peak RSS before the sandbox | {rss_start:.0f} MB |
 | peak RSS after building the {args.scale} world | {rss_world:.0f} MB |
 | peak RSS after the walk | {rss_walk:.0f} MB |
+| FUB `advance` (1 day, 1% of people changed, all agents) | {advance_s:.2f} s |
+| `truth` counts, all agents and entities | {truth_counts_s:.2f} s |
+| `truth` people with ids, agent 101 | {truth_ids_s:.2f} s |
+| peak RSS at the end | {rss_end:.0f} MB |
 """
     if not args.no_write:
         write_results(section)
