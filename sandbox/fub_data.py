@@ -377,18 +377,45 @@ class Account:
             return [{**s, "peopleCount": counts.get(s["id"], 0)} for s in self.stages]
         return list(getattr(self, name))
 
-    def stage_counts(self) -> dict[int, int]:
-        """``peopleCount`` per stage: approximated from base shares (exact only for Trash)."""
+    def base_stage_pos(self, idx: int) -> int:
+        """A person's initial (non-Trash) stage: arithmetic in the index, so that ``peopleCount``
+        per stage is exact without scanning (each block of 7 people holds every stage once)."""
+        return (idx + (idx // 7) * 3 + self.seed) % len(self._live_stages)
+
+    def person_stage(self, idx: int) -> dict[str, Any]:
+        """The stage a person is in now: each update moves them one stage along; Trash wins."""
         people = self.people
-        trashed = people.count_base_trashed(0, people.n_total) + sum(
-            1
-            for i in people.ov.trashed
-            if not people.base_trashed(i) and i not in people.ov.deleted
-        )
-        live = people.n_total - len(people.ov.deleted)
-        others = [s for s in self.stages if s["name"] != "Trash"]
-        per = max(0, live - trashed) // len(others)
-        return {**{s["id"]: per for s in others}, self.trash_stage["id"]: trashed}
+        if people.is_trashed(idx):
+            return self.trash_stage
+        pos = self.base_stage_pos(idx) + people.version(idx)
+        return self._live_stages[pos % len(self._live_stages)]
+
+    def stage_counts(self) -> dict[int, int]:
+        """Exact ``peopleCount`` per stage: arithmetic over the base people, plus the overlay."""
+        people = self.people
+        live = self._live_stages
+        period = 49 * TRASH_MOD  # stage pattern repeats every 49 indices, Trash every 8
+        counts = dict.fromkeys((s["id"] for s in self.stages), 0)
+        for c in range(period):
+            k = count_mod(0, people.n_base, period, c)
+            if people.base_trashed(c):  # (k is 0 for any c >= n_base)
+                counts[self.trash_stage["id"]] += k
+            else:
+                counts[live[self.base_stage_pos(c)]["id"]] += k
+        touched = set(people.ov.updated) | set(people.ov.trashed) | set(people.ov.deleted)
+        for idx in touched:
+            if idx >= people.n_base:
+                continue
+            if people.base_trashed(idx):
+                counts[self.trash_stage["id"]] -= 1
+            else:
+                counts[live[self.base_stage_pos(idx)]["id"]] -= 1
+            if not people.is_deleted(idx):
+                counts[self.person_stage(idx)["id"]] += 1
+        for idx in range(people.n_base, people.n_total):
+            if not people.is_deleted(idx):
+                counts[self.person_stage(idx)["id"]] += 1
+        return counts
 
     def agent_users(self) -> list[User]:
         return self._agents
@@ -404,12 +431,8 @@ class Account:
         name = f"{first} {last}"
         owner = _pick(r, self._agents)
         source, source_id = _pick(r, SOURCES)
-        stages = self._live_stages
-        pos = int(r() * len(stages))
         version = col.version(idx)
-        stage = stages[(pos + version) % len(stages)]  # each update moves the person along
-        if col.is_trashed(idx):
-            stage = self.trash_stage
+        stage = self.person_stage(idx)
         city, state, zip3 = _pick(r, CITIES)
         tags = [t for t in TAGS if r() < 0.15][:3]
         if version:

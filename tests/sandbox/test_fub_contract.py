@@ -703,3 +703,22 @@ def test_oauth_token_endpoint_accepts_json_and_refuses_get(fresh: RunningSandbox
         == 400
     )
     assert httpx.get(url).status_code == 405  # GET /oauth/token is deprecated (§1.4)
+
+
+def test_stage_people_counts_are_exact_before_and_after_advance(fresh: RunningSandbox) -> None:
+    fresh.sandbox.modules["fub"].ratelimit.enabled = False
+
+    def check(client: httpx.Client) -> None:
+        people, _ = walk(client, "/people", {"includeTrash": "true"})
+        served: dict[int, int] = {}
+        for p in people:
+            served[p["stageId"]] = served.get(p["stageId"], 0) + 1
+        stages = client.get("/stages").json()["stages"]
+        assert {s["id"]: s["peopleCount"] for s in stages if s["peopleCount"]} == served
+        names = {s["id"]: s["name"] for s in stages}
+        assert all(names[p["stageId"]] == p["stage"] for p in people)
+
+    with fub_client(fresh, 102) as client:
+        check(client)
+        advance(fresh, fraction=0.05)
+        check(client)
