@@ -5,12 +5,19 @@ from __future__ import annotations
 import pytest
 
 from agentsync.transform import run_dbt
+from dlt_pipelines.qualia.source import run_orders
 from dlt_pipelines.rezen.source import run_step
 from dlt_pipelines.skyslope.source import run_entity
 from sandbox.rezen_data import make_uuid
 from tests.skyslope.conftest import rows, scalar, truth
 
-UNIFIED = ["transactions", "listings", "real_estate_deals", "deal_match_summary"]
+UNIFIED = [
+    "transactions",
+    "listings",
+    "real_estate_deals",
+    "deal_match_summary",
+    "title_order_deals",
+]
 MY_TESTS = [
     "int_deals__matches",
     *UNIFIED,
@@ -29,6 +36,7 @@ def test_shared_deals_match_and_single_system_deals_do_not(register_agents, sand
     for uid in (101, 103):
         run_entity(uid, "onboarding", None, "sales")
         run_entity(uid, "onboarding", None, "listings")
+        run_orders(uid, "onboarding", None)
     run_dbt(["run", "--select", "staging.skyslope", *(f"+{m}" for m in UNIFIED)])
     run_dbt(["test", "--select", *MY_TESTS])
     seed = sandbox_server.sandbox.world.seed
@@ -74,3 +82,14 @@ def test_shared_deals_match_and_single_system_deals_do_not(register_agents, sand
     )
     deals = scalar("select count(*) from marts.real_estate_deals")
     assert deals == per_source - shared_101
+
+    # title orders on a deal's property point at that deal; the others point nowhere
+    world = sandbox_server.sandbox.world
+    for uid in (101, 103):
+        addresses = {d.address for d in world.deals(uid) if not d.is_listing}
+        linked = rows(
+            "select address_line_1, deal_key from marts.title_order_deals where user_id = :u", u=uid
+        )
+        assert linked
+        for address, deal_key in linked:
+            assert (deal_key is not None) == (address in addresses), (uid, address)
