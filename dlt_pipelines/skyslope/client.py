@@ -17,6 +17,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
+import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -25,6 +27,11 @@ from agentsync.settings import Settings
 from dlt_pipelines.http import ApiClient, ApiError, AuthError, gate_for
 
 REQUIRED = ("access_key", "access_secret", "client_id", "client_secret")
+
+# Live sessions of this process, reused across steps while the server accepts them: key = base URL
+# + a hash of the whole credential (a rotated credential never reuses an old session).
+_sessions: dict[str, str] = {}
+_sessions_lock = threading.Lock()
 
 
 def sign(access_secret: str, client_id: str, client_secret: str, timestamp: str) -> str:
@@ -55,6 +62,8 @@ class SkySlopeClient:
             "max_retries": settings.http_max_retries,
             "gate": gate_for(f"skyslope:{account}"),
         }
+        fingerprint = json.dumps([settings.skyslope_base_url, *(self._cred[k] for k in REQUIRED)])
+        self._session_key = hashlib.sha256(fingerprint.encode()).hexdigest()
         self._auth_api = ApiClient(settings.skyslope_base_url, **common)
         self.api = ApiClient(settings.skyslope_base_url, on_auth_error=self._renew, **common)
 
@@ -83,7 +92,22 @@ class SkySlopeClient:
             raise IntegrationError(self.user_id, "skyslope", "login answered without a Session")
         self.logins += 1
         self.api.set_header("Session", session)
+        with _sessions_lock:
+            _sessions[self._session_key] = session
         return session
+
+    def ensure_session(self) -> None:
+        """Reuse this process's live session for the credential, else log in.
+
+        A reused session that has expired meanwhile costs one 401, answered by a new login
+        (``on_auth_error``) and a retry of the same request.
+        """
+        with _sessions_lock:
+            session = _sessions.get(self._session_key)
+        if session:
+            self.api.set_header("Session", session)
+        else:
+            self.login()
 
     def _renew(self) -> dict[str, str]:
         return {"Session": self.login()}

@@ -209,7 +209,7 @@ def run_entity(
         credential = get_credentials(user_id, SOURCE)
         pipeline = make_pipeline(SOURCE, user_id, settings)
         with SkySlopeClient(user_id, credential, settings) as client:
-            client.login()
+            client.ensure_session()
             if entity == "users":
                 resource = users_resource(client, user_id, stats)
             else:

@@ -40,6 +40,8 @@ def test_onboarding_loads_everything_the_api_serves(register_agents, sandbox_ser
             e=spec.entity,
         )
         assert run == [("done", expected["count"], expected["count"])]
+    # one login served every step: the session is reused while the server accepts it
+    assert len(sandbox_server.sandbox.modules["skyslope"]._sessions) == 1
     # raw keeps the vendor's text untouched: naive dates, null-date markers, control characters
     assert scalar(
         "select count(*) from raw_skyslope.sales where file->>'actualClosingDate' = '0001-01-01T00:00:00'"
