@@ -41,6 +41,36 @@ class FubClient:
         auth.ensure_fresh()
         self._clients: dict[str, ApiClient] = {}
         self.fingerprint = auth.account_fingerprint()
+        self.fingerprint = self._account_key()
+
+    def _account_key(self) -> str:
+        """The FUB account this credential opens (``/identity`` → ``account.id``, 2.7), cached
+        per credential; agents sharing one account then share its rate gates. Falls back to the
+        credential's hash when ``/identity`` cannot be read (the call itself is ungated)."""
+        cred_key = self.fingerprint
+        if cred_key in _ACCOUNT_KEYS:
+            return _ACCOUNT_KEYS[cred_key]
+        probe = ApiClient(
+            self.settings.fub_base_url,
+            headers=self.auth.headers(),
+            auth=self.auth.httpx_auth(),
+            timeout=self.settings.http_timeout_seconds,
+            max_retries=self.settings.http_max_retries,
+            on_auth_error=self._on_auth_error,
+        )
+        self._clients["_identity"] = probe
+        try:
+            body, _ = probe.get_json("identity")
+            account_id = (body.get("account") or {}).get("id") if isinstance(body, dict) else None
+        except AuthError as err:
+            raise IntegrationError(
+                self.auth.user_id, INTEGRATION, f"credential refused (HTTP {err.status})"
+            ) from None
+        except ApiError:
+            account_id = None
+        key = f"fub:account:{account_id}" if account_id is not None else cred_key
+        _ACCOUNT_KEYS[cred_key] = key
+        return key
 
     def _client(self, context: str) -> ApiClient:
         if context not in self._clients:
@@ -129,6 +159,9 @@ class FubClient:
         body = self.get(stream.path, query, stream.context)
         total = (body.get("_metadata") or {}).get("total") if isinstance(body, dict) else None
         return int(total) if isinstance(total, int) else None
+
+
+_ACCOUNT_KEYS: dict[str, str] = {}
 
 
 def _collection(body: dict[str, Any], key: str) -> list[Any]:

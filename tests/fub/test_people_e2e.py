@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from dlt_pipelines.fub.settings import CURSOR_LOOKBACK_SECONDS
 from dlt_pipelines.fub.source import FubRun, run_deletions
 from dlt_pipelines.http import gate_for
 from tests.fub.conftest import add_agent, build_marts, control, ids, rows, truth
@@ -59,8 +60,9 @@ def test_people_full_then_incremental_with_faults(big_sandbox) -> None:
     )[0][0]
     boundary = rows(
         "select count(*) from raw_fub.people where user_id = 101 "
-        "and updated >= cast(:w as timestamptz) - interval '1 second'",
+        "and updated >= cast(:w as timestamptz) - make_interval(secs => :lb)",
         w=watermark,
+        lb=CURSOR_LOOKBACK_SECONDS,
     )[0][0]
     changes = control(root, "advance", {"seconds": 86_400, "fraction": 0.05})["changes"]["fub"]
     c = changes["101"]["people"]

@@ -87,6 +87,14 @@ def test_event_ids_trust_only_our_base_url(monkeypatch) -> None:
     assert event_ids({"uri": "https://evil.example/v1/people?id=5"}, settings) == []
 
 
+def test_agents_of_one_account_share_a_gate_key(sandbox_env, sandbox_server) -> None:
+    add_agent(sandbox_server.sandbox, 101)
+    add_agent(sandbox_server.sandbox, 102)
+    with FubClient(load_auth(101)) as a, FubClient(load_auth(102)) as b:
+        assert a.fingerprint.startswith("fub:account:")
+        assert a.fingerprint != b.fingerprint  # two accounts in the sandbox: two gates
+
+
 def test_paging_resends_filters_with_next(sandbox_env, sandbox_server) -> None:
     """stack-notes finding 5: check nextLink keeps our params, and that we send them anyway."""
     add_agent(sandbox_server.sandbox, 102)
@@ -113,7 +121,7 @@ def test_refused_key_is_an_integration_error_without_the_secret(
     from agentsync import agents
 
     agents.add_agent(102, "Wrong Key", {"fub": {"api_key": "not-the-right-key-1234"}})
-    with FubClient(load_auth(102)) as client, pytest.raises(IntegrationError) as err:
+    with pytest.raises(IntegrationError) as err, FubClient(load_auth(102)) as client:
         list(client.pages(STREAMS["stages"]))
     assert "not-the-right-key-1234" not in str(err.value)
     assert "agent 102, fub" in str(err.value)
