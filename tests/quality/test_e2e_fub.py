@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
-from agentsync import agents
+from agentsync import agents, db
 from agentsync.quality.gate import run_quality_gate
 from agentsync.quality.gx import build_context
 from agentsync.quality.reconcile import reconcile
@@ -99,3 +100,15 @@ def test_fub_people_reconcile_and_gate_with_a_lost_page(small_sandbox: Any, tmp_
         "gx fub.people count: source-reported total = final + excluded (no unexplained gap)"
         f" (agents {lossy})"
     ) in gate_all.failures
+
+    # a duplicated mart row: dbt's uniqueness test fails and the gate names it
+    with db.begin() as conn:
+        conn.execute(
+            text("insert into marts.people select * from marts.people where user_id = :u limit 1"),
+            {"u": clean},
+        )
+    gate_dup = run_quality_gate(
+        [clean], entities=people, context_root=context, dbt_args=["test", *FUB_MODELS]
+    )
+    assert not gate_dup.success
+    assert [f for f in gate_dup.failures if f.startswith("dbt test.") and "unique" in f]
