@@ -56,6 +56,8 @@ def dbt_env(settings: Settings | None = None) -> dict[str, str]:
         "DBT_PROFILES_DIR": str(PROJECT_DIR),
         "DBT_PROJECT_DIR": str(PROJECT_DIR),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        # read by dbt_project/macros/skyslope/skyslope_quirks.sql (also when set in .env)
+        "AGENTSYNC_SKYSLOPE_NAIVE_TIMEZONE": settings.skyslope_naive_timezone,
     }
 
 

@@ -27,13 +27,13 @@ import logging
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dlt
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from agentsync.agents import get_credentials
-from agentsync.errors import IntegrationError
+from agentsync.errors import IntegrationError, SettingError
 from agentsync.settings import Settings, get_settings
 from dlt_pipelines.common import (
     EntityResult,
@@ -202,7 +202,13 @@ def run_entity(
     """Load one entity (``users``, ``listings`` or ``sales``) for one agent; record the run."""
     settings = settings or get_settings()
     knobs = sky_settings.load()
-    naive_tz = ZoneInfo(settings.skyslope_naive_timezone)
+    try:
+        naive_tz = ZoneInfo(settings.skyslope_naive_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingError(
+            "AGENTSYNC_SKYSLOPE_NAIVE_TIMEZONE is not a known IANA timezone "
+            "(e.g. America/Los_Angeles)"
+        ) from None
     quarantine = Quarantine(user_id, SOURCE)
     stats: dict[str, Any] = {"rows": 0, "reported_total": None, "quarantine": quarantine}
     with record_sync(kind, user_id, SOURCE, entity, flow_run_id) as run:

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from agentsync import agents
-from agentsync.errors import IntegrationError
+from agentsync.errors import IntegrationError, SettingError
 from agentsync.settings import get_settings
 from dlt_pipelines.skyslope import ENTITIES, steps
 from dlt_pipelines.skyslope.source import run_entity
@@ -141,3 +141,9 @@ def test_daily_run_reads_only_the_changed_window(register_agents, sandbox_server
     )
     assert revised and revised <= second.rows
     assert second.reported_total is None  # a window's row count is not the account's total
+
+
+def test_bad_naive_timezone_names_the_setting(agentsync_env, monkeypatch):
+    monkeypatch.setenv("AGENTSYNC_SKYSLOPE_NAIVE_TIMEZONE", "Mars/Olympus_Mons")
+    with pytest.raises(SettingError, match="AGENTSYNC_SKYSLOPE_NAIVE_TIMEZONE"):
+        run_entity(AGENT, "daily", None, "sales")
