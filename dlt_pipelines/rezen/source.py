@@ -479,7 +479,11 @@ RESOURCES: dict[str, tuple[Gen, dict[str, Any]]] = {
     "equity": (_equity, {}),
     "revshare_payments": (_revshare_payments, {}),
     "contributions": (_contributions, {}),
-    "pending_contributions": (_pending, {}),
+    # pending contributions carry no payment yet: declare the column so it exists anyway
+    "pending_contributions": (
+        _pending,
+        {"columns": {"outgoing_payment_id": {"data_type": "text"}}},
+    ),
     "contributors": (_contributors, {}),
 }
 _TABLE_COLUMNS: dict[str, dict[str, Any]] = {
