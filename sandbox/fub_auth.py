@@ -25,6 +25,7 @@ import binascii
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sandbox.world import World, stable_int
@@ -165,15 +166,18 @@ class Auth:
 class RateLimiter:
     """Sliding 10-second windows per (account, context); switchable off for benchmarks."""
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
+        """``clock`` gives seconds (monotonic); the windows are real time, not the sandbox clock
+        (clients wait in real time)."""
         self.enabled = enabled
+        self.clock = clock
         self._hits: dict[tuple[int, str], deque[float]] = {}
         self._lock = threading.Lock()
 
     def hit(self, uid: int, context: str, registered: bool) -> tuple[bool, dict[str, str]]:
         """Count one request; returns (allowed, headers)."""
         limit = LIMITS[context][0 if registered else 1]
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             q = self._hits.setdefault((uid, context), deque())
             while q and q[0] <= now - WINDOW_S:

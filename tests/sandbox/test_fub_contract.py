@@ -417,15 +417,27 @@ def test_rate_limit_headers_and_lower_limits_without_system_key(fresh: RunningSa
 
 
 def test_events_context_429_with_retry_after_and_switch_off(fresh: RunningSandbox) -> None:
+    # the limiter's clock is held still (a loaded machine must not stretch the 10 s window)
+    now = [1_000.0]
+    fresh.sandbox.modules["fub"].ratelimit.clock = lambda: now[0]
     with fub_client(fresh) as client:
-        statuses = [client.get("/events", params={"limit": 1}).status_code for _ in range(21)]
+        statuses = []
+        for _ in range(21):
+            statuses.append(client.get("/events", params={"limit": 1}).status_code)
+            now[0] += 0.25
         assert statuses[:20] == [200] * 20 and statuses[20] == 429
         blocked = client.get("/events")
         assert blocked.status_code == 429
-        assert 1 <= int(blocked.headers["Retry-After"]) <= 10
+        # now 1005.25: the oldest hit (1000.0) leaves the 10 s window in 4.75 s
+        assert blocked.headers["Retry-After"] == "5"
         assert blocked.headers["X-RateLimit-Remaining"] == "0"
         assert "errorMessage" in blocked.json()
         assert client.get("/people").status_code == 200  # a separate context
+        now[0] += 4.875  # sliding: the first hit has left the window, the second has not
+        assert client.get("/events").status_code == 200
+        assert client.get("/events").status_code == 429
+        now[0] += 10.0
+        assert client.get("/events").headers["X-RateLimit-Remaining"] == "19"
         control = f"{fresh.url}/_sandbox/fub/ratelimit"
         assert httpx.post(control, json={"enabled": "no"}).status_code == 400
         assert httpx.post(control, content=b"{").status_code == 400
