@@ -117,7 +117,6 @@ def deploy_all(
                 "(e.g. PREFECT_API_URL=http://127.0.0.1:4200/api after `prefect server start`)"
             )
     _check_cron(settings.daily_sync_cron)
-    from prefect import deploy
     from prefect.flows import Flow
     from prefect.schedules import Cron, Interval
 
@@ -138,11 +137,8 @@ def deploy_all(
             kwargs["schedules"] = [Interval(settings.dispatch_interval_seconds)]
             kwargs["concurrency_limit"] = 1
         deployments.append(flow.to_deployment(**kwargs))
-    deploy(
-        *deployments,
-        work_pool_name=work_pool,
-        build=False,
-        push=False,
-        print_next_steps_message=False,
-    )
+    # ``RunnerDeployment.apply`` rather than ``prefect.deploy``: the latter then asks the server
+    # for online workers with ``limit: null``, which Prefect 3.8.8's server rejects (422).
+    for deployment in deployments:
+        deployment.apply(work_pool_name=work_pool)
     return [p.full_name for p in plans(settings)]
