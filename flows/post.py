@@ -8,6 +8,7 @@ as passed.
 from __future__ import annotations
 
 import importlib
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -24,6 +25,19 @@ def dbt_selection(sources: Iterable[str]) -> list[str]:
         for s in sorted(set(sources))
         if (PROJECT_DIR / "models" / "staging" / s).is_dir()
     ]
+
+
+def _drain_dbt_task_threads(timeout_seconds: float = 120.0) -> None:
+    """Wait for prefect-dbt's per-node task threads to report their final states.
+
+    ``PrefectDbtRunner.invoke`` returns while its tracker threads (named ``...(run_task)``) may
+    still be sending task-run states; if the process then exits, they hit a stopped temporary API
+    and abort the interpreter ("Server process did not start", exit 134 — seen in the demo).
+    """
+    deadline = time.monotonic() + timeout_seconds
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and "run_task" in thread.name:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def dbt_build(sources: Iterable[str]) -> StepOutcome:
@@ -49,6 +63,7 @@ def dbt_build(sources: Iterable[str]) -> StepOutcome:
         return StepOutcome(
             "dbt.build", "dbt", "failed", error=error_text(err), seconds=time.monotonic() - started
         )
+    _drain_dbt_task_threads()
     seconds = time.monotonic() - started
     models = sum(1 for r in result.results if str(r.get("node", "")).startswith("model."))
     if result.success:

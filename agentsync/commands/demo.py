@@ -14,6 +14,7 @@ Exit code 0 when every job ended Complete and the daily sync had no failed step,
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import defaultdict
@@ -125,6 +126,8 @@ def run_demo(scale: str = "tiny", docs: bool = True) -> int:
     from flows.prefect_env import configure_prefect_env
 
     configure_prefect_env(quiet=True)
+    logging.getLogger("dlt").setLevel(logging.ERROR)  # schema hints per load; not for the demo
+    logging.getLogger("agentsync.quality.gate").setLevel(logging.ERROR)  # summarised below
     started = time.monotonic()
     settings = get_settings()
     url = db.ensure_ready(settings)
