@@ -479,7 +479,7 @@ class FubApi:
         for idx in deleted:
             ov.deleted[idx] = now_s
         created = self._create(people, amount(0.5), now_s, None, rng)
-        live_people = [i for i in pick(amount(0.5), lambda i: True)]
+        live_people = pick(amount(0.5), lambda i: True)
         events = self._create(
             account.collections["events"], len(live_people), now_s, live_people, rng
         )
