@@ -153,7 +153,7 @@ def create_job(user_id: int) -> Job:
             row = conn.execute(
                 text(
                     f"update ops.onboarding_jobs set status = 'New', updated_at = now(), "
-                    f"error = null where job_id = :j returning {_JOB_COLUMNS}"
+                    f"error = null, flow_run_id = null where job_id = :j returning {_JOB_COLUMNS}"
                 ),
                 {"j": job.job_id},
             ).one()
@@ -199,18 +199,39 @@ def list_jobs(status: str | None = None) -> list[Job]:
     return jobs
 
 
-def new_job_user_ids(limit: int | None = None) -> list[int]:
-    """Agents whose job waits as New (oldest first): what the dispatcher picks up."""
+DISPATCHED = "dispatched:"
+
+
+def new_job_user_ids(limit: int | None = None, redispatch_minutes: float = 30) -> list[int]:
+    """Agents whose job waits as New (oldest first): what the dispatcher picks up.
+
+    A job already handed to the work pool (``mark_dispatched``) is left alone for
+    ``redispatch_minutes``, then offered again (its run may have been lost).
+    """
     db.ensure_ready()
     with db.begin() as conn:
         return list(
             conn.execute(
                 text(
                     "select user_id from ops.onboarding_jobs where status = 'New' "
+                    "and not (coalesce(flow_run_id, '') like :d "
+                    "         and updated_at > now() - make_interval(mins => :m)) "
                     "order by created_at, job_id limit :n"
                 ),
-                {"n": limit},
+                {"n": limit, "d": DISPATCHED + "%", "m": redispatch_minutes},
             ).scalars()
+        )
+
+
+def mark_dispatched(user_id: int, flow_run_id: str) -> None:
+    """Note that a New job was handed to a deployment run (so the next tick skips it)."""
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "update ops.onboarding_jobs set flow_run_id = :f, updated_at = now() "
+                "where user_id = :u and status = 'New'"
+            ),
+            {"u": user_id, "f": DISPATCHED + flow_run_id},
         )
 
 

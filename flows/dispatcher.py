@@ -46,6 +46,7 @@ def dispatch_once(limit: int | None = None, via_deployment: bool = False) -> lis
             run = run_deployment(
                 ONBOARD_DEPLOYMENT, parameters={"user_id": user_id}, timeout=0, as_subflow=False
             )
+            jobs.mark_dispatched(user_id, str(run.id))
             out.append({"user_id": user_id, "status": "Scheduled", "flow_run_id": str(run.id)})
             continue
         try:

@@ -108,3 +108,15 @@ def test_finish_all_done_is_complete_and_final(agentsync_env):
     assert jobs.start_job(10, None, []) is None
     with pytest.raises(ValueError, match="done, failed or skipped"):
         jobs.step_finished(job.job_id, "a.one", "running")
+
+
+def test_dispatched_jobs_are_not_offered_twice(agentsync_env):
+    agents.add_agent(11, "Eleven")
+    agents.add_agent(12, "Twelve")
+    jobs.create_job(11)
+    jobs.create_job(12)
+    assert jobs.new_job_user_ids() == [11, 12]
+    jobs.mark_dispatched(11, "run-abc")
+    assert jobs.new_job_user_ids() == [12]
+    assert jobs.new_job_user_ids(redispatch_minutes=0) == [11, 12]  # a lost run is retried
+    assert jobs.new_job_user_ids(limit=1) == [12]
