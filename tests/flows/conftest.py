@@ -19,7 +19,12 @@ import pytest
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="agentsync-prefect-"))
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from dlt_pipelines.common import EntityResult, StepSpec, record_sync
+# Prefect reads its settings when first imported: set agentsync's defaults before anything can.
+from flows.prefect_env import configure_prefect_env
+
+configure_prefect_env()
+
+from dlt_pipelines.common import EntityResult, StepSpec, record_sync  # noqa: E402
 
 FUB_KEY = {"api_key": "test-key-not-real"}
 REZEN_KEY = {"api_key": "test-rezen-key"}
@@ -97,8 +102,6 @@ def fake_source(agentsync_env, monkeypatch) -> FakeSource:
 def prefect_api() -> None:
     """Start Prefect's temporary API once (a trivial flow run), so timings exclude start-up."""
     from prefect import flow
-
-    import flows  # noqa: F401  (sets Prefect's environment first)
 
     @flow(name="warm-up")
     def warm_up() -> int:
