@@ -30,7 +30,7 @@ def test_staging_cleans_quirks_and_marts_match_truth(register_agents, sandbox_se
     register_agents(101, 103)
     for uid in (101, 103):
         _load(uid)
-    run_dbt(["build", "--select", *SELECT])
+    run_dbt(["build", "--select", *SELECT, "--indirect-selection", "cautious"])
     for uid in (101, 103):
         for entity, mart, key in (
             ("sales", "skyslope_sales", "sale_guid"),
@@ -85,7 +85,7 @@ def test_staging_cleans_quirks_and_marts_match_truth(register_agents, sandbox_se
     )
     # incremental re-run processes nothing new and keeps the same rows
     before = scalar("select count(*) from marts.skyslope_sales")
-    run_dbt(["build", "--select", *SELECT])
+    run_dbt(["build", "--select", *SELECT, "--indirect-selection", "cautious"])
     assert scalar("select count(*) from marts.skyslope_sales") == before
 
 
