@@ -11,7 +11,8 @@ gate materialises, per entity, a view ``quality.<source>__<entity>`` with one ro
 
 - counts: ``unexplained_gap`` = 0 (source-reported total = final + excluded by reason) and
   ``missing_in_mart`` = 0 (every raw id reached the final table);
-- freshness: every agent has a successful sync (``last_success_at`` not null), no older than
+- freshness (only for agents still present and connected to the source, ``sync_required``):
+  every agent has a successful sync (``synced_ok``), no older than
   ``$PARAMETER max_sync_age_hours`` (default ``AGENTSYNC_SYNC_AGE_WARN_HOURS``), and — for
   entities with a freshness column — the newest record is not in the future and not older than
   ``$PARAMETER max_record_age_hours``.
@@ -112,8 +113,9 @@ def refresh_views(conn: sa.Connection, entities: Sequence[EntitySpec]) -> None:
                 f"""
                 create view {name} as
                 select t.*,
-                       extract(epoch from (now() - t.newest_record_at)) / 3600.0
-                           as record_age_hours
+                       case when t.sync_required
+                            then extract(epoch from (now() - t.newest_record_at)) / 3600.0
+                       end as record_age_hours
                   from ({body}) as t
                  {scope}
                 """
@@ -181,8 +183,9 @@ def _expectations(spec: EntitySpec) -> list[Any]:
             max_value=0,
             description=f"{key} count: every raw id is in the final table",
         ),
-        gxe.ExpectColumnValuesToNotBeNull(
-            column="last_success_at",
+        gxe.ExpectColumnValuesToBeInSet(
+            column="synced_ok",
+            value_set=[True],
             description=f"{key} freshness: every agent has a successful sync",
         ),
         gxe.ExpectColumnValuesToBeBetween(

@@ -8,6 +8,7 @@ check                  warning                              critical
 =====================  ===================================  =====================================
 ``backlog``            > ``AGENTSYNC_BACKLOG_WARN_ROWS``    > ``AGENTSYNC_BACKLOG_CRITICAL_ROWS``
 ``sync_age``           > ``AGENTSYNC_SYNC_AGE_WARN_HOURS``  > ``AGENTSYNC_SYNC_AGE_CRITICAL_HOURS``
+                       (agents that exist and are still connected to the source only)
 ``stuck_job``          > ``AGENTSYNC_JOB_STUCK_WARN_HOURS`` > ``AGENTSYNC_JOB_STUCK_CRITICAL_HOURS``
 ``sync_errors``        a run failed in the last 24 h and has not succeeded since (warning)
 =====================  ===================================  =====================================
@@ -28,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from agentsync import db
+from agentsync.agents import INTEGRATIONS
 from agentsync.quality.metrics import entity_key, qtable, split_table, table_exists
 from agentsync.settings import Settings, get_settings
 from dlt_pipelines.common import EntitySpec
@@ -150,11 +152,16 @@ def _sync_age_items(conn: Connection, s: Settings) -> list[HealthItem]:
                    min(started_at) as first_attempt_at,
                    extract(epoch from now() - coalesce(max(ended_at) filter (where status = 'done'),
                                                        min(started_at))) / 3600.0 as age_hours
-              from ops.sync_runs
+              from ops.sync_runs as s
+             where exists (select 1 from ops.agents as g where g.user_id = s.user_id)
+               and (s.source <> all(:integrations) or exists (
+                    select 1 from ops.credentials as c
+                     where c.user_id = s.user_id and c.integration = s.source))
              group by user_id, source, entity
              order by user_id, source, entity
             """
-        )
+        ),
+        {"integrations": list(INTEGRATIONS)},
     ).mappings()
     items = []
     for r in rows:

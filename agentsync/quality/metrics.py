@@ -14,8 +14,12 @@ One query per :class:`~dlt_pipelines.common.EntitySpec` yields a row per ``user_
   deleted at the vendor is no longer in the reported total but stays in the mart flagged; every
   other mart row (trashed included) is one the API still reports. Without a reported total the
   gap is ``raw_ids - mart_rows``;
-- ``last_success_at`` / ``sync_age_hours``: the newest successful sync run, and
-  ``newest_record_at`` (max of the entity's freshness column in the mart).
+- ``last_success_at``: the newest successful sync run; ``newest_record_at``: max of the entity's
+  freshness column in the mart;
+- ``sync_required``: the agent still exists and (for a vendor integration) is still connected to
+  this source; only then is freshness expected: ``synced_ok`` (has a successful sync) and
+  ``sync_age_hours`` (null when not required). A removed agent or a disconnected integration
+  keeps its counts but no longer fails freshness.
 
 A raw or mart table that does not exist yet is read as empty, so the checks work on a database
 where a source has never loaded.
@@ -30,6 +34,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from agentsync.agents import INTEGRATIONS
 from dlt_pipelines.common import EntitySpec
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -143,6 +148,7 @@ def metrics_sql(spec: EntitySpec, present: Presence) -> str:
     )
     deleted = "coalesce(mt.excluded_deleted, 0)" if "deleted" in flags else "0"
     src, ent = _literal(spec.source), _literal(spec.entity)
+    integrations = ", ".join(_literal(i) for i in INTEGRATIONS)
     return f"""
 with raw_counts as (
         select r.user_id, count(*) as raw_rows, count(distinct r.{rid}::text) as raw_ids
@@ -205,7 +211,11 @@ select a.user_id,
             else coalesce(rc.raw_ids, 0) - coalesce(mt.mart_rows, 0)
        end as unexplained_gap,
        ls.last_success_at,
-       extract(epoch from (now() - ls.last_success_at)) / 3600.0 as sync_age_hours,
+       req.sync_required,
+       (not req.sync_required or ls.last_success_at is not null) as synced_ok,
+       case when req.sync_required
+            then extract(epoch from (now() - ls.last_success_at)) / 3600.0
+       end as sync_age_hours,
        mt.newest_record_at
   from agents as a
   left join raw_counts as rc using (user_id)
@@ -214,6 +224,13 @@ select a.user_id,
   left join quarantined_records as qr using (user_id)
   left join last_success as ls using (user_id)
   left join last_reported as lr using (user_id)
+  cross join lateral (
+        select exists (select 1 from ops.agents as g where g.user_id = a.user_id)
+               and ({src} not in ({integrations}) or exists (
+                    select 1 from ops.credentials as c
+                     where c.user_id = a.user_id and c.integration = {src}))
+               as sync_required
+  ) as req
  where a.user_id is not null
 """
 
@@ -236,6 +253,8 @@ class EntityCounts:
     missing_in_mart: int
     unexplained_gap: int
     last_success_at: object | None
+    sync_required: bool
+    synced_ok: bool
     sync_age_hours: float | None
     newest_record_at: object | None
     has_mart: bool = True
@@ -277,6 +296,8 @@ def entity_counts(
                 missing_in_mart=int(row["missing_in_mart"]),
                 unexplained_gap=int(row["unexplained_gap"]),
                 last_success_at=row["last_success_at"],
+                sync_required=bool(row["sync_required"]),
+                synced_ok=bool(row["synced_ok"]),
                 sync_age_hours=None
                 if row["sync_age_hours"] is None
                 else float(row["sync_age_hours"]),

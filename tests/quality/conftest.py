@@ -73,6 +73,7 @@ class TinySource:
         quarantine: list[tuple[dict[str, Any], str, str]] | None = None,
     ) -> str:
         """A successful sync run: load + ``ops.sync_runs`` (reported total) + quarantine."""
+        ensure_agent(user_id)
         with record_sync("manual", user_id, SPEC.source, SPEC.entity) as run:
             load_id = self.load(user_id, records)
             q = Quarantine(user_id, SPEC.source)
@@ -123,6 +124,14 @@ def widgets(ids: range | list[int], **extra: Any) -> list[dict[str, Any]]:
          "is_trashed": False, **extra}
         for i in ids
     ]  # fmt: skip
+
+
+def ensure_agent(user_id: int) -> None:
+    """The agent exists in ``ops.agents`` (freshness is expected only of existing agents)."""
+    execute(
+        "insert into ops.agents (user_id, name) values (:u, :n) on conflict do nothing",
+        u=user_id, n=f"Agent {user_id}",
+    )  # fmt: skip
 
 
 def execute(sql: str, **params: Any) -> list[Any]:

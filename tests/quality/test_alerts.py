@@ -10,11 +10,11 @@ import pytest
 
 from agentsync.quality.alerts import evaluate_and_notify
 from agentsync.quality.health import check_health
-from tests.quality.conftest import Receiver, execute
+from tests.quality.conftest import Receiver, ensure_agent, execute
 
 
 def _stuck(user_id: int, hours_ago: float) -> None:
-    execute("insert into ops.agents (user_id, name) values (:u, 'Agent')", u=user_id)
+    ensure_agent(user_id)
     execute(
         """insert into ops.onboarding_jobs (user_id, status, started_at)
            values (:u, 'Started', now() - make_interval(secs => :h * 3600))""",

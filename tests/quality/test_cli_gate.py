@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from agentsync import agents
 from tests.quality.conftest import execute
 
 pytestmark = pytest.mark.slow
@@ -26,6 +27,7 @@ def test_cli_gate_passes_then_fails_naming_the_check(qenv: dict[str, str]) -> No
     assert "Data Docs: " in ok.stdout and "data_docs/index.html" in ok.stdout
 
     # an agent whose FUB people sync never succeeded
+    agents.add_agent(7, "Agent 7", {"fub": {"api_key": "k"}})
     execute(
         "insert into ops.sync_runs (kind, user_id, source, entity, status, ended_at, error) "
         "values ('daily', 7, 'fub', 'people', 'failed', now(), 'IntegrationError: refused')"

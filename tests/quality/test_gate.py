@@ -69,6 +69,21 @@ def test_stale_sync_and_unreported_loss_fail_freshness_and_counts(
     assert "qtest.widgets freshness: last successful sync within the sync-age threshold" in text
 
 
+def test_removed_agents_keep_counts_but_not_freshness(tiny: TinySource, context: Path) -> None:
+    tiny.sync(1, widgets(range(1, 4)), reported_total=3)
+    tiny.sync(2, widgets(range(1, 4)), reported_total=3)
+    tiny.build_mart()
+    execute("update ops.sync_runs set ended_at = now() - interval '30 hours' where user_id = 2")
+    assert not _gate(context).success
+    execute("delete from ops.agents where user_id = 2")
+    result = _gate(context)
+    assert result.success, result.failures
+    execute("delete from marts.qtest_widgets where user_id = 2 and widget_id = '1'")
+    assert "gx qtest.widgets count: every raw id is in the final table (agents 2)" in (
+        _gate(context).failures
+    )
+
+
 def test_records_from_the_future_fail_freshness(tiny: TinySource, context: Path) -> None:
     tiny.sync(1, widgets(range(1, 3)), reported_total=2)
     tiny.build_mart()

@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
+from agentsync import agents
 from agentsync.quality.health import CRITICAL, OK, WARNING, HealthReport, check_health
-from tests.quality.conftest import SPEC, TinySource, execute, widgets
+from tests.quality.conftest import SPEC, TinySource, ensure_agent, execute, widgets
 
 
 def _item(report: HealthReport, check: str, key: str):
@@ -46,14 +47,17 @@ def test_backlog_of_a_never_loaded_entity_is_zero(qenv: dict[str, str]) -> None:
     assert (item.value, item.level) == (0, OK)
 
 
-def _run(user_id: int, entity: str, hours_ago: float, status: str = "done") -> None:
+def _run(
+    user_id: int, entity: str, hours_ago: float, status: str = "done", source: str = "qtest"
+) -> None:
+    ensure_agent(user_id)
     execute(
         """
         insert into ops.sync_runs (kind, user_id, source, entity, started_at, ended_at, status)
-        values ('daily', :u, 'qtest', :e, now() - make_interval(secs => :h * 3600 + 60),
+        values ('daily', :u, :src, :e, now() - make_interval(secs => :h * 3600 + 60),
                 now() - make_interval(secs => :h * 3600), :st)
         """,
-        u=user_id, e=entity, h=hours_ago, st=status,
+        u=user_id, e=entity, h=hours_ago, st=status, src=source,
     )  # fmt: skip
 
 
@@ -88,8 +92,20 @@ def test_sync_age_thresholds_come_from_settings(
     assert _item(check_health([]), "sync_age", "user 1 qtest.late").level == CRITICAL
 
 
+def test_sync_age_only_for_agents_still_connected(qenv: dict[str, str]) -> None:
+    agents.add_agent(5, "Agent 5", {"fub": {"api_key": "k"}})
+    _run(5, "people", 30, source="fub")
+    _run(6, "people", 30, source="fub")  # agent 6 never connected fub
+    _run(7, "widgets", 30)
+    execute("delete from ops.agents where user_id = 7")  # removed agent
+    keys = {i.key: i.level for i in check_health([]).items if i.check == "sync_age"}
+    assert keys == {"user 5 fub.people": WARNING}
+    agents.remove_credential(5, "fub")  # disconnected: no longer expected to sync
+    assert not [i for i in check_health([]).items if i.check == "sync_age"]
+
+
 def _job(user_id: int, status: str, hours_ago: float) -> None:
-    execute("insert into ops.agents (user_id, name) values (:u, 'Agent')", u=user_id)
+    ensure_agent(user_id)
     execute(
         """
         insert into ops.onboarding_jobs (user_id, status, created_at, started_at)
