@@ -412,6 +412,10 @@ class SkySlopeApi:
         if rows and self.faults.take(self.name, path, {"drift_added"}) is not None:
             for r in rows:
                 r["teamName"] = "Drift Team"
+        if rows and self.faults.take(self.name, path, {"drift_renamed"}) is not None:
+            rows = [{("fileStatus" if k == "status" else k): v for k, v in r.items()} for r in rows]
+        if rows and self.faults.take(self.name, path, {"lose_page"}) is not None:
+            rows = rows[:1]  # the page's rows silently go missing; links still move on
         base = str(request.url.remove_query_params("pageNumber"))
         links = [
             {

@@ -14,7 +14,8 @@ timezone, ``0001-01-01T00:00:00`` null dates and control characters are cleaned 
 without breaking the load. JSON numbers (prices) are stored by jsonb as exact numerics.
 
 Paging and windows (research B.3): lists are 10 rows per page, 1-based ``pageNumber``; stop when
-``links`` has no ``rel: "next"`` (or a short page); at most 1,000 pages per window.
+``links`` has no ``rel: "next"`` (a response without ``links`` ends at a short page); at most
+1,000 pages per window.
 Incremental loads send ``earliestDate`` (Unix seconds) = newest ``modifiedOn`` seen minus
 ``AGENTSYNC_SKYSLOPE_WINDOW_LAG_HOURS``; onboarding runs read everything (``earliestDate=0``).
 That ``earliestDate`` filters on the modified date is [UNCONFIRMED] in the research; the cursor
@@ -85,9 +86,12 @@ def _rows(body: dict[str, Any], key: str, path: str) -> list[Any]:
     return rows
 
 
-def _has_next(body: dict[str, Any]) -> bool:
-    links = body.get("links") or []
-    return any(isinstance(link, dict) and link.get("rel") == "next" for link in links)
+def _has_next(body: dict[str, Any], rows: list[Any]) -> bool:
+    """Another page follows: ``links`` has ``rel: "next"``; without links, a full page (B.3)."""
+    links = body.get("links")
+    if isinstance(links, list):
+        return any(isinstance(link, dict) and link.get("rel") == "next" for link in links)
+    return len(rows) >= PAGE_SIZE
 
 
 def users_resource(client: SkySlopeClient, user_id: int, stats: dict[str, Any]) -> Any:
@@ -164,7 +168,7 @@ def files_resource(
                     "file": file,
                     "summary": row,
                 }
-            if not _has_next(body) or len(rows) < PAGE_SIZE:
+            if not _has_next(body, rows):
                 break
             if page >= MAX_PAGES:
                 raise IntegrationError(
