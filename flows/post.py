@@ -19,9 +19,12 @@ from flows.runner import StepOutcome, error_text
 
 
 def dbt_selection(sources: Iterable[str]) -> list[str]:
-    """dbt ``--select`` terms for the sources' staging folders and everything downstream."""
+    """dbt ``--select`` terms: the sources' staging folders, everything downstream, and every
+    ancestor of those (dbt's ``@``), so a unified mart that also reads another source's models
+    finds them built even on a fresh database (``staging.x+`` alone left such parents missing).
+    """
     return [
-        f"staging.{s}+"
+        f"@staging.{s}"
         for s in sorted(set(sources))
         if (PROJECT_DIR / "models" / "staging" / s).is_dir()
     ]
