@@ -120,3 +120,31 @@ def test_dispatched_jobs_are_not_offered_twice(agentsync_env):
     assert jobs.new_job_user_ids() == [12]
     assert jobs.new_job_user_ids(redispatch_minutes=0) == [11, 12]  # a lost run is retried
     assert jobs.new_job_user_ids(limit=1) == [12]
+
+
+def test_cli_create_and_status(agentsync_env):
+    import json
+
+    from typer.testing import CliRunner
+
+    from agentsync.cli import app
+
+    agents.add_agent(13, "Thirteen")
+    runner = CliRunner()
+    first = runner.invoke(app, ["onboard", "create", "--user-id", "13", "--json"])
+    assert first.exit_code == 0, first.output
+    made = json.loads(first.output)
+    assert (made["status"], made["created_new"]) == ("New", True)
+    again = json.loads(
+        runner.invoke(app, ["onboard", "create", "--user-id", "13", "--json"]).output
+    )
+    assert (again["job_id"], again["created_new"]) == (made["job_id"], False)
+
+    jobs.start_job(13, "run-1", [("rezen.agents", "rezen")])
+    status = runner.invoke(app, ["onboard", "status", "--user-id", "13", "--json"])
+    assert status.exit_code == 0, status.output
+    (shown,) = json.loads(status.output)
+    assert shown["status"] == "Started"
+    assert [(s["step"], s["status"]) for s in shown["steps"]] == [("rezen.agents", "pending")]
+    table = runner.invoke(app, ["onboard", "status"])
+    assert "agent 13" in table.output and "rezen.agents" in table.output
