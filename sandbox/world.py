@@ -12,13 +12,32 @@ reZEN and an agent also keeps the file in SkySlope.
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
-EPOCH = datetime(2026, 1, 15, 12, 0, 0, tzinfo=UTC)  # the sandbox clock starts here
+
+def _epoch() -> datetime:
+    """Where the sandbox clock starts: ``AGENTSYNC_SANDBOX_EPOCH`` (ISO date or datetime), else
+    midnight UTC of today. Every vendor timestamp is derived relative to it, so the same seed gives
+    the same data on the same day, and freshness checks see data as recent as a live account's;
+    pin the variable for data that is identical across days."""
+    raw = os.environ.get("AGENTSYNC_SANDBOX_EPOCH", "").strip()
+    if raw:
+        try:
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                f"AGENTSYNC_SANDBOX_EPOCH {raw!r} is not an ISO date/datetime"
+            ) from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+EPOCH = _epoch()  # the sandbox clock starts here
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,395 @@
+"""Whole-pipeline benchmark against the physical floor (issue 9).
+
+One command::
+
+    .venv/bin/python -m bench.bench_pipeline --scale seed      # the legacy volumes
+    .venv/bin/python -m bench.bench_pipeline --scale small     # a quick check
+
+What it does, in one fresh data dir with its own embedded PostgreSQL:
+
+1. starts the sandbox in a **separate process** (so serving JSON does not share this process's
+   GIL with the pipeline) with FUB's rate limiter off — the run is pipeline-bound;
+2. registers every sandbox agent with its credentials;
+3. **full onboarding**: every source step of every agent (API → raw), one ``dbt run`` (raw →
+   marts), the quality gate (GX checkpoint + dbt tests);
+4. advances the sandbox clock with 1% of records changed, then a **daily sync** (incremental
+   steps + dbt + gate);
+5. a **daily sync with no change**;
+6. the **floor**: PostgreSQL ``COPY`` of the same raw rows into copies of the same raw tables
+   (``COPY ... TO`` a file, then ``COPY ... FROM`` it into ``create table (like ...)`` clones).
+
+Per stage — extract (dlt extract incl. HTTP), normalise (dlt normalize), load (dlt load), dbt,
+GX — it prints rows/s, seconds, and the ratio to the floor's rows/s; the ratio of the 1%-change
+sync to the full load; and the peak memory (RSS) of this process tree (the sandbox process and the
+PostgreSQL server are measured separately). Results are appended to ``bench/results.md`` with the
+machine's description and the command.
+
+Stage times come from wrapping ``dlt.Pipeline.extract/normalize/load`` in this process only (the
+sources call ``pipeline.run``, which calls those three in turn).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from sqlalchemy import text
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results.md"
+
+
+# ------------------------------------------------------------------------------------------------
+# measurement helpers
+# ------------------------------------------------------------------------------------------------
+
+
+class PeakMemory:
+    """Samples the RSS of a process tree (default: this process and its children) every 50 ms."""
+
+    def __init__(self, root_pid: int | None = None, exclude: set[int] | None = None) -> None:
+        self.root = psutil.Process(root_pid or os.getpid())
+        self.exclude = exclude or set()
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _tree_rss(self) -> int:
+        total = 0
+        procs = [self.root]
+        with contextlib.suppress(psutil.Error):
+            procs += self.root.children(recursive=True)
+        for p in procs:
+            if p.pid in self.exclude:
+                continue
+            with contextlib.suppress(psutil.Error):
+                total += p.memory_info().rss
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._tree_rss())
+            self._stop.wait(0.05)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._tree_rss())
+
+
+@dataclass
+class StageTimes:
+    """Seconds and rows per stage, accumulated over every pipeline run in a phase."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    rows: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, stage: str, seconds: float, rows: int = 0) -> None:
+        self.seconds[stage] += seconds
+        self.rows[stage] += rows
+
+
+_current: StageTimes | None = None
+
+
+def _instrument_dlt() -> None:
+    """Wrap dlt's extract/normalize/load so every pipeline run reports its stage times."""
+    import dlt
+
+    def wrap(name: str, stage: str):
+        original = getattr(dlt.Pipeline, name)
+
+        def timed(self, *args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                if _current is not None:
+                    rows = 0
+                    if stage == "normalise":
+                        with contextlib.suppress(Exception):
+                            info = self.last_trace.last_normalize_info
+                            rows = sum(info.row_counts.values()) if info else 0
+                    _current.add(stage, time.perf_counter() - started, rows)
+
+        setattr(dlt.Pipeline, name, timed)
+
+    wrap("extract", "extract")
+    wrap("normalize", "normalise")
+    wrap("load", "load")
+
+
+# ------------------------------------------------------------------------------------------------
+# the run
+# ------------------------------------------------------------------------------------------------
+
+
+def _start_sandbox(scale: str, seed: int) -> tuple[subprocess.Popen, dict[str, Any]]:
+    from sandbox.core import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agentsync.cli", "sandbox", "serve", "--port", str(port),
+         "--scale", scale, "--seed", str(seed), "--json"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    buf = ""
+    while True:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("sandbox process exited before printing its URLs")
+        buf += line
+        with contextlib.suppress(json.JSONDecodeError):
+            return proc, json.loads(buf)
+
+
+def _raw_tables(conn) -> list[tuple[str, str]]:
+    rows = conn.execute(
+        text(
+            """
+            select table_schema, table_name from information_schema.tables
+             where table_schema like 'raw\\_%' and table_schema not like '%\\_staging'
+               and table_name not like '\\_dlt\\_%' and table_type = 'BASE TABLE'
+             order by 1, 2
+            """
+        )
+    ).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def _raw_row_count(conn) -> int:
+    total = 0
+    for schema, table in _raw_tables(conn):
+        total += conn.execute(text(f'select count(*) from "{schema}"."{table}"')).scalar()
+    return total
+
+
+def measure_floor(workdir: Path) -> dict[str, float]:
+    """COPY every raw row out and back into ``like`` clones of the raw tables; rows/s of the load."""
+    from agentsync import db
+
+    raw = db.engine().raw_connection()
+    rows = 0
+    seconds = 0.0
+    try:
+        cur = raw.cursor()
+        with db.engine().connect() as conn:
+            tables = _raw_tables(conn)
+        for schema, table in tables:
+            path = workdir / f"{schema}.{table}.copy"
+            with path.open("w") as fh:
+                cur.copy_expert(f'copy "{schema}"."{table}" to stdout', fh)
+            clone = f'"{schema}"."{table}__floor"'
+            cur.execute(
+                f'drop table if exists {clone}; create table {clone} (like "{schema}"."{table}")'
+            )
+            raw.commit()
+            started = time.perf_counter()
+            with path.open("r") as fh:
+                cur.copy_expert(f"copy {clone} from stdin", fh)
+            raw.commit()
+            seconds += time.perf_counter() - started
+            cur.execute(f"select count(*) from {clone}")
+            rows += cur.fetchone()[0]
+            cur.execute(f"drop table {clone}")
+            raw.commit()
+            path.unlink()
+    finally:
+        raw.close()
+    return {"rows": rows, "seconds": seconds, "rows_per_s": rows / seconds if seconds else 0.0}
+
+
+def run_sources(kind: str, user_ids: list[int]) -> tuple[int, list[str]]:
+    """Every connected source step for every agent, in dependency order; returns rows, failures."""
+    from agentsync import agents
+    from dlt_pipelines import registry
+
+    steps = registry.all_steps()
+    rows = 0
+    failures: list[str] = []
+    for uid in user_ids:
+        connected = set(agents.connected_integrations(uid))
+        done: set[str] = set()
+        for spec in steps:
+            if spec.source not in connected:
+                continue
+            if any(d not in done for d in spec.depends_on if d.split(".")[0] in connected):
+                failures.append(f"{uid} {spec.key}: dependency not done")
+                continue
+            try:
+                results = spec.run(uid, kind, None)
+                rows += sum(r.rows for r in results)
+                done.add(spec.key)
+            except Exception as err:  # recorded, the bench goes on (and reports it)
+                failures.append(f"{uid} {spec.key}: {type(err).__name__}: {err}"[:300])
+    return rows, failures
+
+
+def phase(name: str, kind: str, user_ids: list[int]) -> dict[str, Any]:
+    """One phase: sources → dbt run → quality gate, with per-stage times."""
+    global _current
+    from agentsync.quality.gate import run_quality_gate
+    from agentsync.transform import run_dbt
+
+    times = StageTimes()
+    _current = times
+    started = time.perf_counter()
+    rows, failures = run_sources(kind, user_ids)
+    _current = None
+    t0 = time.perf_counter()
+    dbt = run_dbt(["run"], raise_on_failure=False)
+    times.add("dbt", time.perf_counter() - t0)
+    if not dbt.success:
+        failures += [f"dbt: {f}" for f in dbt.failures[:5]]
+    t0 = time.perf_counter()
+    gate = run_quality_gate(user_ids)
+    times.add("gx", time.perf_counter() - t0)
+    if not gate.success:
+        failures += [f"gate: {f}" for f in gate.failures[:5]]
+    return {
+        "name": name,
+        "rows": rows,
+        "seconds": time.perf_counter() - started,
+        "stages": dict(times.seconds),
+        "normalised_rows": times.rows.get("normalise", 0),
+        "failures": failures,
+    }
+
+
+def _fmt_rate(rows: float, seconds: float) -> str:
+    return f"{rows / seconds:,.0f}" if seconds > 0 else "-"
+
+
+def report(args: argparse.Namespace, info: dict[str, Any]) -> str:
+    floor = info["floor"]
+    full = info["phases"][0]
+    lines = [
+        f"## Whole pipeline (`--scale {args.scale}`)",
+        "",
+        f"Command: `{info['command']}` — {info['when']}.",
+        f"Machine: {info['machine']}.",
+        "",
+        f"Raw rows after the full onboarding: {info['raw_rows']:,}; "
+        f"agents: {info['agents']}; sandbox scale `{args.scale}`, FUB rate limiter off.",
+        f"Floor: PostgreSQL COPY of the same {floor['rows']:,} raw rows into clones of the raw "
+        f"tables: {floor['seconds']:.2f} s = **{floor['rows_per_s']:,.0f} rows/s**.",
+        "",
+        "| phase | stage | seconds | rows/s | ratio to floor |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    for ph in info["phases"]:
+        rows = ph["normalised_rows"] or ph["rows"]
+        for stage in ("extract", "normalise", "load", "dbt", "gx"):
+            secs = ph["stages"].get(stage, 0.0)
+            rate = rows / secs if secs > 0 else 0.0
+            ratio = rate / floor["rows_per_s"] if floor["rows_per_s"] and rate else 0.0
+            lines.append(
+                f"| {ph['name']} | {stage} | {secs:.2f} | {_fmt_rate(rows, secs)} | {ratio:.3f} |"
+            )
+        lines.append(
+            f"| {ph['name']} | **total** | {ph['seconds']:.2f} | {_fmt_rate(rows, ph['seconds'])} | |"
+        )
+    change, nochange = info["phases"][1], info["phases"][2]
+    lines += [
+        "",
+        f"- 1%-change daily sync / full onboarding (seconds): "
+        f"**{change['seconds'] / full['seconds']:.3f}**; no-change sync / full: "
+        f"**{nochange['seconds'] / full['seconds']:.3f}**.",
+        f"- Peak memory (RSS) of the pipeline process tree: **{info['peak_mb']:,.0f} MB** "
+        f"(sandbox process peak {info['sandbox_peak_mb']:,.0f} MB, measured separately).",
+    ]
+    fails = [f for ph in info["phases"] for f in ph["failures"]]
+    if fails:
+        lines += ["", "Failures during the run (they count against the result):", ""]
+        lines += [f"- {f}" for f in fails[:20]]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", default="small", help="tiny, small, medium, seed or N people")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--fraction", type=float, default=0.01, help="share changed before sync 2")
+    parser.add_argument(
+        "--no-write", action="store_true", help="print only; don't touch results.md"
+    )
+    args = parser.parse_args(argv)
+
+    workdir = Path(tempfile.mkdtemp(prefix="agentsync-bench-"))
+    os.environ["AGENTSYNC_DATA_DIR"] = str(workdir / "data")
+    os.environ.pop("AGENTSYNC_DATABASE_URL", None)
+    sandbox_proc, sandbox_info = _start_sandbox(args.scale, args.seed)
+    sandbox_mem = PeakMemory(sandbox_proc.pid)
+    try:
+        os.environ.update(sandbox_info["env"])
+        url = sandbox_info["url"]
+        httpx.post(f"{url}/_sandbox/fub/ratelimit", json={"enabled": False}, timeout=30)
+        _instrument_dlt()
+        from agentsync import agents, db
+
+        db.ensure_ready()
+        user_ids = []
+        for agent in sandbox_info["agents"]:
+            agents.add_agent(agent["user_id"], agent["name"], agent["credentials"])
+            user_ids.append(agent["user_id"])
+        phases = []
+        with sandbox_mem, PeakMemory(exclude={sandbox_proc.pid}) as mem:
+            phases.append(phase("full onboarding", "onboarding", user_ids))
+            with db.engine().connect() as conn:
+                raw_rows = _raw_row_count(conn)
+            httpx.post(
+                f"{url}/_sandbox/advance",
+                json={"seconds": 86_400, "fraction": args.fraction},
+                timeout=600,
+            )
+            phases.append(phase(f"daily sync, {args.fraction:.0%} changed", "daily", user_ids))
+            phases.append(phase("daily sync, no change", "daily", user_ids))
+            floor = measure_floor(workdir)
+        cpu = platform.processor() or platform.machine()
+        info = {
+            "command": "python -m bench.bench_pipeline " + shlex.join(argv or sys.argv[1:]),
+            "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": f"{os.cpu_count()} cores ({cpu}), "
+            f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM, Python {platform.python_version()}, "
+            f"{platform.system()} {platform.release()}",
+            "agents": len(user_ids),
+            "raw_rows": raw_rows,
+            "floor": floor,
+            "phases": phases,
+            "peak_mb": mem.peak / 2**20,
+            "sandbox_peak_mb": sandbox_mem.peak / 2**20,
+        }
+    finally:
+        sandbox_proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            sandbox_proc.wait(timeout=20)
+    summary = report(args, info)
+    print(summary)
+    if not args.no_write:
+        existing = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+        RESULTS.write_text(existing.rstrip("\n") + "\n\n" + summary)
+    return 0 if not any(ph["failures"] for ph in info["phases"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
