@@ -22,6 +22,8 @@ def dbt_selection(sources: Iterable[str]) -> list[str]:
     """dbt ``--select`` terms: the sources' staging folders, everything downstream, and every
     ancestor of those (dbt's ``@``), so a unified mart that also reads another source's models
     finds them built even on a fresh database (``staging.x+`` alone left such parents missing).
+    The build runs with ``--indirect-selection cautious``: a test that also reads a model outside
+    the selection (e.g. a relationship to another source's mart) waits for a build that has it.
     """
     return [
         f"@staging.{s}"
@@ -61,7 +63,10 @@ def dbt_build(sources: Iterable[str]) -> StepOutcome:
     started = time.monotonic()
     try:
         with dbt_lock():
-            result = run_dbt(["build", "--select", *select], raise_on_failure=False)
+            result = run_dbt(
+                ["build", "--select", *select, "--indirect-selection", "cautious"],
+                raise_on_failure=False,
+            )
     except Exception as err:
         return StepOutcome(
             "dbt.build", "dbt", "failed", error=error_text(err), seconds=time.monotonic() - started
