@@ -119,3 +119,17 @@ def test_running_the_gate_does_not_rewrite_the_context(tiny: TinySource, context
     assert _gate(context).success
     after = {p: p.read_bytes() for p in (context / "gx").rglob("*") if p.is_file()}
     assert after == files
+
+
+def test_parallel_gates_keep_their_own_agent_scope(tiny: TinySource, context: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    tiny.sync(1, widgets(range(1, 4)), reported_total=3)
+    tiny.sync(2, widgets(range(1, 3)), reported_total=2)
+    tiny.build_mart()
+    execute("delete from marts.qtest_widgets where user_id = 2 and widget_id = '1'")
+    scopes = [[1], [2], [1], [2]]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda users: _gate(context, users), scopes))
+    assert [r.success for r in results] == [True, False, True, False]
+    assert all("(agents 2)" in "".join(r.failures) for r in results[1::2])
