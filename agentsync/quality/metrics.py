@@ -94,13 +94,27 @@ class Presence:
 
     raw: bool
     mart: bool
+    same_id_type: bool = False  # raw and mart id columns share a type: compare without casts
+
+
+def _column_type(conn: Connection, table: str, column: str) -> str | None:
+    return conn.execute(
+        sa.text(
+            "select format_type(a.atttypid, a.atttypmod) from pg_attribute as a "
+            "where a.attrelid = to_regclass(:t) and a.attname = :c and not a.attisdropped"
+        ),
+        {"t": table, "c": column},
+    ).scalar()
 
 
 def presence(conn: Connection, spec: EntitySpec) -> Presence:
-    return Presence(
-        raw=table_exists(conn, spec.raw_table),
-        mart=spec.mart is not None and table_exists(conn, spec.mart),
-    )
+    raw = table_exists(conn, spec.raw_table)
+    mart = spec.mart is not None and table_exists(conn, spec.mart)
+    same = False
+    if raw and mart and spec.mart is not None:
+        rtype = _column_type(conn, spec.raw_table, spec.raw_id_column)
+        same = rtype is not None and rtype == _column_type(conn, spec.mart, spec.mart_id_column)
+    return Presence(raw=raw, mart=mart, same_id_type=same)
 
 
 def metrics_sql(spec: EntitySpec, present: Presence) -> str:
@@ -148,25 +162,30 @@ def metrics_sql(spec: EntitySpec, present: Presence) -> str:
     )
     deleted = "coalesce(mt.excluded_deleted, 0)" if "deleted" in flags else "0"
     src, ent = _literal(spec.source), _literal(spec.entity)
+    same = present.same_id_type and spec.mart is not None
+    rkey = f"r.{rid}" if same else f"r.{rid}::text"
+    mkey = f"m.{mid}" if same else f"m.{mid}::text"
     integrations = ", ".join(_literal(i) for i in INTEGRATIONS)
     return f"""
-with raw_counts as (
-        select r.user_id, count(*) as raw_rows, count(distinct r.{rid}::text) as raw_ids
+with raw_ids as (
+        select r.user_id, {rkey} as rid, count(*) as versions
           from {raw} as r
-         group by r.user_id
+         group by 1, 2
+), mart_ids as (
+        select distinct m.user_id, {mkey} as mid
+          from {mart} as m
+), raw_counts as (
+        select ri.user_id, sum(ri.versions)::bigint as raw_rows, count(*) as raw_ids,
+               count(*) filter (where mi.mid is null) as missing_in_mart
+          from raw_ids as ri
+          left join mart_ids as mi on mi.user_id = ri.user_id and mi.mid = ri.rid
+         group by ri.user_id
 ), mart_counts as (
         select m.user_id, count(*) as mart_rows,
                count(*) filter (where not ({any_flag})) as final_rows,
                {newest} as newest_record_at{flag_counts}
           from {mart} as m
          group by m.user_id
-), missing_ids as (
-        select r.user_id, count(distinct r.{rid}::text) as missing_in_mart
-          from {raw} as r
-         where not exists (
-                select 1 from {mart} as m
-                 where m.user_id = r.user_id and m.{mid}::text = r.{rid}::text)
-         group by r.user_id
 ), quarantined_records as (
         select q.user_id,
                count(distinct coalesce(q.record_id, 'row:' || q.quarantine_id::text)) as quarantined
@@ -204,7 +223,7 @@ select a.user_id,
        coalesce(mt.mart_rows, 0) as mart_rows,
        coalesce(mt.final_rows, 0) as final_rows{excluded_cols},
        coalesce(qr.quarantined, 0) as quarantined,
-       coalesce(mi.missing_in_mart, 0) as missing_in_mart,
+       coalesce(rc.missing_in_mart, 0) as missing_in_mart,
        case when lr.reported_total is not null
             then lr.reported_total
                  - (coalesce(mt.mart_rows, 0) - {deleted} + coalesce(qr.quarantined, 0))
@@ -220,7 +239,6 @@ select a.user_id,
   from agents as a
   left join raw_counts as rc using (user_id)
   left join mart_counts as mt using (user_id)
-  left join missing_ids as mi using (user_id)
   left join quarantined_records as qr using (user_id)
   left join last_success as ls using (user_id)
   left join last_reported as lr using (user_id)
