@@ -62,6 +62,7 @@ from sqlalchemy import text
 
 from agentsync import db
 from agentsync.agents import get_credentials
+from agentsync.errors import AgentsyncError
 from agentsync.settings import get_settings
 from dlt_pipelines.common import (
     EntityResult,
@@ -511,13 +512,51 @@ def rezen_source(ctx: Ctx, entities: tuple[str, ...]) -> list[Any]:
     return out
 
 
+class StepOrderError(AgentsyncError):
+    """A step was asked to run before the steps it depends on succeeded for that agent."""
+
+
+def require_previous_steps(step: str, user_id: int) -> None:
+    """Enforce the dependency order: every entity of every earlier step has a ``done`` run.
+
+    Raises:
+        StepOrderError: naming the step and the entities that never loaded for this agent.
+    """
+    order = list(STEP_ENTITIES)
+    needed = [e for s in order[: order.index(step)] for e in STEP_ENTITIES[s]]
+    if not needed:
+        return
+    with db.begin() as conn:
+        done = set(
+            conn.execute(
+                text(
+                    "select distinct entity from ops.sync_runs where user_id = :u "
+                    "and source = :s and status = 'done'"
+                ),
+                {"u": user_id, "s": SOURCE},
+            ).scalars()
+        )
+    missing = [e for e in needed if e not in done]
+    if missing:
+        raise StepOrderError(
+            f"agent {user_id}: rezen.{step} needs the earlier reZEN steps to have succeeded "
+            f"first; never loaded: {', '.join(missing)}"
+        )
+
+
 def run_step(
     step: str, user_id: int, kind: RunKind, flow_run_id: str | None = None
 ) -> list[EntityResult]:
-    """Load one step's entities for one agent; each entity recorded in ``ops.sync_runs``."""
+    """Load one step's entities for one agent; each entity recorded in ``ops.sync_runs``.
+
+    Raises:
+        StepOrderError: an earlier step (in ``STEP_ENTITIES`` order) never succeeded.
+        IntegrationError: reZEN refused the agent's API key.
+    """
     entities = STEP_ENTITIES[step]
     settings = get_settings()
     db.ensure_ready(settings)
+    require_previous_steps(step, user_id)
     with contextlib.ExitStack() as stack:
         runs: dict[str, SyncRun] = {
             e: stack.enter_context(record_sync(kind, user_id, SOURCE, e, flow_run_id))

@@ -277,7 +277,8 @@ def test_malformed_records_are_quarantined(rezen_agents, sandbox_server) -> None
         f"{sandbox_server.url}/_sandbox/faults",
         json={"spec": "rezen:/yenta/*/down-line/2:malformed:1"},
     ).raise_for_status()
-    steps()[1].run(user_id, "onboarding", None)
+    for spec in steps()[:2]:  # teams, agents
+        spec.run(user_id, "onboarding", None)
     with db.begin() as conn:
         rows = conn.execute(
             text("select entity, reason from ops.quarantine where user_id = :u"), {"u": user_id}
@@ -299,3 +300,13 @@ def test_refused_key_fails_loudly_without_the_secret(sandbox_env, sandbox_server
         ).all()
     assert runs and {r.status for r in runs} == {"failed"}
     assert all(secret not in (r.error or "") for r in runs)
+
+
+def test_steps_refuse_to_run_out_of_order(rezen_agents) -> None:
+    """participants before transactions: a clear error, and nothing is recorded as loaded."""
+    from dlt_pipelines.rezen.source import StepOrderError
+
+    user_id = rezen_agents[0]
+    with pytest.raises(StepOrderError, match=r"rezen\.participants needs"):
+        steps()[3].run(user_id, "onboarding", None)
+    assert scalar("select count(*) from ops.sync_runs where user_id = :u", u=user_id) == 0
