@@ -6,7 +6,7 @@ import pytest
 
 from agentsync.transform import run_dbt
 from dlt_pipelines.qualia.source import run_orders
-from dlt_pipelines.rezen.source import run_step
+from dlt_pipelines.rezen import steps as rezen_steps
 from dlt_pipelines.skyslope.source import run_entity
 from sandbox.rezen_data import make_uuid
 from tests.skyslope.conftest import rows, scalar, truth
@@ -31,8 +31,10 @@ MY_TESTS = [
 @pytest.mark.slow
 def test_shared_deals_match_and_single_system_deals_do_not(register_agents, sandbox_server):
     register_agents(101, 102, 103)
-    for uid in (101, 102):
-        run_step("transactions", uid, "onboarding", None)
+    for uid in (101, 102):  # reZEN transactions need the steps before them (teams, agents)
+        for spec in rezen_steps():
+            if spec.name in ("teams", "agents", "transactions"):
+                spec.run(uid, "onboarding", None)
     for uid in (101, 103):
         run_entity(uid, "onboarding", None, "sales")
         run_entity(uid, "onboarding", None, "listings")
