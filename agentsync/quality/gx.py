@@ -97,36 +97,54 @@ def data_docs_index(settings: Settings | None = None) -> Path:
 # --- views ---------------------------------------------------------------------------------------
 
 
-def refresh_views(conn: sa.Connection, entities: Sequence[EntitySpec]) -> None:
-    """(Re)create ``quality.<source>__<entity>`` for each entity, scoped by ``agentsync.gate_users``."""
+def refresh_views(conn: sa.Connection, entities: Sequence[EntitySpec]) -> dict[str, str]:
+    """(Re)create ``quality.<source>__<entity>`` for each entity, scoped by ``agentsync.gate_users``.
+
+    Returns:
+        ``{entity key: reason}`` for entities whose view could not be built (e.g. a flag column
+        the spec names is missing from the mart); their previous view, if any, is kept.
+    """
+    errors: dict[str, str] = {}
     conn.execute(sa.text(f"create schema if not exists {VIEW_SCHEMA}"))
+    for spec in entities:
+        savepoint = conn.begin_nested()
+        try:
+            _create_view(conn, spec)
+        except (sa.exc.DBAPIError, ValueError) as err:
+            savepoint.rollback()
+            detail = str(getattr(err, "orig", None) or err).strip().splitlines()
+            errors[entity_key(spec)] = detail[0] if detail else type(err).__name__
+        else:
+            savepoint.commit()
+    return errors
+
+
+def _create_view(conn: sa.Connection, spec: EntitySpec) -> None:
+    """Replace one entity's view (inside the caller's savepoint)."""
     scope = (
         "where t.user_id = any(coalesce(nullif(current_setting('agentsync.gate_users', true), '')"
         "::bigint[], array[t.user_id]))"
     )
-    for spec in entities:
-        body = metrics_sql(spec, presence(conn, spec))
-        name = f'{VIEW_SCHEMA}."{view_name(spec)}"'
-        conn.execute(sa.text(f"drop view if exists {name}"))
-        conn.execute(
-            sa.text(
-                f"""
-                create view {name} as
-                select t.*,
-                       case when t.sync_required
-                            then extract(epoch from (now() - t.newest_record_at)) / 3600.0
-                       end as record_age_hours
-                  from ({body}) as t
-                 {scope}
-                """
-            )
+    body = metrics_sql(spec, presence(conn, spec))
+    name = f'{VIEW_SCHEMA}."{view_name(spec)}"'
+    conn.execute(sa.text(f"drop view if exists {name}"))
+    conn.execute(
+        sa.text(
+            f"""
+            create view {name} as
+            select t.*,
+                   case when t.sync_required
+                        then extract(epoch from (now() - t.newest_record_at)) / 3600.0
+                   end as record_age_hours
+              from ({body}) as t
+             {scope}
+            """
         )
-        conn.execute(
-            sa.text(f"comment on view {name} is :c"),
-            {
-                "c": f"Counts and freshness of {entity_key(spec)} per agent (agentsync quality gate)."
-            },
-        )
+    )
+    conn.execute(
+        sa.text(f"comment on view {name} is :c"),
+        {"c": f"Counts and freshness of {entity_key(spec)} per agent (agentsync quality gate)."},
+    )
 
 
 # --- the file context ----------------------------------------------------------------------------
@@ -378,17 +396,22 @@ def run_checkpoint(
         "min_record_age_hours": -FUTURE_SLACK_HOURS,
         "max_record_age_hours": float(max_record_age_hours),
     }
+    failures: list[str] = []
     with _serialised(s):
         root = _usable_root(root, entities, s, auto_build)
         with db.begin(s) as conn:
-            refresh_views(conn, entities)
+            view_errors = refresh_views(conn, entities)
+        failures += [f"gx {k}: check view not built: {why}" for k, why in view_errors.items()]
         _set_env(s, user_ids)
         try:
             ctx = gx.get_context(mode="file", project_root_dir=str(root))
             result = ctx.checkpoints.get(CHECKPOINT).run(expectation_parameters=params)
+        except Exception as err:  # GX raises many types; the gate reports, never crashes
+            first = (str(err).strip().splitlines() or [""])[0][:300]
+            failures.append(f"gx checkpoint error: {type(err).__name__}: {first}")
+            return CheckpointOutcome(False, failures, None)
         finally:
             _set_env(s, None)
-    failures = []
     for vr in result.run_results.values():
         for er in vr.results:
             if er.success:
@@ -401,7 +424,7 @@ def run_checkpoint(
             failures.append(f"gx {cfg.description or cfg.type}{detail}")
     index = data_docs_index(s)
     return CheckpointOutcome(
-        success=bool(result.success),
+        success=bool(result.success) and not view_errors,
         failures=failures,
         data_docs_path=str(index) if index.exists() else None,
     )

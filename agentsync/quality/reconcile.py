@@ -34,12 +34,16 @@ import sqlalchemy as sa
 import yaml
 
 from agentsync import db
-from agentsync.errors import InvalidInputError
+from agentsync.errors import AgentsyncError, InvalidInputError
 from agentsync.quality.metrics import EntityCounts, entity_counts, entity_key, ident, split_table
 from agentsync.settings import Settings, get_settings
 from dlt_pipelines.common import EntitySpec
 
 COMPARE_COLUMNS = ("final_rows", "mart_rows")
+
+
+class ReconcileError(AgentsyncError):
+    """An entity could not be counted (its spec does not match its tables)."""
 
 
 @dataclass(frozen=True)
@@ -242,7 +246,13 @@ def reconcile(
     with db.begin(s) as conn:
         for spec in entities:
             key = entity_key(spec)
-            counts = {c.user_id: c for c in entity_counts(conn, spec, user_ids)}
+            try:
+                counts = {c.user_id: c for c in entity_counts(conn, spec, user_ids)}
+            except (sa.exc.DBAPIError, ValueError) as err:
+                detail = str(getattr(err, "orig", None) or err).strip().splitlines()
+                raise ReconcileError(
+                    f"reconcile {key}: cannot count ({detail[0] if detail else type(err).__name__})"
+                ) from None
             for uid in sorted(counts):
                 row = _row(counts[uid], tolerance)
                 if key in legacy:

@@ -133,3 +133,16 @@ def test_parallel_gates_keep_their_own_agent_scope(tiny: TinySource, context: Pa
         results = list(pool.map(lambda users: _gate(context, users), scopes))
     assert [r.success for r in results] == [True, False, True, False]
     assert all("(agents 2)" in "".join(r.failures) for r in results[1::2])
+
+
+def test_a_spec_that_does_not_match_its_mart_is_named(tiny: TinySource, context: Path) -> None:
+    from agentsync.quality.reconcile import ReconcileError, reconcile
+
+    tiny.sync(1, widgets(range(1, 3)), reported_total=2)
+    tiny.build_mart()
+    execute("alter table marts.qtest_widgets drop column is_trashed")
+    result = _gate(context)
+    assert not result.success
+    assert [f for f in result.failures if f.startswith("gx qtest.widgets: check view not built")]
+    with pytest.raises(ReconcileError, match=r"reconcile qtest\.widgets: cannot count"):
+        reconcile(entities=[SPEC])
