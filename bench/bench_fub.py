@@ -5,6 +5,7 @@ One command::
     .venv/bin/python -m bench.bench_fub                   # agent 101 with ~50,000 people
     .venv/bin/python -m bench.bench_fub --people 5000     # quicker
     .venv/bin/python -m bench.bench_fub --scale seed      # the seed world (agent 101: ~570k)
+    .venv/bin/python -m bench.bench_fub --people 5000 --ab 2   # + row-shaping A/B (see below)
 
 In a fresh data dir with its own embedded PostgreSQL and a sandbox on loopback (served from a
 thread of this process, so HTTP serving shares the GIL with the pipeline), it measures:
@@ -18,6 +19,10 @@ thread of this process, so HTTP serving shares the GIL with the pipeline), it me
    agent 102's people through ``fub.people``; the fraction of the theoretical rate reached, and
    the 429s seen (pacing should keep it at 0).
 3. Peak RSS of the process.
+4. With ``--ab REPS``: the same fetched people pages through dlt with the old row shaping
+   (``check`` only, gzip'd load files) and the current one (``check`` + ``prepare``, uncompressed
+   files), plus the current one with ``loader_file_format="csv"``, interleaved; wall and process
+   CPU per variant and whether the landed datasets are identical (columns, types, rows).
 
 Results are appended under a "FUB" heading in ``bench/results.md``.
 """
@@ -33,8 +38,10 @@ import shlex
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results.md"
@@ -94,7 +101,101 @@ def _copy_baseline(user_id: int) -> tuple[int, float]:
         conn.close()
 
 
-def run(people: int | None, scale: str | None, seed: int) -> dict[str, object]:
+def _ab_rows(user_id: int, reps: int) -> dict[str, object]:
+    """Row-shaping A/B on the same pages: ``check`` only (before) vs ``check`` + ``prepare`` with
+    uncompressed load files (now), each through its own dlt pipeline into its own dataset,
+    interleaved ``reps`` times so both see the same machine load. Returns wall and CPU seconds per
+    variant (best of the reps) and whether both datasets hold the same columns, types and rows.
+    """
+    import dlt
+    from sqlalchemy import text
+
+    from agentsync import db
+    from dlt_pipelines.fub.auth import load_auth
+    from dlt_pipelines.fub.client import FubClient
+    from dlt_pipelines.fub.prepare import prepare
+    from dlt_pipelines.fub.settings import STREAMS
+    from dlt_pipelines.fub.source import _resource
+    from dlt_pipelines.fub.validate import check
+
+    stream = STREAMS["people"]
+    with FubClient(load_auth(user_id)) as client:
+        pages = [page.records for page in client.pages(stream)]
+
+    def batches(fast: bool) -> Iterator[list[dict[str, Any]]]:
+        for records in pages:
+            out = []
+            for record in records:
+                row, _ = check(stream, record)
+                row["user_id"] = user_id
+                out.append(prepare(row) if fast else row)
+            yield out
+
+    variants = (("before", False, None), ("now", True, None), ("now_csv", True, "csv"))
+    best: dict[str, tuple[float, float]] = {}
+    for rep in range(reps):
+        for name, fast, file_format in variants:
+            pipeline_name = f"fub_ab_{name}_{rep}"
+            key = f"{pipeline_name.upper()}__NORMALIZE__DATA_WRITER__DISABLE_COMPRESSION"
+            os.environ[key] = "true" if fast else "false"
+            pipeline = dlt.pipeline(
+                pipeline_name=pipeline_name,
+                destination=dlt.destinations.postgres(credentials=db.database_url()),
+                dataset_name=f"bench_ab_{name}",
+                pipelines_dir=str(Path(os.environ["AGENTSYNC_DATA_DIR"]) / "ab"),
+            )
+            wall, cpu = time.perf_counter(), time.process_time()
+            pipeline.run(
+                _resource("people", lambda fast=fast: batches(fast)),
+                schema=dlt.Schema("fub"),
+                loader_file_format=file_format,
+            )
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            prev = best.get(name)
+            best[name] = (min(wall, prev[0]), min(cpu, prev[1])) if prev else (wall, cpu)
+    with db.begin() as conn:
+        types = {
+            name: conn.execute(
+                text(
+                    "select column_name, data_type from information_schema.columns "
+                    "where table_schema = :s and table_name = 'people' and column_name "
+                    "not in ('_dlt_id', '_dlt_load_id') order by column_name"
+                ),
+                {"s": f"bench_ab_{name}"},
+            ).all()
+            for name, _, _ in variants
+        }
+        cols = ", ".join(f'"{c}"' for c, _ in types["before"])
+
+        def differing(other: str) -> int:
+            return conn.execute(
+                text(
+                    f"select (select count(*) from (select {cols} from bench_ab_before.people "
+                    f"except select {cols} from bench_ab_{other}.people) a) + (select count(*) "
+                    f"from (select {cols} from bench_ab_{other}.people except select {cols} "
+                    "from bench_ab_before.people) b)"
+                )
+            ).scalar()
+
+        diff, csv_diff = differing("now"), differing("now_csv")
+    rows = sum(len(p) for p in pages)
+    return {
+        "ab_rows": rows,
+        "ab_reps": reps,
+        "ab_before_wall": best["before"][0],
+        "ab_before_cpu": best["before"][1],
+        "ab_now_wall": best["now"][0],
+        "ab_now_cpu": best["now"][1],
+        "ab_same_types": types["before"] == types["now"],
+        "ab_row_diff": diff,
+        "ab_csv_wall": best["now_csv"][0],
+        "ab_csv_cpu": best["now_csv"][1],
+        "ab_csv_same_types": types["before"] == types["now_csv"],
+        "ab_csv_row_diff": csv_diff,
+    }
+
+
+def run(people: int | None, scale: str | None, seed: int, ab_reps: int = 0) -> dict[str, object]:
     data_dir = Path(tempfile.mkdtemp(prefix="agentsync-bench-fub-"))
     for key in [k for k in os.environ if k.startswith("AGENTSYNC_")]:
         del os.environ[key]
@@ -139,6 +240,7 @@ def run(people: int | None, scale: str | None, seed: int) -> dict[str, object]:
         if mart != truth or loaded != truth:
             raise SystemExit(f"marts disagree with the sandbox truth: {mart}/{loaded} vs {truth}")
         copy_rows, copy_s = _copy_baseline(101)
+        ab = _ab_rows(101, ab_reps) if ab_reps else {}
 
         # 2. API-bound ----------------------------------------------------------------------------
         httpx.post(f"{root}/_sandbox/fub/ratelimit", json={"enabled": True}).raise_for_status()
@@ -173,6 +275,7 @@ def run(people: int | None, scale: str | None, seed: int) -> dict[str, object]:
         "limited_429": limited_429,
         "rss_start": rss_start,
         "rss_peak": _peak_rss_mb(),
+        **ab,
     }
 
 
@@ -209,6 +312,32 @@ def report(r: dict[str, object], command: str) -> str:
         "bound of what pacing allows; the 429 count shows whether pacing kept under the limit.",
         "",
     ]
+    if "ab_rows" in f:
+        lines += [
+            f"Row-shaping A/B (`--ab {f['ab_reps']}`): the same {f['ab_rows']:,} people pages, "
+            "already fetched, through `dlt` (extract → normalise → load into PostgreSQL), "
+            "before = `check` only with gzip'd load files, now = `check` + `prepare` with "
+            "uncompressed load files; interleaved, best of the reps.",
+            "",
+            "| measure | before | now | ratio now / before |",
+            "| --- | --- | --- | --- |",
+            f"| wall s | {f['ab_before_wall']:.1f} | {f['ab_now_wall']:.1f} | "
+            f"{f['ab_now_wall'] / f['ab_before_wall']:.2f} |",
+            f"| CPU s (whole process) | {f['ab_before_cpu']:.1f} | {f['ab_now_cpu']:.1f} | "
+            f"{f['ab_now_cpu'] / f['ab_before_cpu']:.2f} |",
+            f"| rows/s (wall) | {f['ab_rows'] / f['ab_before_wall']:,.0f} | "
+            f"{f['ab_rows'] / f['ab_now_wall']:,.0f} | "
+            f"{f['ab_before_wall'] / f['ab_now_wall']:.2f}x |",
+            f"| same raw columns and types / rows differing | {f['ab_same_types']} | | "
+            f"{f['ab_row_diff']} |",
+            "",
+            'Not adopted, measured alongside: now + `loader_file_format="csv"` (COPY): '
+            f"wall {f['ab_csv_wall']:.1f} s (ratio to before "
+            f"{f['ab_csv_wall'] / f['ab_before_wall']:.2f}), CPU {f['ab_csv_cpu']:.1f} s "
+            f"(ratio {f['ab_csv_cpu'] / f['ab_before_cpu']:.2f}); same columns and types: "
+            f"{f['ab_csv_same_types']}; rows differing from before: {f['ab_csv_row_diff']}.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -218,8 +347,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", default=None, help="a sandbox scale (e.g. seed) instead")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument(
+        "--ab", type=int, default=0, metavar="REPS", help="also A/B the row shaping REPS times"
+    )
     args = parser.parse_args(argv)
-    result = run(None if args.scale else args.people, args.scale, args.seed)
+    result = run(None if args.scale else args.people, args.scale, args.seed, args.ab)
     command = "python -m bench.bench_fub " + shlex.join(argv or sys.argv[1:])
     out = report(result, command.strip())
     print(out)

@@ -33,6 +33,7 @@ the full id set per stream (``fields=id``) lands in ``raw_fub.id_snapshots`` wit
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +50,7 @@ from agentsync.settings import Settings, get_settings
 from dlt_pipelines.common import EntityResult, Quarantine, RunKind, last_load_id, record_sync
 from dlt_pipelines.fub.auth import FubAuth, load_auth
 from dlt_pipelines.fub.client import FubClient
+from dlt_pipelines.fub.prepare import prepare
 from dlt_pipelines.fub.settings import (
     CURSOR_LOOKBACK_SECONDS,
     DEALS_FULL_REREAD_DAYS,
@@ -84,6 +86,17 @@ def make_fub_pipeline(user_id: int, settings: Settings, purpose: str | None = No
         dataset_name=DATASET,
         pipelines_dir=str(settings.dlt_dir),
     )
+
+
+def uncompressed_files(pipeline_name: str) -> None:
+    """Have dlt write this pipeline's load files uncompressed (config scoped to its name).
+
+    gzip of the INSERT files cost ~0.3 ms per person in profiles, for files that are deleted
+    once loaded; the loaded rows are identical either way. An explicit setting of the same key
+    (environment) wins.
+    """
+    key = f"{pipeline_name.upper()}__NORMALIZE__DATA_WRITER__DISABLE_COMPRESSION"
+    os.environ.setdefault(key, "true")
 
 
 def _columns(stream_name: str) -> dict[str, dict[str, Any]]:
@@ -136,6 +149,7 @@ class FubRun:
         self.auth: FubAuth = load_auth(self.user_id, self.settings)
         self.client = FubClient(self.auth, self.settings)
         self.pipeline = make_fub_pipeline(self.user_id, self.settings, self.purpose)
+        uncompressed_files(self.pipeline.pipeline_name)
         self.quarantine = Quarantine(self.user_id, SOURCE)
 
     def close(self) -> None:
@@ -164,7 +178,7 @@ class FubRun:
             if "userId" in row:  # FUB's user (calls, texts) would collide with our user_id
                 row["fubUserId"] = row.pop("userId")
             row["user_id"] = self.user_id
-            rows.append(row)
+            rows.append(prepare(row))
             if cursor is not None and (top is None or cursor > top):
                 top = cursor
         stats.rows += len(rows)
