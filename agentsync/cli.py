@@ -9,6 +9,7 @@ refused. User mistakes print one line on stderr, never a traceback.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import typer
@@ -33,6 +34,12 @@ def _root(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:
+        # Library chatter that is not actionable for an operator (dlt's "column received no data"
+        # hints, GX's float-serialisation notes); --verbose shows it again.
+        os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
+        for noisy in ("dlt", "great_expectations"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
 for register in REGISTRARS:

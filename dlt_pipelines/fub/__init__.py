@@ -81,8 +81,9 @@ ENTITIES: list[EntitySpec] = [
                "appointment_id", "updated_at", _DELETED),
     EntitySpec(SOURCE, "text_messages", "raw_fub.text_messages", "id", "marts.text_messages",
                "text_message_id", "updated_at", _DELETED),
-    EntitySpec(SOURCE, "users", "raw_fub.users", "id", "marts.fub_users", "fub_user_id",
-               "updated_at"),
+    # Users, like stages/pipelines/groups, are reference data that can go months unchanged: their
+    # freshness is the last successful sync, not the age of the newest record.
+    EntitySpec(SOURCE, "users", "raw_fub.users", "id", "marts.fub_users", "fub_user_id"),
     EntitySpec(SOURCE, "stages", "raw_fub.stages", "id", "marts.stages", "stage_id"),
     EntitySpec(SOURCE, "pipelines", "raw_fub.pipelines", "id", "marts.pipelines", "pipeline_id"),
     EntitySpec(SOURCE, "groups", "raw_fub.groups", "id", "marts.groups", "group_id"),

@@ -442,6 +442,14 @@ def _contributions(ctx: Ctx) -> Iterator[Any]:
         state["start_date"] = (
             _ms_to_date(newest) - timedelta(days=CONTRIBUTIONS_LOOKBACK_DAYS)
         ).isoformat()
+    if since:
+        # A windowed (incremental) run saw only the window's count; reconciliation needs the
+        # whole collection's total, so ask each tier for it (one one-row page per tier).
+        reported = 0
+        for tier in TIERS:
+            path = f"/revshares/{ctx.yenta_id}/contributions/{tier}"
+            env = ctx.client.get("arrakis", path, {"pageNumber": 0, "pageSize": 1})
+            reported += int((env or {}).get("totalCount") or 0)
     tally.reported_total = reported or tally.rows
     tally.cursor = since
 
@@ -572,6 +580,13 @@ def run_step(
         load_id = last_load_id(info)
         quarantined = {e: ctx.quarantine.count(e) for e in entities}
         ctx.quarantine.flush(load_id)
+        if "contributions" in ctx.tally and "pending_contributions" in ctx.tally:
+            # marts.contributions holds paid and pending rows (pending flagged is_pending), so
+            # the total it is reconciled against covers both lists.
+            paid = ctx.tally["contributions"]
+            pending = ctx.tally["pending_contributions"].reported_total or 0
+            if paid.reported_total is not None:
+                paid.reported_total += pending
         results = []
         for entity, run in runs.items():
             tally = ctx.tally.get(entity, Tally())

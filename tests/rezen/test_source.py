@@ -104,6 +104,10 @@ def test_onboarding_matches_truth_per_agent_and_entity(rezen_agents, sandbox_ser
         assert reported["transactions"] == expected["transactions"]["count"]
         assert reported["listings"] == expected["listings"]["count"]
         assert reported["network"] == expected["network"]["count"]
+        # marts.contributions holds paid and pending rows: its reported total covers both
+        assert reported["contributions"] == (
+            expected["contributions"]["count"] + expected["pending_contributions"]["count"]
+        )
     # money is exact numeric, never float
     assert (
         scalar(
@@ -258,6 +262,15 @@ def test_incremental_sync_after_the_clock_moves(rezen_agents, sandbox_server) ->
     assert (
         scalar("select count(*) from marts.revshare_payments where user_id = :u", u=user_id)
         == want["revshare_payments"]["count"]
+    )
+    # the windowed (incremental) contributions run still reports the whole collection's total
+    latest_reported = scalar(
+        "select reported_total from ops.sync_runs where user_id = :u and source = 'rezen' "
+        "and entity = 'contributions' order by run_id desc limit 1",
+        u=user_id,
+    )
+    assert latest_reported == (
+        want["contributions"]["count"] + want["pending_contributions"]["count"]
     )
     backlog = scalar(
         """
