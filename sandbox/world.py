@@ -21,10 +21,13 @@ from functools import lru_cache
 
 
 def _epoch() -> datetime:
-    """Where the sandbox clock starts: ``AGENTSYNC_SANDBOX_EPOCH`` (ISO date or datetime), else
-    midnight UTC of today. Every vendor timestamp is derived relative to it, so the same seed gives
-    the same data on the same day, and freshness checks see data as recent as a live account's;
-    pin the variable for data that is identical across days."""
+    """Where the sandbox clock starts.
+
+    ``AGENTSYNC_SANDBOX_EPOCH`` (ISO date or datetime) if set, else midnight UTC of yesterday, so
+    the demo's one-day advance lands on today and never in the future. Every vendor timestamp is
+    derived relative to it: the same seed gives the same data on the same day, and freshness
+    checks see data as recent as a live account's. Pin the variable for data identical across days.
+    """
     raw = os.environ.get("AGENTSYNC_SANDBOX_EPOCH", "").strip()
     if raw:
         try:
@@ -34,7 +37,8 @@ def _epoch() -> datetime:
                 f"AGENTSYNC_SANDBOX_EPOCH {raw!r} is not an ISO date/datetime"
             ) from None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=1)
 
 
 EPOCH = _epoch()  # the sandbox clock starts here

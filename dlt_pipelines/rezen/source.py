@@ -355,7 +355,10 @@ def _participants(ctx: Ctx) -> Iterator[Any]:
                 )
                 if prows:
                     yield _to_table(prows, "transaction_participants")
-    tally.reported_total = tally.rows  # no total reported: count of ids served
+    # The API reports no total for participants (they come from each changed transaction's
+    # detail), and a daily run sees only the changed ones: report none rather than a delta, so
+    # reconciliation compares raw ids with the mart instead of with a partial count.
+    tally.reported_total = None
     tally.cursor = f"details:{len(ids)}"
 
 
@@ -587,6 +590,9 @@ def run_step(
             pending = ctx.tally["pending_contributions"].reported_total or 0
             if paid.reported_total is not None:
                 paid.reported_total += pending
+            # pending rows are reconciled inside marts.contributions; the pending list is a
+            # snapshot with no mart of its own, so it reports no total of its own.
+            ctx.tally["pending_contributions"].reported_total = None
         results = []
         for entity, run in runs.items():
             tally = ctx.tally.get(entity, Tally())
