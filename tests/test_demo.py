@@ -47,21 +47,18 @@ def test_demo_runs_end_to_end(agentsync_env, tmp_path):
             for r in conn.execute(text("select distinct user_id, source, kind from ops.sync_runs"))
         }
         connected = conn.execute(text("select user_id, integration from ops.credentials")).all()
-    assert len(jobs) == 3 and set(jobs.values()) <= {"Complete", "Partial"}
-    # Every source step loaded and the dbt build ran; only the quality gate may object.
+    # A clean demo: every job Complete, every step done (or skipped for an unconnected
+    # integration), the dbt build and the quality gate passed.
+    assert jobs == {101: "Complete", 102: "Complete", 103: "Complete"}, (jobs, steps)
     for step, status, error in steps:
-        if step == "quality.gate":
-            assert status in ("done", "failed"), (step, status, error)
-        elif not step.startswith(("quality.",)):
-            assert status in ("done", "skipped"), (step, status, error)
-            if status == "skipped":
-                assert "not connected" in error
-    assert {s for s, st, _ in steps if st == "done"} >= {"dbt.build"}
+        assert status in ("done", "skipped"), (step, status, error)
+        if status == "skipped":
+            assert "not connected" in error, (step, error)
+    assert {s for s, st, _ in steps if st == "done"} >= {"dbt.build", "quality.gate"}
     # Onboarding and the daily sync both ran for every connected (agent, source).
     for user_id, integration in connected:
         assert (user_id, integration, "onboarding") in kinds
         assert (user_id, integration, "daily") in kinds
-    # The exit code tells the truth about the run.
-    all_complete = set(jobs.values()) == {"Complete"}
-    assert (done.returncode == 0) == (all_complete and "daily sync steps" in out)
-    assert done.returncode in (0, 1), done.stderr[-3000:]
+    # The exit code tells the truth about the run: 0, and the daily sync reported.
+    assert "daily sync steps" in out
+    assert done.returncode == 0, (out[-3000:], done.stderr[-3000:])
