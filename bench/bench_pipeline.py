@@ -236,13 +236,23 @@ def run_sources(kind: str, user_ids: list[int]) -> tuple[int, list[str]]:
             if any(d not in done for d in spec.depends_on if d.split(".")[0] in connected):
                 failures.append(f"{uid} {spec.key}: dependency not done")
                 continue
+            started = time.perf_counter()
             try:
                 results = spec.run(uid, kind, None)
-                rows += sum(r.rows for r in results)
+                step_rows = sum(r.rows for r in results)
+                rows += step_rows
                 done.add(spec.key)
+                _progress(f"{kind} agent {uid} {spec.key}: {step_rows:,} rows", started)
             except Exception as err:  # recorded, the bench goes on (and reports it)
                 failures.append(f"{uid} {spec.key}: {type(err).__name__}: {err}"[:300])
+                _progress(f"{kind} agent {uid} {spec.key}: FAILED {type(err).__name__}", started)
     return rows, failures
+
+
+def _progress(message: str, started: float | None = None) -> None:
+    """One progress line on stderr (a seed-scale run takes long; the operator sees it move)."""
+    took = f" ({time.perf_counter() - started:.1f} s)" if started is not None else ""
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}{took}", file=sys.stderr, flush=True)
 
 
 def phase(name: str, kind: str, user_ids: list[int]) -> dict[str, Any]:
@@ -259,11 +269,13 @@ def phase(name: str, kind: str, user_ids: list[int]) -> dict[str, Any]:
     t0 = time.perf_counter()
     dbt = run_dbt(["run"], raise_on_failure=False)
     times.add("dbt", time.perf_counter() - t0)
+    _progress(f"{name}: dbt run {'ok' if dbt.success else 'FAILED'}", t0)
     if not dbt.success:
         failures += [f"dbt: {f}" for f in dbt.failures[:5]]
     t0 = time.perf_counter()
     gate = run_quality_gate(user_ids)
     times.add("gx", time.perf_counter() - t0)
+    _progress(f"{name}: quality gate {'passed' if gate.success else 'FAILED'}", t0)
     if not gate.success:
         failures += [f"gate: {f}" for f in gate.failures[:5]]
     return {
