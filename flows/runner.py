@@ -185,6 +185,8 @@ def run_steps(
                     spec.key, spec.source, "failed", None, message, time.monotonic() - started
                 )
                 _record_gap(kind, user_id, spec.source, flow_run_id, since, "failed", message)
+                # every failure is visible in the run's log too, not only in the ops tables
+                log.warning("agent %s step %s failed: %s", user_id, spec.key, message)
         outcomes[spec.key] = outcome
         ordered.append(outcome)
         if on_end:
