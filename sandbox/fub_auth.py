@@ -175,7 +175,14 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def hit(self, uid: int, context: str, registered: bool) -> tuple[bool, dict[str, str]]:
-        """Count one request; returns (allowed, headers)."""
+        """Count one request; returns (allowed, headers).
+
+        Switched off (benchmarks), nothing is counted and no ``X-RateLimit-*`` headers are sent:
+        an unlimited API has no budget to report, and a client that paces itself from those
+        headers (as agentsync's does) must not be slowed by a limit that is not enforced.
+        """
+        if not self.enabled:
+            return True, {}
         limit = LIMITS[context][0 if registered else 1]
         now = self.clock()
         with self._lock:
