@@ -69,8 +69,7 @@
 {#- Does a raw table exist yet? Staging models over sources not loaded yet select nothing. -#}
 {% macro relation_exists(schema, identifier) %}
     {%- if execute -%}
-        {%- set rel = adapter.get_relation(database=target.database, schema=schema, identifier=identifier) -%}
-        {{ return(rel is not none) }}
+        {{ return(raw_relation(schema, identifier) is not none) }}
     {%- else -%}
         {{ return(true) }}
     {%- endif -%}

@@ -10,7 +10,7 @@
 #}
 {% macro fub_base(table, columns, custom_prefix=none) %}
 {%- set src = source('fub', table) -%}
-{%- set rel = adapter.get_relation(database=target.database, schema='raw_fub', identifier=table) if execute else none -%}
+{%- set rel = raw_relation('raw_fub', table) -%}
 {%- if rel is not none -%}
 {%- set existing = adapter.get_columns_in_relation(rel) | map(attribute='name') | list -%}
 {%- set customs = [] -%}

@@ -8,7 +8,7 @@
     {%- set exists = relation_exists('raw_rezen', table) -%}
     {%- set present = [] -%}
     {%- if exists and execute -%}
-        {%- set rel = adapter.get_relation(database=target.database, schema='raw_rezen', identifier=table) -%}
+        {%- set rel = raw_relation('raw_rezen', table) -%}
         {%- for c in adapter.get_columns_in_relation(rel) -%}{%- do present.append(c.name) -%}{%- endfor -%}
     {%- endif -%}
     select
