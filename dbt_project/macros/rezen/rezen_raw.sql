@@ -118,10 +118,11 @@ select
 {% endmacro %}
 
 
-{#- The rows of each owner's newest load of a snapshot-like entity (a full list every run). -#}
-{% macro rezen_latest_snapshot(base, owner_keys) %}
+{#- The rows of each owner's newest load of a snapshot-like entity (a full list every run);
+    where: a predicate on the base model's rows (e.g. the affected agents of a recomputed mart). -#}
+{% macro rezen_latest_snapshot(base, owner_keys, where='true') %}
 with versions as (
-    select * from {{ ref(base) }}
+    select * from {{ ref(base) }} where {{ where }}
 ), newest_load as (
     select {{ owner_keys | join(', ') }}, max(_dlt_load_id::numeric) as load_number
       from versions

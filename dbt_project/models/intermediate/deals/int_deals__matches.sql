@@ -1,15 +1,26 @@
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook=["{{ delete_affected_agents(['raw_rezen', 'raw_skyslope']) }}"],
+    post_hook=[
+        "{{ mark_loads_processed('raw_rezen') }}",
+        "{{ mark_loads_processed('raw_skyslope') }}",
+    ],
+) }}
+{%- set affected = affected_agents_filter('user_id', ['raw_rezen', 'raw_skyslope']) %}
 {#
   The matching rule (one reZEN record <-> at most one SkySlope record, per agent):
   same user_id, same kind (transaction / listing), same normalised street (number + name, USPS
   suffixes), same unit, same 5-digit ZIP, same side, and for transactions close dates within
   var('deal_match_close_days', 45) days of each other when both are known. Among several
   candidates the closest close date wins, then the smaller id (deterministic).
+  Matching is per agent, so only agents with reZEN/SkySlope loads this model has not processed
+  are rematched (their old pairs deleted by the pre-hook); the others' pairs stay.
 #}
 with rezen as (
-    select * from {{ ref('int_deals__source_records') }} where source = 'rezen'
+    select * from {{ ref('int_deals__source_records') }} where source = 'rezen' and {{ affected }}
 ), skyslope as (
-    select * from {{ ref('int_deals__source_records') }} where source = 'skyslope'
+    select * from {{ ref('int_deals__source_records') }} where source = 'skyslope' and {{ affected }}
 ), candidates as (
     select
         rezen.user_id,

@@ -1,11 +1,19 @@
-{{ config(materialized='table', post_hook=["{{ mark_loads_processed('raw_rezen') }}"]) }}
--- A table: pending contributions are a snapshot (the newest pending list is the current one).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook=["{{ delete_affected_agents(['raw_rezen']) }}"],
+    post_hook=["{{ mark_loads_processed('raw_rezen') }}"],
+) }}
+{%- set affected = affected_agents_filter('user_id', ['raw_rezen']) %}
+-- Recomputed per agent: only agents with reZEN loads this mart has not processed (their old rows
+-- deleted by the pre-hook); pending contributions are a snapshot (the newest pending list wins).
 with paid as (
     select distinct on (user_id, contribution_id) *
       from {{ ref('base_rezen__contributions') }}
+     where {{ affected }}
      order by user_id, contribution_id, _dlt_load_id desc
 ), pending as (
-    {{ rezen_latest_snapshot('base_rezen__pending_contributions', ['user_id']) }}
+    {{ rezen_latest_snapshot('base_rezen__pending_contributions', ['user_id'], affected) }}
 ), all_contributions as (
     select paid.*, false as is_pending from paid
     union all

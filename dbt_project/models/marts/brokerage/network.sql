@@ -1,12 +1,22 @@
-{{ config(materialized='table', post_hook=["{{ mark_loads_processed('raw_rezen') }}"]) }}
--- A table, not incremental: each agent's sponsor path depends on the whole down-line tree.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook=["{{ delete_affected_agents(['raw_rezen']) }}"],
+    post_hook=["{{ mark_loads_processed('raw_rezen') }}"],
+) }}
+{%- set affected = affected_agents_filter('user_id', ['raw_rezen']) %}
+-- Each agent's sponsor paths depend on that agent's whole down-line tree, so an agent with reZEN
+-- loads this mart has not processed is recomputed whole (its old rows deleted by the pre-hook);
+-- other agents' rows are left as they are.
 with recursive latest as (
     select distinct on (user_id, agent_id) *
       from {{ ref('base_rezen__network') }}
+     where {{ affected }}
      order by user_id, agent_id, updated_at desc nulls last, _dlt_load_id desc
 ), roots as (
     select distinct on (user_id) user_id, agent_id as root_agent_id
       from {{ ref('base_rezen__agents') }}
+     where {{ affected }}
      order by user_id, _dlt_load_id desc
 ), paths as (
     select latest.user_id, latest.agent_id, array[latest.sponsor_id] as sponsor_path

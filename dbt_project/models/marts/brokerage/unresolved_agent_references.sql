@@ -1,14 +1,25 @@
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook=["{{ delete_affected_agents(['raw_rezen']) }}"],
+    post_hook=["{{ mark_loads_processed('raw_rezen') }}"],
+) }}
+{%- set affected = affected_agents_filter('user_id', ['raw_rezen']) %}
 -- Participants naming a reZEN agent that is not a known agent of this account (the agent,
 -- its down-line, front-line, sponsors or team roster). Kept in the marts, reported here.
+-- Recomputed per agent: only agents with reZEN loads this mart has not processed (it reads the
+-- agents, network, team_roster and transaction_participants marts after they merged them).
 with known_agents as (
-    select user_id, agent_id from {{ ref('agents') }}
-    union select user_id, agent_id from {{ ref('network') }}
-    union select user_id, agent_id from {{ ref('team_roster') }}
-    union select user_id, agent_id from {{ ref('stg_rezen__front_line') }}
-    union select user_id, sponsor_id from {{ ref('stg_rezen__sponsors') }}
+    select user_id, agent_id from {{ ref('agents') }} where {{ affected }}
+    union select user_id, agent_id from {{ ref('network') }} where {{ affected }}
+    union select user_id, agent_id from {{ ref('team_roster') }} where {{ affected }}
+    union select user_id, agent_id from {{ ref('stg_rezen__front_line') }} where {{ affected }}
+    union select user_id, sponsor_id from {{ ref('stg_rezen__sponsors') }} where {{ affected }}
 ), agent_participants as (
-    select * from {{ ref('transaction_participants') }} where agent_id is not null
+    select *
+      from {{ ref('transaction_participants') }}
+     where agent_id is not null
+       and {{ affected }}
 )
 select
     p.user_id,

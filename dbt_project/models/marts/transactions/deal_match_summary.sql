@@ -1,5 +1,15 @@
-{{ config(materialized='table') }}
--- per agent and kind: how many real deals are in both systems, reZEN only, SkySlope only
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook=["{{ delete_affected_agents(['raw_rezen', 'raw_skyslope']) }}"],
+    post_hook=[
+        "{{ mark_loads_processed('raw_rezen') }}",
+        "{{ mark_loads_processed('raw_skyslope') }}",
+    ],
+) }}
+{%- set affected = affected_agents_filter('user_id', ['raw_rezen', 'raw_skyslope']) %}
+-- per agent and kind: how many real deals are in both systems, reZEN only, SkySlope only;
+-- recomputed only for agents with reZEN/SkySlope loads this mart has not processed
 select
     user_id,
     deal_kind,
@@ -8,4 +18,5 @@ select
     count(*) filter (where in_rezen and not in_skyslope) as rezen_only,
     count(*) filter (where in_skyslope and not in_rezen) as skyslope_only
 from {{ ref('real_estate_deals') }}
+where {{ affected }}
 group by user_id, deal_kind

@@ -1,5 +1,15 @@
-{{ config(materialized='table') }}
--- unified listings: one row per source record (reZEN and SkySlope), with the cross-source deal_key
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook=["{{ delete_affected_agents(['raw_rezen', 'raw_skyslope']) }}"],
+    post_hook=[
+        "{{ mark_loads_processed('raw_rezen') }}",
+        "{{ mark_loads_processed('raw_skyslope') }}",
+    ],
+) }}
+{%- set affected = affected_agents_filter('user_id', ['raw_rezen', 'raw_skyslope']) %}
+-- unified listings: one row per source record (reZEN and SkySlope), with the cross-source deal_key;
+-- recomputed only for agents with reZEN/SkySlope loads this mart has not processed
 select
     source,
     user_id,
@@ -20,3 +30,4 @@ select
     updated_at
 from {{ ref('int_deals__keyed_records') }}
 where record_kind = 'listing'
+  and {{ affected }}

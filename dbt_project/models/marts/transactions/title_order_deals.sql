@@ -1,7 +1,18 @@
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook=["{{ delete_affected_agents(['raw_rezen', 'raw_skyslope', 'raw_qualia']) }}"],
+    post_hook=[
+        "{{ mark_loads_processed('raw_rezen') }}",
+        "{{ mark_loads_processed('raw_skyslope') }}",
+        "{{ mark_loads_processed('raw_qualia') }}",
+    ],
+) }}
+{%- set affected = affected_agents_filter('user_id', ['raw_rezen', 'raw_skyslope', 'raw_qualia']) %}
 -- every Qualia title order with the real-world deal (reZEN / SkySlope transaction) on the same
 -- property, when there is one: same agent, normalised street, unit and 5-digit ZIP; among several
--- deals at that address the one whose close date is nearest the order's open date wins
+-- deals at that address the one whose close date is nearest the order's open date wins;
+-- recomputed only for agents with reZEN/SkySlope/Qualia loads this mart has not processed
 with orders as (
     select
         user_id,
@@ -14,10 +25,11 @@ with orders as (
         {{ deal_unit_key('address_line_1', 'address_line_2') }} as unit_key,
         {{ deal_zip_key('zipcode') }} as zip_key
     from {{ ref('title_orders') }}
+    where {{ affected }}
 ), deal_addresses as (
     select distinct on (deal_key) deal_key, user_id, street_key, unit_key, zip_key, close_date
       from {{ ref('int_deals__keyed_records') }}
-     where record_kind = 'transaction' and street_key is not null
+     where record_kind = 'transaction' and street_key is not null and {{ affected }}
      order by deal_key, source
 ), candidates as (
     select
