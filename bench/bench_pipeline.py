@@ -67,6 +67,7 @@ class PeakMemory:
         self.root = psutil.Process(root_pid or os.getpid())
         self.exclude = exclude or set()
         self.peak = 0
+        self.by_stage: dict[tuple[str, str], int] = defaultdict(int)  # (phase, stage) -> peak
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -84,7 +85,10 @@ class PeakMemory:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, self._tree_rss())
+            rss = self._tree_rss()
+            self.peak = max(self.peak, rss)
+            if _where is not None:
+                self.by_stage[_where] = max(self.by_stage[_where], rss)
             self._stop.wait(0.05)
 
     def __enter__(self) -> PeakMemory:
@@ -110,6 +114,15 @@ class StageTimes:
 
 
 _current: StageTimes | None = None
+_where: tuple[str, str] | None = None  # (phase, stage) now running, for per-stage peak memory
+_phase_name = ""
+
+
+def _enter_stage(stage: str | None) -> tuple[str, str] | None:
+    global _where
+    previous = _where
+    _where = (_phase_name, stage) if stage else None
+    return previous
 
 
 def _instrument_dlt() -> None:
@@ -120,10 +133,13 @@ def _instrument_dlt() -> None:
         original = getattr(dlt.Pipeline, name)
 
         def timed(self, *args, **kwargs):
+            global _where
             started = time.perf_counter()
+            previous = _enter_stage(stage)
             try:
                 return original(self, *args, **kwargs)
             finally:
+                _where = previous
                 if _current is not None:
                     rows = 0
                     if stage == "normalise":
@@ -257,7 +273,8 @@ def _progress(message: str, started: float | None = None) -> None:
 
 def phase(name: str, kind: str, user_ids: list[int]) -> dict[str, Any]:
     """One phase: sources → dbt run → quality gate, with per-stage times."""
-    global _current
+    global _current, _phase_name, _where
+    _phase_name = name
     from agentsync.quality.gate import run_quality_gate
     from agentsync.transform import run_dbt
 
@@ -267,14 +284,17 @@ def phase(name: str, kind: str, user_ids: list[int]) -> dict[str, Any]:
     rows, failures = run_sources(kind, user_ids)
     _current = None
     t0 = time.perf_counter()
+    _enter_stage("dbt")
     dbt = run_dbt(["run"], raise_on_failure=False)
     times.add("dbt", time.perf_counter() - t0)
     _progress(f"{name}: dbt run {'ok' if dbt.success else 'FAILED'}", t0)
     if not dbt.success:
         failures += [f"dbt: {f}" for f in dbt.failures[:5]]
     t0 = time.perf_counter()
+    _enter_stage("gx")
     gate = run_quality_gate(user_ids)
     times.add("gx", time.perf_counter() - t0)
+    _where = None
     _progress(f"{name}: quality gate {'passed' if gate.success else 'FAILED'}", t0)
     if not gate.success:
         failures += [f"gate: {f}" for f in gate.failures[:5]]
@@ -306,8 +326,8 @@ def report(args: argparse.Namespace, info: dict[str, Any]) -> str:
         f"Floor: PostgreSQL COPY of the same {floor['rows']:,} raw rows into clones of the raw "
         f"tables: {floor['seconds']:.2f} s = **{floor['rows_per_s']:,.0f} rows/s**.",
         "",
-        "| phase | stage | seconds | rows/s | ratio to floor |",
-        "| --- | --- | ---: | ---: | ---: |",
+        "| phase | stage | seconds | rows/s | ratio to floor | peak RSS (MB) |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for ph in info["phases"]:
         rows = ph["normalised_rows"] or ph["rows"]
@@ -315,11 +335,14 @@ def report(args: argparse.Namespace, info: dict[str, Any]) -> str:
             secs = ph["stages"].get(stage, 0.0)
             rate = rows / secs if secs > 0 else 0.0
             ratio = rate / floor["rows_per_s"] if floor["rows_per_s"] and rate else 0.0
+            mem = info["stage_peaks_mb"].get(f"{ph['name']}/{stage}", 0.0)
             lines.append(
-                f"| {ph['name']} | {stage} | {secs:.2f} | {_fmt_rate(rows, secs)} | {ratio:.3f} |"
+                f"| {ph['name']} | {stage} | {secs:.2f} | {_fmt_rate(rows, secs)} | {ratio:.3f} "
+                f"| {mem:,.0f} |"
             )
         lines.append(
-            f"| {ph['name']} | **total** | {ph['seconds']:.2f} | {_fmt_rate(rows, ph['seconds'])} | |"
+            f"| {ph['name']} | **total** | {ph['seconds']:.2f} | {_fmt_rate(rows, ph['seconds'])} "
+            "| | |"
         )
     change, nochange = info["phases"][1], info["phases"][2]
     lines += [
@@ -328,7 +351,8 @@ def report(args: argparse.Namespace, info: dict[str, Any]) -> str:
         f"**{change['seconds'] / full['seconds']:.3f}**; no-change sync / full: "
         f"**{nochange['seconds'] / full['seconds']:.3f}**.",
         f"- Peak memory (RSS) of the pipeline process tree: **{info['peak_mb']:,.0f} MB** "
-        f"(sandbox process peak {info['sandbox_peak_mb']:,.0f} MB, measured separately).",
+        f"(sandbox process peak {info['sandbox_peak_mb']:,.0f} MB, measured separately; "
+        "the PostgreSQL server is not included).",
     ]
     fails = [f for ph in info["phases"] for f in ph["failures"]]
     if fails:
@@ -389,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
             "floor": floor,
             "phases": phases,
             "peak_mb": mem.peak / 2**20,
+            "stage_peaks_mb": {f"{p}/{st}": v / 2**20 for (p, st), v in mem.by_stage.items()},
             "sandbox_peak_mb": sandbox_mem.peak / 2**20,
         }
     finally:
