@@ -30,7 +30,6 @@ Results are appended under a "FUB" heading in ``bench/results.md``.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import platform
 import resource
@@ -78,27 +77,36 @@ def _api_only(user_id: int) -> tuple[int, float]:
     return n, time.perf_counter() - t
 
 
-def _copy_baseline(user_id: int) -> tuple[int, float]:
+def _copy_baseline(user_id: int, workdir: Path) -> tuple[int, float]:
+    """COPY the agent's raw people rows (as JSON documents) into a fresh table; rows and seconds.
+
+    The documents are exported with a server-side ``COPY ... TO`` into a file first (streamed, not
+    held in memory), and only the ``COPY ... FROM`` of that file is timed.
+    """
     import psycopg2
 
     from agentsync import db
 
+    path = workdir / "copy_baseline.jsonl"
     conn = psycopg2.connect(db.database_url())
     try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "select row_to_json(p)::text from raw_fub.people as p where user_id = %s",
-                (user_id,),
+        with conn.cursor() as cur, path.open("w") as fh:
+            cur.copy_expert(
+                "copy (select row_to_json(p)::text from raw_fub.people as p "
+                f"where user_id = {int(user_id)}) to stdout",
+                fh,
             )
-            docs = [r[0] for r in cur.fetchall()]
-            buf = io.StringIO("\n".join(d.replace("\\", "\\\\") for d in docs) + "\n")
+        with conn.cursor() as cur, path.open("r") as fh:
             cur.execute("create temp table copy_baseline (doc jsonb)")
             t = time.perf_counter()
-            cur.copy_expert("copy copy_baseline (doc) from stdin", buf)
+            cur.copy_expert("copy copy_baseline (doc) from stdin", fh)
             conn.commit()
-            return len(docs), time.perf_counter() - t
+            seconds = time.perf_counter() - t
+            cur.execute("select count(*) from copy_baseline")
+            return cur.fetchone()[0], seconds
     finally:
         conn.close()
+        path.unlink(missing_ok=True)
 
 
 def _ab_rows(user_id: int, reps: int) -> dict[str, object]:
@@ -246,7 +254,8 @@ def run(people: int | None, scale: str | None, seed: int, ab_reps: int = 0) -> d
             ).scalar()
         if mart != truth or loaded != truth:
             raise SystemExit(f"marts disagree with the sandbox truth: {mart}/{loaded} vs {truth}")
-        copy_rows, copy_s = _copy_baseline(101)
+        rss_pipeline = _peak_rss_mb()  # API → raw → marts; the baselines below come after
+        copy_rows, copy_s = _copy_baseline(101, data_dir)
         ab = _ab_rows(101, ab_reps) if ab_reps else {}
 
         # 2. API-bound ----------------------------------------------------------------------------
@@ -282,6 +291,7 @@ def run(people: int | None, scale: str | None, seed: int, ab_reps: int = 0) -> d
         "limited_per_s": limited / limited_s,
         "limited_429": limited_429,
         "rss_start": rss_start,
+        "rss_pipeline": rss_pipeline,
         "rss_peak": _peak_rss_mb(),
         **ab,
     }
@@ -312,7 +322,9 @@ def report(r: dict[str, object], command: str) -> str:
         f"{f['limited_requests']} requests, {f['limited_429']} x 429 |",
         f"| **fraction of theoretical API-bound rate (2,500 people/s)** | "
         f"**{f['limited_per_s'] / THEORETICAL_PEOPLE_PER_S:.2f}** |",
-        f"| peak RSS (start → end of run) | {f['rss_start']:.0f} MB → {f['rss_peak']:.0f} MB |",
+        f"| **peak RSS of the pipeline (API → raw → marts, agent 101)** | **{f['rss_pipeline']:,.0f} MB** "
+        f"(at start {f['rss_start']:.0f} MB) |",
+        f"| peak RSS of the whole run (incl. baselines and the rate-limited run) | {f['rss_peak']:,.0f} MB |",
         "",
         "With the limit on, the rate reached is bounded by the sandbox replica's own serving speed "
         "whenever that is below 25 pages/s (see the Sandbox section), so the fraction is a lower "
