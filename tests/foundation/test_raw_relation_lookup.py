@@ -11,7 +11,6 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from agentsync import db
-from agentsync.settings import get_settings
 from agentsync.transform import run_dbt
 
 
@@ -20,7 +19,7 @@ def test_existing_raw_table_is_found_while_the_cache_lists_its_schema(agentsync_
         conn.execute(text("create schema if not exists raw_probe"))
         conn.execute(text("create table if not exists raw_probe.listed (id int)"))
         conn.execute(text("create table if not exists raw_probe.probe (id int)"))
-    args = "{schema: raw_probe, listed: listed, probe: probe}"
+    args = "{schema: raw_probe, listed: listed, probe: probe, record_to: raw_probe.outcome}"
     result = run_dbt(
         ["run-operation", "check_raw_relation_lookup", "--args", args], raise_on_failure=False
     )
@@ -28,18 +27,20 @@ def test_existing_raw_table_is_found_while_the_cache_lists_its_schema(agentsync_
 
     # The hazard is real: the same state fools dbt's own lookup (cache=False), so this test would
     # fail if raw_relation() went back to adapter.get_relation.
-    log = (get_settings().data_dir / "dbt" / "logs" / "dbt.log").read_text()
-    assert "raw relation lookup: cache=False catalog=True" in log
+    with db.begin() as conn:
+        outcome = conn.execute(text("select via_cache, via_catalog from raw_probe.outcome")).one()
+    assert tuple(outcome) == (False, True)
 
 
 def test_a_missing_raw_table_reads_as_missing(agentsync_env) -> None:
     with db.begin() as conn:
         conn.execute(text("create schema if not exists raw_probe"))
         conn.execute(text("create table if not exists raw_probe.listed (id int)"))
-    args = "{schema: raw_probe, listed: listed, probe: never_loaded}"
+    args = "{schema: raw_probe, listed: listed, probe: never_loaded, record_to: raw_probe.outcome}"
     result = run_dbt(
         ["run-operation", "check_raw_relation_lookup", "--args", args], raise_on_failure=False
     )
     assert not result.success
-    log = (get_settings().data_dir / "dbt" / "logs" / "dbt.log").read_text()
-    assert "raw relation lookup: cache=False catalog=False" in log
+    with db.begin() as conn:
+        outcome = conn.execute(text("select via_cache, via_catalog from raw_probe.outcome")).one()
+    assert tuple(outcome) == (False, False)
