@@ -256,3 +256,28 @@
         {{ return(true) }}
     {%- endif -%}
 {% endmacro %}
+
+
+{#
+  One call configures a per-agent recomputed mart and returns its agent filter:
+
+      {%- set affected = per_agent_incremental(['raw_rezen', 'raw_skyslope']) %}
+      ... where {{ affected }} ...
+
+  It sets materialized='incremental' (append), the pre-hook delete_affected_agents(raw_schemas)
+  and one post-hook mark_loads_processed(schema) per raw schema, and returns
+  affected_agents_filter(column, raw_schemas).
+#}
+{% macro per_agent_incremental(raw_schemas, column='user_id') %}
+    {%- set post = [] -%}
+    {%- for schema in raw_schemas -%}
+        {%- do post.append("{{ mark_loads_processed('" ~ schema ~ "') }}") -%}
+    {%- endfor -%}
+    {{- config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook=["{{ delete_affected_agents(" ~ (raw_schemas | tojson) ~ ") }}"],
+        post_hook=post,
+    ) -}}
+    {{ return(affected_agents_filter(column, raw_schemas)) }}
+{% endmacro %}

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from agentsync import db
 from agentsync.transform import run_dbt
 from dlt_pipelines.rezen import steps
+from tests.mart_state import contents, processed_state, row_versions
 from tests.rezen.conftest import run_all_steps
 
 SELECT = ["--select", "staging.rezen", "marts.brokerage"]
@@ -23,41 +24,6 @@ RECOMPUTED = [
     "contributors",
     "unresolved_agent_references",
 ]
-
-
-def row_versions(mart: str) -> dict[int, set[tuple[str, str]]]:
-    """Per agent: the (ctid, xmin) of every row: a rewritten row gets a new one of each."""
-    out: dict[int, set[tuple[str, str]]] = {}
-    with db.begin() as conn:
-        for user_id, ctid, xmin in conn.execute(
-            text(f"select user_id, ctid::text, xmin::text from marts.{mart}")
-        ):
-            out.setdefault(user_id, set()).add((ctid, xmin))
-    return out
-
-
-def contents(mart: str) -> dict[int, list[str]]:
-    """Per agent: the rows as text, sorted (the result, whatever the physical versions)."""
-    out: dict[int, list[str]] = {}
-    with db.begin() as conn:
-        for user_id, row in conn.execute(
-            text(f"select m.user_id, m::text from marts.{mart} as m order by 2")
-        ):
-            out.setdefault(user_id, []).append(row)
-    return out
-
-
-def processed_state() -> list[tuple]:
-    with db.begin() as conn:
-        return [
-            tuple(r)
-            for r in conn.execute(
-                text(
-                    "select model, schema_name, load_id, processed_at from ops.dbt_processed_loads "
-                    "order by 1, 2, 3"
-                )
-            )
-        ]
 
 
 def relation_oids() -> dict[str, int]:
@@ -75,17 +41,17 @@ def test_no_new_loads_change_nothing_and_one_agent_recomputes_only_itself(rezen_
         run_all_steps(user_id)
     run_dbt(["run", *SELECT])
     for mart in RECOMPUTED:
-        assert contents(mart), f"marts.{mart} is empty: the test would prove nothing"
-    assert {changed, other} <= set(contents("network"))
+        assert contents(f"marts.{mart}"), f"marts.{mart} is empty: the test would prove nothing"
+    assert {changed, other} <= set(contents("marts.network"))
 
     # a second run with no new loads: same relations, same row versions, nothing processed
-    versions = {m: row_versions(m) for m in RECOMPUTED}
-    before = {m: contents(m) for m in RECOMPUTED}
+    versions = {m: row_versions(f"marts.{m}") for m in RECOMPUTED}
+    before = {m: contents(f"marts.{m}") for m in RECOMPUTED}
     oids, state = relation_oids(), processed_state()
     run_dbt(["run", *SELECT])
     assert relation_oids() == oids
     for mart in RECOMPUTED:
-        assert row_versions(mart) == versions[mart], f"marts.{mart} was rewritten"
+        assert row_versions(f"marts.{mart}") == versions[mart], f"marts.{mart} was rewritten"
     assert processed_state() == state
 
     # a new load for one agent: only that agent's rows are rewritten. ops.sync_runs is made to
@@ -106,16 +72,16 @@ def test_no_new_loads_change_nothing_and_one_agent_recomputes_only_itself(rezen_
     assert unmapped > 0
     run_dbt(["run", *SELECT])
     for mart in RECOMPUTED:
-        now = row_versions(mart)
+        now = row_versions(f"marts.{mart}")
         assert now.get(other) == versions[mart].get(other), f"{other}'s rows in {mart} rewritten"
         if versions[mart].get(changed):
             assert not now[changed] & versions[mart][changed], f"{changed} in {mart} not recomputed"
     # and the incremental result is what a rebuild from all history gives
-    incremental = {m: contents(m) for m in RECOMPUTED}
+    incremental = {m: contents(f"marts.{m}") for m in RECOMPUTED}
     # the new load changed what the agent's network says (its loaded_at at least), so a stale
     # (not recomputed) mart would differ from the rebuild below
     assert incremental["network"][changed] != before["network"][changed]
     assert incremental["network"][other] == before["network"][other]
     run_dbt(["run", "--full-refresh", *SELECT])
     for mart in RECOMPUTED:
-        assert contents(mart) == incremental[mart], mart
+        assert contents(f"marts.{mart}") == incremental[mart], mart

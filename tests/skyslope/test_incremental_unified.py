@@ -11,6 +11,7 @@ from agentsync.transform import run_dbt
 from dlt_pipelines.qualia.source import run_orders
 from dlt_pipelines.rezen import steps as rezen_steps
 from dlt_pipelines.skyslope.source import run_entity
+from tests.mart_state import contents, processed_state, row_versions
 
 RECOMPUTED = [
     "intermediate.int_deals__matches",
@@ -23,27 +24,6 @@ RECOMPUTED = [
 SELECT = ["--select", "staging.skyslope", *(f"+{m.split('.')[1]}" for m in RECOMPUTED)]
 
 
-def row_versions(relation: str) -> dict[int, set[tuple[str, str]]]:
-    """Per agent: the (ctid, xmin) of every row: a rewritten row gets a new one of each."""
-    out: dict[int, set[tuple[str, str]]] = {}
-    with db.begin() as conn:
-        for user_id, ctid, xmin in conn.execute(
-            text(f"select user_id, ctid::text, xmin::text from {relation}")
-        ):
-            out.setdefault(user_id, set()).add((ctid, xmin))
-    return out
-
-
-def contents(relation: str) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = {}
-    with db.begin() as conn:
-        for user_id, row in conn.execute(
-            text(f"select r.user_id, r::text from {relation} as r order by 2")
-        ):
-            out.setdefault(user_id, []).append(row)
-    return out
-
-
 def processed(model: str) -> set[str]:
     with db.begin() as conn:
         return set(
@@ -51,18 +31,6 @@ def processed(model: str) -> set[str]:
                 text("select load_id from ops.dbt_processed_loads where model = :m"), {"m": model}
             ).scalars()
         )
-
-
-def processed_state() -> list[tuple]:
-    with db.begin() as conn:
-        return [
-            tuple(r)
-            for r in conn.execute(
-                text(
-                    "select model, load_id, processed_at from ops.dbt_processed_loads order by 1, 2"
-                )
-            )
-        ]
 
 
 @pytest.mark.slow

@@ -1,13 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook=["{{ delete_affected_agents(['raw_rezen', 'raw_skyslope']) }}"],
-    post_hook=[
-        "{{ mark_loads_processed('raw_rezen') }}",
-        "{{ mark_loads_processed('raw_skyslope') }}",
-    ],
-) }}
-{%- set affected = affected_agents_filter('user_id', ['raw_rezen', 'raw_skyslope']) %}
+{%- set affected = per_agent_incremental(['raw_rezen', 'raw_skyslope']) %}
 {#
   The matching rule (one reZEN record <-> at most one SkySlope record, per agent):
   same user_id, same kind (transaction / listing), same normalised street (number + name, USPS

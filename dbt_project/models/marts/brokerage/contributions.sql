@@ -1,10 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook=["{{ delete_affected_agents(['raw_rezen']) }}"],
-    post_hook=["{{ mark_loads_processed('raw_rezen') }}"],
-) }}
-{%- set affected = affected_agents_filter('user_id', ['raw_rezen']) %}
+{%- set affected = per_agent_incremental(['raw_rezen']) %}
 -- Recomputed per agent: only agents with reZEN loads this mart has not processed (their old rows
 -- deleted by the pre-hook); pending contributions are a snapshot (the newest pending list wins).
 with paid as (

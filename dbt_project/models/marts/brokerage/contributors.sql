@@ -1,10 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook=["{{ delete_affected_agents(['raw_rezen']) }}"],
-    post_hook=["{{ mark_loads_processed('raw_rezen') }}"],
-) }}
-{%- set affected = affected_agents_filter('user_id', ['raw_rezen']) %}
+{%- set affected = per_agent_incremental(['raw_rezen']) %}
 -- Contributors are an aggregate served whole each run: an affected agent's newest load is its
 -- current list (agents with no unprocessed reZEN load keep their rows untouched).
 with current_contributors as (

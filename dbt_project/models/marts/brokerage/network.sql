@@ -1,10 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook=["{{ delete_affected_agents(['raw_rezen']) }}"],
-    post_hook=["{{ mark_loads_processed('raw_rezen') }}"],
-) }}
-{%- set affected = affected_agents_filter('user_id', ['raw_rezen']) %}
+{%- set affected = per_agent_incremental(['raw_rezen']) %}
 -- Each agent's sponsor paths depend on that agent's whole down-line tree, so an agent with reZEN
 -- loads this mart has not processed is recomputed whole (its old rows deleted by the pre-hook);
 -- other agents' rows are left as they are.

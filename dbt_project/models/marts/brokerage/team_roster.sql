@@ -1,10 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook=["{{ delete_affected_agents(['raw_rezen']) }}"],
-    post_hook=["{{ mark_loads_processed('raw_rezen') }}"],
-) }}
-{%- set affected = affected_agents_filter('user_id', ['raw_rezen']) %}
+{%- set affected = per_agent_incremental(['raw_rezen']) %}
 -- The roster is a full list every run: the newest load per team is the current roster,
 -- recomputed for the agents with reZEN loads this mart has not processed.
 with current_roster as (

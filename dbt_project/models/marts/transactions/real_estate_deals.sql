@@ -1,13 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook=["{{ delete_affected_agents(['raw_rezen', 'raw_skyslope']) }}"],
-    post_hook=[
-        "{{ mark_loads_processed('raw_rezen') }}",
-        "{{ mark_loads_processed('raw_skyslope') }}",
-    ],
-) }}
-{%- set affected = affected_agents_filter('user_id', ['raw_rezen', 'raw_skyslope']) %}
+{%- set affected = per_agent_incremental(['raw_rezen', 'raw_skyslope']) %}
 -- one row per real-world deal: a matched reZEN + SkySlope pair is one deal; reZEN facts win;
 -- recomputed only for agents with reZEN/SkySlope loads this mart has not processed
 with records as (

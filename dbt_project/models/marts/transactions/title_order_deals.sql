@@ -1,14 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook=["{{ delete_affected_agents(['raw_rezen', 'raw_skyslope', 'raw_qualia']) }}"],
-    post_hook=[
-        "{{ mark_loads_processed('raw_rezen') }}",
-        "{{ mark_loads_processed('raw_skyslope') }}",
-        "{{ mark_loads_processed('raw_qualia') }}",
-    ],
-) }}
-{%- set affected = affected_agents_filter('user_id', ['raw_rezen', 'raw_skyslope', 'raw_qualia']) %}
+{%- set affected = per_agent_incremental(['raw_rezen', 'raw_skyslope', 'raw_qualia']) %}
 -- every Qualia title order with the real-world deal (reZEN / SkySlope transaction) on the same
 -- property, when there is one: same agent, normalised street, unit and 5-digit ZIP; among several
 -- deals at that address the one whose close date is nearest the order's open date wins;
