@@ -9,6 +9,7 @@ from agentsync import agents
 from agentsync.errors import IntegrationError, SettingError
 from agentsync.settings import get_settings
 from dlt_pipelines.skyslope import ENTITIES, steps
+from dlt_pipelines.skyslope.client import _sessions as client_cache
 from dlt_pipelines.skyslope.source import run_entity
 from tests.skyslope.conftest import rows, scalar, truth
 
@@ -65,6 +66,8 @@ def test_onboarding_loads_everything_the_api_serves(register_agents, sandbox_ser
 )
 def test_session_dying_mid_run_costs_no_page(register_agents, sandbox_server, spec):
     register_agents(AGENT)
+    client_cache.clear()  # no session left over from an earlier test on a reused port
+    sessions = sandbox_server.sandbox.modules["skyslope"]._sessions
     httpx.post(f"{sandbox_server.url}/_sandbox/faults", json={"spec": spec})
     result = run_entity(AGENT, "onboarding", None, "sales")
     expected = truth(sandbox_server, "skyslope", AGENT, "sales")
@@ -72,6 +75,9 @@ def test_session_dying_mid_run_costs_no_page(register_agents, sandbox_server, sp
     assert _distinct("sales", "sale_guid", AGENT) == set(expected["ids"])
     faults = httpx.get(f"{sandbox_server.url}/_sandbox/faults").json()["faults"]
     assert faults[0]["hits"] == 1
+    # the 401 was answered by a new login (a second session), not by resending the dead one
+    assert len(sessions) == 2
+    assert all(s.user_id == AGENT for s in sessions.values())
 
 
 @pytest.mark.slow
@@ -136,10 +142,18 @@ def test_daily_run_reads_only_the_changed_window(register_agents, sandbox_server
     )
     second = run_entity(AGENT, "daily", None, "sales")
     assert 0 < second.rows < first.rows
-    revised = scalar(
-        "select count(distinct sale_guid) from raw_skyslope.sales where (file->>'revision')::int > 0"
-    )
-    assert revised and revised <= second.rows
+    # the sales the sandbox changed for this agent are exactly the ones re-read with a revision
+    sales = set(truth(sandbox_server, "skyslope", AGENT, "sales")["ids"])
+    changed = set(sandbox_server.sandbox.modules["skyslope"]._changes) & sales
+    revised = {
+        r[0]
+        for r in rows(
+            "select distinct sale_guid from raw_skyslope.sales "
+            "where user_id = :u and (file->>'revision')::int > 0",
+            u=AGENT,
+        )
+    }
+    assert changed and revised == changed
     assert second.reported_total is None  # a window's row count is not the account's total
 
 
