@@ -10,7 +10,7 @@ Raw shape (append-only, every fetched version; dedupe happens in dbt):
 The whole vendor object is kept as one JSON column because SkySlope's file shape is wide and
 variable (research B.4) and because the quirks must survive untouched into raw: dates without a
 timezone, ``0001-01-01T00:00:00`` null dates and control characters are cleaned in staging SQL
-(``dbt_project/macros/skyslope_quirks.sql``), never here. New vendor fields land in the JSON
+(``dbt_project/macros/skyslope/skyslope_quirks.sql``), never here. New vendor fields land in the JSON
 without breaking the load. JSON numbers (prices) are stored by jsonb as exact numerics.
 
 Paging and windows (research B.3): lists are 10 rows per page, 1-based ``pageNumber``; stop when
