@@ -1,9 +1,11 @@
 """The ``agentsync`` command: the front door for people.
 
 Exit codes (every subcommand): 0 success; 1 failure of the work itself (a failed run, a failing
-gate, a health warning); 2 a bad setting or bad input (or health critical); 3 database
-unreachable; 4 something named does not exist; 5 conflict with what exists; 6 a vendor API
-refused. User mistakes print one line on stderr, never a traceback.
+gate, a health warning); 2 a bad setting or bad input, including a malformed database URL or one
+the server refuses (wrong password, unknown database), or health critical; 3 database
+unreachable (no server answers at the URL, or the embedded one cannot start); 4 something named
+does not exist; 5 conflict with what exists; 6 a vendor API refused. User mistakes print one line
+on stderr, never a traceback.
 """
 
 from __future__ import annotations

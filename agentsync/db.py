@@ -12,15 +12,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import threading
 import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import psycopg2
+import psycopg2.extensions
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -137,25 +139,100 @@ def _ensure_database(admin_url: str, name: str) -> None:
         conn.close()
 
 
+# libpq messages that mean the server answered and refused this URL's user, password or
+# database: the setting is wrong (exit 2), not the server unreachable (exit 3).
+_REFUSED_BY_SERVER = (
+    "authentication failed",
+    "no password supplied",
+    "does not exist",
+    "pg_hba.conf",
+    "not permitted to log in",
+    "permission denied",
+)
+_QUOTED = re.compile(r'\s*:?\s*"[^"]*"')
+
+
+def _userinfo_password(url: str) -> str | None:
+    """The raw password between ``user:`` and the last ``@`` of the URL, or None."""
+    _, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return None
+    userinfo = rest.rpartition("@")[0]
+    return userinfo.partition(":")[2] if ":" in userinfo else None
+
+
 def redact_url(url: str) -> str:
-    """The URL with its password replaced, safe for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
+    """The URL with its password replaced by ``***``, safe for messages and logs.
+
+    Everything between ``user:`` and the last ``@`` is masked, so a password with unencoded
+    special characters (``@``, ``/``, ``#``) is masked whole; so is a ``password=`` parameter.
+    """
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        userinfo, _, hostpart = rest.rpartition("@")
+        if ":" in userinfo:
+            userinfo = userinfo.partition(":")[0] + ":***"
+        url = f"{scheme}://{userinfo}@{hostpart}"
+    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", url)
+
+
+def _libpq_parts(url: str) -> dict[str, str]:
+    """The URL as libpq reads it; malformed (unparseable or ambiguous) raises SettingError."""
+    try:
+        parts = psycopg2.extensions.parse_dsn(url)
+    except psycopg2.ProgrammingError as err:
+        # The driver quotes the offending token, which may be the password: keep only its words.
+        reason = _QUOTED.sub("", str(err).strip().splitlines()[0]).removeprefix("invalid dsn: ")
+        hint = (
+            "; percent-encode special characters in the user name and password (% as %25)"
+            if "percent" in reason
+            else ""
+        )
+        raise SettingError(f"AGENTSYNC_DATABASE_URL is malformed ({reason}){hint}") from None
+    raw = _userinfo_password(url)
+    if raw is None:
+        query_pw = parse_qs(urlsplit(url).query).get("password", [None])[0] if "?" in url else None
+        expected = query_pw
+    else:
+        expected = unquote(raw)
+    if parts.get("password") != expected:
+        # libpq split the URL differently from its last "@": an unencoded special character in
+        # the user name or password. Its host or port would then echo part of the password.
+        raise SettingError(
+            "AGENTSYNC_DATABASE_URL is malformed: the user name or password contains an unencoded"
+            " special character (@ / ? # :); percent-encode it (@ as %40, / as %2F)"
+        )
+    return parts
+
+
+def _scrub(text: str, url: str, parts: dict[str, str]) -> str:
+    """``text`` with the URL and every form of its password removed."""
+    secrets = {url, parts.get("password") or "", _userinfo_password(url) or ""}
+    secrets |= {quote(s, safe="") for s in set(secrets) if s}
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def _check_external(url: str) -> None:
+    """Connect once; a bad URL or a refused login is a SettingError, no server a DatabaseError."""
+    parts = _libpq_parts(url)
+    shown = redact_url(url)
     try:
         conn = psycopg2.connect(url, connect_timeout=5)
-    except psycopg2.OperationalError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else "connection refused"
-        raise SettingError(
-            f"AGENTSYNC_DATABASE_URL {redact_url(url)} cannot be used: {first}"
-        ) from None
     except psycopg2.ProgrammingError as err:
-        raise SettingError(f"AGENTSYNC_DATABASE_URL is malformed: {err}") from None
+        reason = _QUOTED.sub("", str(err).strip().splitlines()[0])
+        raise SettingError(f"AGENTSYNC_DATABASE_URL is malformed ({reason})") from None
+    except psycopg2.OperationalError as err:
+        text = str(err).strip()
+        first = _scrub(text.splitlines()[0], url, parts) if text else "connection refused"
+        if first.startswith("invalid"):
+            raise SettingError(f"AGENTSYNC_DATABASE_URL is malformed: {first}") from None
+        if any(marker in first for marker in _REFUSED_BY_SERVER):
+            raise SettingError(f"AGENTSYNC_DATABASE_URL {shown} cannot be used: {first}") from None
+        raise DatabaseError(
+            f"AGENTSYNC_DATABASE_URL {shown}: database unreachable: {first}"
+        ) from None
     conn.close()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -81,16 +82,49 @@ def test_unwritable_data_dir_is_one_line_no_traceback(tmp_path):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_unreachable_server_and_wrong_password(pg_server, tmp_path):
+def _free_port() -> int:
+    """A TCP port nothing listens on (bound, read, released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_unreachable_server_exits_3(tmp_path):
+    url = f"postgresql://u:unreachable-secret@127.0.0.1:{_free_port()}/db"
     proc = _run(
-        ["users", "list"],
-        _env(
-            AGENTSYNC_DATA_DIR=str(tmp_path),
-            AGENTSYNC_DATABASE_URL="postgresql://u:pw@127.0.0.1:1/db",
-        ),
+        ["users", "list"], _env(AGENTSYNC_DATA_DIR=str(tmp_path), AGENTSYNC_DATABASE_URL=url)
     )
-    assert proc.returncode == 2
-    assert "AGENTSYNC_DATABASE_URL" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 3, proc.stderr  # documented: 3 database unreachable
+    assert "AGENTSYNC_DATABASE_URL" in proc.stderr and "unreachable" in proc.stderr
+    assert "unreachable-secret" not in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # libpq echoes the bad %-token, i.e. the password, in its own error text
+        "postgresql://u:s3cr%zzet@127.0.0.1:1/db",
+        # an unencoded "@" / "/" in the password: libpq reads part of it as host / port
+        "postgresql://u:s3cr@zzet@127.0.0.1:1/db",
+        "postgresql://u:s3cr/zzet@127.0.0.1:1/db",
+    ],
+)
+def test_malformed_url_never_echoes_the_password(tmp_path, url):
+    proc = _run(
+        ["users", "list"], _env(AGENTSYNC_DATA_DIR=str(tmp_path), AGENTSYNC_DATABASE_URL=url)
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2, out
+    for fragment in ("s3cr", "zzet"):
+        assert fragment not in out
+    assert "AGENTSYNC_DATABASE_URL" in proc.stderr and "malformed" in proc.stderr
+    assert "Traceback" not in out
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_wrong_password(pg_server, tmp_path):
 
     # A server that exists, with a wrong password for a role that must authenticate: make the
     # session server demand scram for that one role (it trusts local sockets otherwise).
