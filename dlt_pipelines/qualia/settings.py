@@ -24,6 +24,15 @@ class QualiaSettings(BaseSettings):
             "newer order); onboarding reads everything."
         ),
     )
+    full_reread_days: float = Field(
+        default=7,
+        ge=0,
+        description=(
+            "A daily run reads every order (not only the tail) when the agent's last full read "
+            "is at least this many days old, so status changes of older orders are picked up; "
+            "0 makes every run a full read."
+        ),
+    )
 
 
 def load() -> QualiaSettings:

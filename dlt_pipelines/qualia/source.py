@@ -13,8 +13,15 @@ Incremental replacement of the legacy "today's orders" daily pull: the API has n
 filter, so a daily run re-reads the tail of the list: from ``last_end - AGENTSYNC_QUALIA_
 LOOKBACK_ORDERS`` to the end (new orders appear at the end — list order is [UNCONFIRMED]; the
 sandbox serves creation order). Every order read is appended to raw; dbt keeps the latest version
-per ``(user_id, order_id)``. Onboarding runs (and any run with ``kind="onboarding"``, e.g. a
-weekly full refresh) re-read every order, which also catches status changes of older orders.
+per ``(user_id, order_id)``.
+
+A tail read never sees a status change of an older order, so reads are periodically full:
+onboarding runs always read every order, and a daily run does too when the agent's last full
+read (``last_full_at``, UTC, in the dlt resource state beside ``last_end``) is at least
+``AGENTSYNC_QUALIA_FULL_REREAD_DAYS`` old (default 7; 0 = every run; an agent without a recorded
+full read gets one). The state is committed with the load, so a failed full read is retried on
+the next run. Which kind of read it was is recorded in ``ops.sync_runs.cursor`` as
+``<first offset>..<end offset> full`` or ``... tail``.
 The offset at which the API answers an empty page is the account's order count: that is the
 ``reported_total`` for reconciliation.
 """
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dlt
@@ -99,21 +107,47 @@ def fetch_page(client: ApiClient, user_id: int, limit: int, offset: int) -> list
     return orders
 
 
+def full_read_due(last_full_at: object, now: datetime, max_age: timedelta) -> bool:
+    """Whether a daily run must read every order: no full read recorded, or it is too old.
+
+    Args:
+        last_full_at: the ``last_full_at`` value of the resource state (ISO-8601 UTC), if any.
+        now: the current time (timezone-aware).
+        max_age: ``AGENTSYNC_QUALIA_FULL_REREAD_DAYS`` as a duration.
+
+    Returns:
+        True when ``last_full_at`` is missing or unreadable, or at least ``max_age`` old.
+    """
+    if not isinstance(last_full_at, str):
+        return True
+    try:
+        then = datetime.fromisoformat(last_full_at)
+    except ValueError:
+        return True
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=UTC)
+    return now - then >= max_age
+
+
 def orders_resource(
     client: ApiClient,
     user_id: int,
-    full: bool,
+    force_full: bool,
+    full_reread_after: timedelta,
     page_size: int,
     lookback: int,
     stats: dict[str, Any],
     quarantine: Quarantine,
 ) -> Any:
-    """Orders from the start offset to the end of the list."""
+    """Orders from the start offset to the end of the list (offset 0 when a full read is due)."""
 
     def gen() -> Iterator[dict[str, Any]]:
         state = dlt.current.resource_state()
+        now = datetime.now(UTC)
+        full = force_full or full_read_due(state.get("last_full_at"), now, full_reread_after)
         start = 0 if full else max(0, int(state.get("last_end", 0)) - lookback)
         stats["cursor_from"] = start
+        stats["full_read"] = full
         offset = start
         while True:
             orders = fetch_page(client, user_id, page_size, offset)
@@ -133,8 +167,10 @@ def orders_resource(
                 }
             offset += len(orders)
         state["last_end"] = offset
+        if full:
+            state["last_full_at"] = now.isoformat()
         stats["reported_total"] = offset
-        stats["cursor"] = str(offset)
+        stats["cursor"] = f"{start}..{offset} {'full' if full else 'tail'}"
 
     return dlt.resource(
         gen(),
@@ -169,6 +205,7 @@ def run_orders(
                 client,
                 user_id,
                 kind == "onboarding",
+                timedelta(days=knobs.full_reread_days),
                 knobs.page_size,
                 knobs.lookback_orders,
                 stats,
@@ -183,5 +220,11 @@ def run_orders(
         run.rows = stats["rows"]
         run.reported_total = stats["reported_total"]
         run.cursor = stats.get("cursor")
-    log.info("qualia orders for agent %s: %s rows, %s quarantined", user_id, run.rows, quarantined)
+    log.info(
+        "qualia orders for agent %s (%s read): %s rows, %s quarantined",
+        user_id,
+        "full" if stats.get("full_read") else "tail",
+        run.rows,
+        quarantined,
+    )
     return EntityResult("orders", run.rows, run.reported_total, run.cursor, quarantined)

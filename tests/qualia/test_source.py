@@ -1,14 +1,17 @@
-"""Qualia dlt source against the sandbox: counts, incremental tail re-read, bad password."""
+"""Qualia dlt source against the sandbox: counts, tail re-read, periodic full read, bad password."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
 from agentsync import agents
-from agentsync.errors import IntegrationError
+from agentsync.errors import IntegrationError, SettingError
+from agentsync.transform import run_dbt
 from dlt_pipelines.qualia import ENTITIES, steps
-from dlt_pipelines.qualia.source import run_orders
+from dlt_pipelines.qualia.source import full_read_due, run_orders
 from tests.skyslope.conftest import rows, scalar, truth
 
 AGENT = 101
@@ -78,3 +81,75 @@ def test_malformed_order_is_quarantined_not_dropped(register_agents, sandbox_ser
     assert (
         scalar("select reason from ops.quarantine where source = 'qualia'") == "order without _id"
     )
+
+
+def _served_statuses(sandbox_server, user_id: int) -> dict[str, str]:
+    """Status of every order the sandbox serves the agent now (its ground truth)."""
+    qualia = sandbox_server.sandbox.modules["qualia"]
+    orders = (qualia._order(user_id, i) for i in range(qualia._count(user_id)))
+    return {o["_id"]: o["status"] for o in orders}
+
+
+def _mart_statuses(user_id: int) -> dict[str, str]:
+    return dict(
+        rows("select order_id, status from marts.title_orders where user_id = :u", u=user_id)
+    )
+
+
+@pytest.mark.slow
+def test_daily_run_past_the_full_reread_age_catches_older_status_changes(
+    register_agents, sandbox_server, monkeypatch
+):
+    monkeypatch.setenv("AGENTSYNC_QUALIA_LOOKBACK_ORDERS", "2")
+    register_agents(AGENT)
+    first = run_orders(AGENT, "onboarding", None)
+    assert first.cursor == f"0..{first.rows} full"
+    httpx.post(f"{sandbox_server.url}/_sandbox/advance", json={"seconds": 86400, "fraction": 0.5})
+    truth_now = _served_statuses(sandbox_server, AGENT)
+    older = list(truth_now)[: first.rows - 2]  # before the tail a daily run re-reads
+    changed = set(sandbox_server.sandbox.modules["qualia"]._status) & set(older)
+    assert changed, "the sandbox changed no order outside the re-read tail"
+
+    # within the re-read age (default 7 days) a daily run reads the tail: older changes stay unseen
+    tail = run_orders(AGENT, "daily", None)
+    assert tail.cursor.endswith(" tail") and tail.rows < len(truth_now)
+    run_dbt(["build", "--select", "staging.qualia", "title_orders"])
+    stale = _mart_statuses(AGENT)
+    assert all(stale[o] != truth_now[o] for o in changed)
+
+    # past the re-read age the daily run reads every order, and the mart catches up
+    monkeypatch.setenv("AGENTSYNC_QUALIA_FULL_REREAD_DAYS", "0")
+    full = run_orders(AGENT, "daily", None)
+    assert full.cursor == f"0..{len(truth_now)} full" and full.rows == len(truth_now)
+    run_dbt(["build", "--select", "staging.qualia", "title_orders"])
+    assert _mart_statuses(AGENT) == truth_now
+    kinds = rows(
+        "select kind, cursor from ops.sync_runs where user_id = :u and source = 'qualia' "
+        "order by run_id",
+        u=AGENT,
+    )
+    assert [(k, c.rsplit(" ", 1)[1]) for k, c in kinds] == [
+        ("onboarding", "full"),
+        ("daily", "tail"),
+        ("daily", "full"),
+    ]
+
+    # the daily full read was recorded: with the default age again, the next run reads the tail
+    monkeypatch.delenv("AGENTSYNC_QUALIA_FULL_REREAD_DAYS")
+    assert run_orders(AGENT, "daily", None).cursor.endswith(" tail")
+
+
+def test_full_read_is_due_when_none_is_recorded_or_it_is_old_enough():
+    now = datetime(2025, 6, 10, 12, tzinfo=UTC)
+    week = timedelta(days=7)
+    assert full_read_due(None, now, week)
+    assert full_read_due("not a time", now, week)
+    assert full_read_due((now - week).isoformat(), now, week)
+    assert not full_read_due((now - week + timedelta(minutes=1)).isoformat(), now, week)
+    assert full_read_due(now.isoformat(), now, timedelta(0))
+
+
+def test_bad_full_reread_age_names_the_setting(agentsync_env, monkeypatch):
+    monkeypatch.setenv("AGENTSYNC_QUALIA_FULL_REREAD_DAYS", "-1")
+    with pytest.raises(SettingError, match="AGENTSYNC_QUALIA_FULL_REREAD_DAYS"):
+        run_orders(AGENT, "daily", None)
