@@ -8,6 +8,7 @@ PostgreSQL in the data directory and the real vendor base URLs.
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -98,6 +99,28 @@ class Settings(BaseSettings):
     def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():
             return None
+    # --- sandbox (demo and tests only) -------------------------------------------------------------
+    sandbox_epoch: datetime | None = Field(
+        default=None,
+        description="Where the sandbox clock starts (ISO date/datetime, naive = UTC). "
+        "Unset: midnight UTC of yesterday.",
+    )
+
+    @field_validator("sandbox_epoch", mode="before")
+    @classmethod
+    def _check_epoch(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return None
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                "is not an ISO date/datetime (e.g. 2024-05-01 or 2024-05-01T06:00:00Z)"
+            ) from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
         raw = value.get_secret_value().strip()
         parts = urlsplit(raw)
         if parts.scheme not in {"postgresql", "postgres", "postgresql+psycopg2"}:

@@ -12,7 +12,6 @@ reZEN and an agent also keeps the file in SkySlope.
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import threading
 from dataclasses import dataclass
@@ -28,15 +27,13 @@ def _epoch() -> datetime:
     derived relative to it: the same seed gives the same data on the same day, and freshness
     checks see data as recent as a live account's. Pin the variable for data identical across days.
     """
-    raw = os.environ.get("AGENTSYNC_SANDBOX_EPOCH", "").strip()
-    if raw:
-        try:
-            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(
-                f"AGENTSYNC_SANDBOX_EPOCH {raw!r} is not an ISO date/datetime"
-            ) from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    # Read through agentsync's one settings object (environment or .env); a bad value raises
+    # its SettingError, which the CLI prints as one line naming the variable.
+    from agentsync.settings import get_settings
+
+    pinned = get_settings().sandbox_epoch
+    if pinned is not None:
+        return pinned
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return today - timedelta(days=1)
 

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,30 @@ def test_wrong_password(pg_server, tmp_path):
     assert "password authentication failed" in proc.stderr
     assert "wrong-password" not in proc.stderr  # the password is redacted
     assert "Traceback" not in proc.stderr
+
+
+def test_bad_sandbox_epoch_is_one_line_naming_the_setting(tmp_path):
+    proc = _run(
+        ["sandbox", "serve", "--port", "0"],
+        _env(AGENTSYNC_DATA_DIR=str(tmp_path), AGENTSYNC_SANDBOX_EPOCH="yesterday-ish"),
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "AGENTSYNC_SANDBOX_EPOCH" in proc.stderr and "ISO date" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_sandbox_epoch_is_read_from_dotenv(tmp_path):
+    """The sandbox clock honours .env like every other setting (it is part of Settings)."""
+    pinned = datetime(2024, 5, 1, 6, 30, tzinfo=UTC)
+    (tmp_path / ".env").write_text(f"AGENTSYNC_SANDBOX_EPOCH={pinned.isoformat()}\n")
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sandbox.world as w; print(w.EPOCH.isoformat())"],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert datetime.fromisoformat(proc.stdout.strip()) == pinned
