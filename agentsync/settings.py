@@ -94,11 +94,6 @@ class Settings(BaseSettings):
         description="Timezone assumed for SkySlope datetimes that carry none.",
     )
 
-    @field_validator("database_url")
-    @classmethod
-    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value().strip():
-            return None
     # --- sandbox (demo and tests only) -------------------------------------------------------------
     sandbox_epoch: datetime | None = Field(
         default=None,
@@ -121,6 +116,11 @@ class Settings(BaseSettings):
             ) from None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
         raw = value.get_secret_value().strip()
         parts = urlsplit(raw)
         if parts.scheme not in {"postgresql", "postgres", "postgresql+psycopg2"}:
