@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import json
+import math
 import random
 import socket
 import threading
@@ -46,8 +47,17 @@ from sandbox.world import World
 # Faults
 # ---------------------------------------------------------------------------------------------
 
-GENERIC_FAULTS = {"rate_limit", "server_error", "slow", "truncated", "expired_credentials"}
-RECORD_FAULTS = {"malformed", "drift_added", "drift_renamed", "lose_page"}
+GENERIC_FAULTS = frozenset(
+    {"rate_limit", "server_error", "slow", "truncated", "expired_credentials"}
+)
+# Record faults are applied by each replica to the records it serves, so a replica declares the
+# ones it implements in its ``record_faults`` attribute (see :class:`ApiModule`):
+# ``malformed`` = a record without its id, ``malformed_types`` = a record whose fields have the
+# wrong JSON types (id intact), ``drift_added`` / ``drift_renamed`` = schema drift,
+# ``lose_page`` = a page whose records silently go missing.
+RECORD_FAULTS = frozenset(
+    {"malformed", "malformed_types", "drift_added", "drift_renamed", "lose_page"}
+)
 FAULT_KINDS = GENERIC_FAULTS | RECORD_FAULTS
 
 
@@ -113,8 +123,40 @@ def parse_fault_spec(spec: str) -> list[FaultRule]:
                 param = float(bits[4])
             except ValueError:
                 raise BadControl(f"fault {part!r}: param must be a number") from None
+            if kind == "server_error" and not (param.is_integer() and 500 <= param <= 599):
+                raise BadControl(f"fault {part!r}: server_error param must be a 5xx status")
+            if not math.isfinite(param) or param < 0:
+                raise BadControl(f"fault {part!r}: param must be a finite, non-negative number")
         rules.append(FaultRule(api, route, kind, count, param))
     return rules
+
+
+def check_fault_rules(rules: list[FaultRule], supported: dict[str, frozenset[str]]) -> None:
+    """Refuse rules that could never fire: an unknown API, or a kind the API does not implement.
+
+    Args:
+        rules: parsed rules (:func:`parse_fault_spec`).
+        supported: API name → the fault kinds it implements (generic kinds + its record kinds).
+
+    Raises:
+        BadControl: naming the rule and the problem. ``*`` as the API is accepted when at least
+            one served API implements the kind (the rule then fires on those only).
+    """
+    for rule in rules:
+        label = f"{rule.api}:{rule.route}:{rule.kind}"
+        if rule.api == "*":
+            if not any(rule.kind in kinds for kinds in supported.values()):
+                raise BadControl(f"fault {label!r}: no served API implements {rule.kind!r}")
+            continue
+        if rule.api not in supported:
+            raise BadControl(
+                f"fault {label!r}: unknown api {rule.api!r}; one of {sorted(supported)} or *"
+            )
+        if rule.kind not in supported[rule.api]:
+            raise BadControl(
+                f"fault {label!r}: {rule.api} does not implement {rule.kind!r}; "
+                f"it supports {sorted(supported[rule.api])}"
+            )
 
 
 class FaultPlan:
@@ -174,6 +216,12 @@ class ApiModule(Protocol):
     def credentials(self, user_id: int) -> dict[str, str] | None:
         """The demo agent's credential for this integration (as ``users add`` takes it), or None."""
 
+    # Optional members (read with ``getattr``):
+    #   record_faults: frozenset[str] — the RECORD_FAULTS kinds the replica applies (default none)
+    #   fault_response(kind, rule) -> Response — the vendor's own answer for an injected
+    #       ``rate_limit`` / ``server_error`` / ``expired_credentials`` (default: a generic body)
+    #   control_routes() -> list[BaseRoute] — sandbox-only routes under ``/_sandbox/<name>``
+
 
 ModuleFactory = Callable[[World, FaultPlan], ApiModule]
 API_MODULES: dict[str, ModuleFactory] = {}
@@ -201,6 +249,63 @@ def _load_builtin_modules() -> None:
                 raise
 
 
+def default_fault_response(kind: str, rule: FaultRule) -> Response:
+    """The answer to an injected fault for a replica without its own ``fault_response``.
+
+    ``rate_limit`` → 429 with ``Retry-After`` (``param`` seconds, default 1); ``server_error`` →
+    ``param`` status (default 500); ``expired_credentials`` → 401.
+    """
+    if kind == "rate_limit":
+        return JSONResponse(
+            {"error": "too many requests (injected)"},
+            status_code=429,
+            headers={"Retry-After": str(retry_after(rule))},
+        )
+    if kind == "server_error":
+        return JSONResponse({"error": "injected server error"}, status_code=error_status(rule))
+    return JSONResponse({"error": "credentials expired (injected)"}, status_code=401)
+
+
+def retry_after(rule: FaultRule) -> int:
+    """Seconds a ``rate_limit`` rule asks the client to wait (its ``param``, default 1)."""
+    return max(0, int(rule.param or 1))
+
+
+def error_status(rule: FaultRule) -> int:
+    """The status a ``server_error`` rule answers with (its ``param``, default 500)."""
+    return int(rule.param or 500)
+
+
+def wrong_types(record: dict[str, Any], keep: tuple[str, ...] = ("id",)) -> dict[str, Any]:
+    """A copy of ``record`` whose top-level fields (except ``keep``) have the wrong JSON type.
+
+    The ``malformed_types`` record fault (issue 3 §9, "malformed records: wrong types"): strings
+    become numbers, numbers strings, booleans strings, objects and lists strings; nulls stay
+    null. The id fields in ``keep`` are left intact, so a client can still tell which record it
+    is and must decide (quarantine, coerce) on the types alone.
+    """
+    return {k: (v if k in keep else _wrong_type(v)) for k, v in record.items()}
+
+
+def _wrong_type(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "not a boolean"
+    if isinstance(value, int | float):
+        return "not a number"
+    if isinstance(value, str):
+        return 12345
+    if isinstance(value, dict):
+        return "not an object"
+    return "not a list"
+
+
+def _is_number(value: object) -> bool:
+    """A JSON number (``true``/``false`` are not numbers, although Python bools are ints)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 # ---------------------------------------------------------------------------------------------
 # The app
 # ---------------------------------------------------------------------------------------------
@@ -212,12 +317,26 @@ class Sandbox:
     def __init__(self, seed: int = 42, scale: str | int = "tiny", faults: str = "") -> None:
         _load_builtin_modules()
         self.world = World(seed=seed, scale=scale)
-        self.faults = FaultPlan(parse_fault_spec(faults))
+        self.faults = FaultPlan()
         self.modules: dict[str, ApiModule] = {
             name: factory(self.world, self.faults) for name, factory in API_MODULES.items()
         }
+        self.faults.add(self.parse_faults(faults))
         self.root_url = ""
         self.app = self._build_app()
+
+    def fault_kinds(self) -> dict[str, frozenset[str]]:
+        """API name → the fault kinds it implements (generic ones + its declared record ones)."""
+        return {
+            name: GENERIC_FAULTS | frozenset(getattr(mod, "record_faults", frozenset()))
+            for name, mod in self.modules.items()
+        }
+
+    def parse_faults(self, spec: str) -> list[FaultRule]:
+        """Parse ``spec`` and check every rule against the served APIs (raises BadControl)."""
+        rules = parse_fault_spec(spec)
+        check_fault_rules(rules, self.fault_kinds())
+        return rules
 
     # -- generic faults as middleware ------------------------------------------------------
     def _build_app(self) -> Starlette:
@@ -248,21 +367,13 @@ class Sandbox:
             sub = path[len(self.modules[api].prefix) :] or "/"
             rule = faults.take(api, sub, GENERIC_FAULTS - {"truncated"})
             if rule is not None:
-                if rule.kind == "rate_limit":
-                    retry = int(rule.param or 1)
-                    return JSONResponse(
-                        {"errorMessage": "Too many requests"},
-                        status_code=429,
-                        headers={"Retry-After": str(retry), "X-RateLimit-Remaining": "0"},
-                    )
-                if rule.kind == "server_error":
-                    return JSONResponse(
-                        {"error": "injected server error"}, status_code=int(rule.param or 500)
-                    )
                 if rule.kind == "slow":
                     await asyncio.sleep(rule.param or 30.0)
-                if rule.kind == "expired_credentials":
-                    return JSONResponse({"error": "credentials expired"}, status_code=401)
+                else:
+                    hook = getattr(self.modules[api], "fault_response", None)
+                    if hook is not None:
+                        return hook(rule.kind, rule)
+                    return default_fault_response(rule.kind, rule)
             try:
                 response = await call_next(request)
             except Exception as err:  # never crash on a request: answer 500 with the reason
@@ -307,12 +418,17 @@ class Sandbox:
     async def _advance(self, request: Request) -> Response:
         try:
             body = await self._json_body(request)
+            unknown = sorted(set(body) - {"seconds", "fraction"})
+            if unknown:
+                raise BadControl(
+                    f"unknown key(s) {unknown}; /_sandbox/advance takes seconds and fraction"
+                )
             seconds = body.get("seconds", 86_400)
             fraction = body.get("fraction", 0.01)
-            if not isinstance(seconds, int | float) or seconds < 0:
-                raise BadControl("seconds must be a non-negative number")
-            if not isinstance(fraction, int | float) or not 0 <= fraction <= 1:
-                raise BadControl("fraction must be a number between 0 and 1")
+            if not _is_number(seconds) or seconds < 0:
+                raise BadControl(f"seconds must be a non-negative number, got {seconds!r}")
+            if not _is_number(fraction) or not 0 <= fraction <= 1:
+                raise BadControl(f"fraction must be a number between 0 and 1, got {fraction!r}")
         except BadControl as err:
             return JSONResponse({"error": str(err)}, status_code=400)
         summary = await asyncio.to_thread(self.advance, float(seconds), float(fraction))
@@ -334,7 +450,7 @@ class Sandbox:
                 spec = body.get("spec")
                 if not isinstance(spec, str) or not spec.strip():
                     raise BadControl("spec must be a non-empty string, e.g. fub:*:rate_limit:3")
-                self.faults.add(parse_fault_spec(spec))
+                self.faults.add(self.parse_faults(spec))
             except BadControl as err:
                 return JSONResponse({"error": str(err)}, status_code=400)
         return JSONResponse({"faults": self.faults.as_list()})
@@ -455,6 +571,7 @@ def iso(dt: datetime) -> str:
 
 __all__ = [
     "API_MODULES",
+    "RECORD_FAULTS",
     "ApiModule",
     "BadControl",
     "FaultPlan",
@@ -462,9 +579,14 @@ __all__ = [
     "RunningSandbox",
     "Sandbox",
     "World",
+    "check_fault_rules",
+    "default_fault_response",
+    "error_status",
     "iso",
     "parse_fault_spec",
     "register_api",
+    "retry_after",
     "start_in_thread",
     "timedelta",
+    "wrong_types",
 ]

@@ -33,7 +33,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from sandbox.core import BadControl, FaultPlan, register_api
+from sandbox.core import (
+    BadControl,
+    FaultPlan,
+    FaultRule,
+    error_status,
+    register_api,
+    retry_after,
+    wrong_types,
+)
 from sandbox.fub_auth import Auth, AuthFailure, RateLimiter
 from sandbox.fub_data import BIG, SMALL, Account, Collection
 from sandbox.fub_query import (
@@ -74,6 +82,9 @@ class FubApi:
 
     name = "fub"
     prefix = "/fub"
+    record_faults = frozenset(
+        {"malformed", "malformed_types", "drift_added", "drift_renamed", "lose_page"}
+    )
 
     def __init__(self, world: World, faults: FaultPlan, rate_limit: bool = True) -> None:
         self.world = world
@@ -117,6 +128,29 @@ class FubApi:
         if agent is None or "fub" not in agent.integrations:
             return None
         return self.auth.credentials(user_id)
+
+    def fault_response(self, kind: str, rule: FaultRule) -> Response:
+        """FUB's own answer to an injected fault, always ``{"errorMessage": ...}`` (research §1.1).
+
+        ``rate_limit``: 429 with ``Retry-After`` and ``X-RateLimit-Remaining: 0`` (§4, OFFICIAL;
+        the exact 429 text is UNCONFIRMED, §7). ``server_error``: the rule's 5xx. ``expired_credentials``:
+        401 as for an expired OAuth access token (§1.4 tokens last 60 min; §7.1 401 = "Missing
+        or invalid user API key"), so clients refresh the token and retry.
+        """
+        if kind == "rate_limit":
+            wait = retry_after(rule)
+            return error(
+                429,
+                f"Too many requests: the rate limit was exceeded; retry after {wait} seconds",
+                {
+                    "Retry-After": str(wait),
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Window": "10",
+                },
+            )
+        if kind == "server_error":
+            return error(error_status(rule), "Internal server error, please try again later")
+        return error(401, "Missing or invalid user API key: Access token expired")
 
     # -- request plumbing --------------------------------------------------------------------------
     def _authorize(
@@ -226,6 +260,9 @@ class FubApi:
                     bad[k] = 12345  # wrong type: a number where a timestamp belongs
             records = [*records]
             records[len(records) // 2] = bad
+        if self.faults.take(self.name, sub, {"malformed_types"}):
+            records = [*records]
+            records[-1] = wrong_types(records[-1], keep=("id",))
         if self.faults.take(self.name, sub, {"drift_added"}):
             records = [{**r, "sandboxDriftField": "added by drift_added"} for r in records]
         if self.faults.take(self.name, sub, {"drift_renamed"}):

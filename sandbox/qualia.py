@@ -40,7 +40,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from sandbox.core import FaultPlan, iso, register_api
+from sandbox.core import (
+    BadControl,
+    FaultPlan,
+    FaultRule,
+    error_status,
+    iso,
+    register_api,
+    retry_after,
+    wrong_types,
+)
 from sandbox.world import CITIES, EPOCH, STREETS, World, stable_int
 
 STATUSES = ("open", "closed", "cancelled")
@@ -54,10 +63,36 @@ _ARG = re.compile(r"(\w+)\s*:\s*(\$?\w+)")
 MAX_LIMIT = 100  # [UNCONFIRMED] a plausible server-side cap
 
 
-def _error(message: str, code: str, status: int) -> JSONResponse:
+def _error(
+    message: str, code: str, status: int, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """A GraphQL error body ``{"errors": [{message, extensions: {code}}]}`` (C.1)."""
     return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status
+        {"errors": [{"message": message, "extensions": {"code": code}}]},
+        status_code=status,
+        headers=headers,
     )
+
+
+class BadInput(ValueError):
+    """A query argument or variable of the wrong shape: 400 ``BAD_USER_INPUT``."""
+
+
+def _int_arg(args: dict[str, Any], name: str, default: int) -> int:
+    """``args[name]`` as a GraphQL ``Int`` (an integer or integer literal; not a bool)."""
+    value = args.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise BadInput(f"{name} must be an integer, got {value!r}")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise BadInput(f"{name} must be an integer, got {value!r}") from None
+
+
+# drift_renamed: a served field under a new name (a plausible schema change; UNCONFIRMED)
+RENAMED = ("order_number", "file_number")
 
 
 class QualiaApi:
@@ -65,6 +100,8 @@ class QualiaApi:
 
     name = "qualia"
     prefix = "/qualia"
+    # no lose_page: offset paging has no cursor that could skip a page's records
+    record_faults = frozenset({"malformed", "malformed_types", "drift_added", "drift_renamed"})
 
     def __init__(self, world: World, faults: FaultPlan) -> None:
         self.world = world
@@ -78,7 +115,28 @@ class QualiaApi:
         return [
             Route("/graphql", self._graphql, methods=["POST"]),
             Route("/", self._root, methods=["POST"]),
+            Route("/{rest:path}", self._root, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ]
+
+    def fault_response(self, kind: str, rule: FaultRule) -> Response:
+        """Qualia's answer to an injected fault: a GraphQL ``errors[]`` body (C.1).
+
+        ``rate_limit``: 429 ``RATE_LIMITED`` (C.1: rate limiting is "enforced" with no published
+        numbers or headers, so code and body are UNCONFIRMED; only the standard ``Retry-After``
+        is sent). ``server_error``: the rule's 5xx, ``INTERNAL_SERVER_ERROR``.
+        ``expired_credentials``: an API key that no longer works is a bad Basic credential, 403
+        ``User is not authenticated`` / ``FORBIDDEN`` exactly as documented (C.1).
+        """
+        if kind == "rate_limit":
+            return _error(
+                "Too many requests",
+                "RATE_LIMITED",
+                429,
+                {"Retry-After": str(retry_after(rule))},
+            )
+        if kind == "server_error":
+            return _error("Internal server error", "INTERNAL_SERVER_ERROR", error_status(rule))
+        return _error("User is not authenticated", "FORBIDDEN", 403)
 
     def base_urls(self, root: str) -> dict[str, str]:
         return {"qualia_base_url": f"{root}{self.prefix}/graphql"}
@@ -176,7 +234,9 @@ class QualiaApi:
 
     # -- endpoints -----------------------------------------------------------------------------
     async def _root(self, request: Request) -> Response:
-        return HTMLResponse("<pre>Cannot POST /</pre>", status_code=404)
+        """Any other path or method: Express's 404 HTML ``Cannot POST /`` (C.1, probe)."""
+        path = request.url.path[len(self.prefix) :] or "/"
+        return HTMLResponse(f"<pre>Cannot {request.method} {path}</pre>", status_code=404)
 
     def _authenticate(self, request: Request) -> tuple[int | None, Response | None]:
         header = request.headers.get("authorization")
@@ -211,7 +271,15 @@ class QualiaApi:
             return _error("Body must be a JSON object with a query", "BAD_REQUEST", 400)
         if not isinstance(body, dict) or not isinstance(body.get("query"), str):
             return _error("Body must be a JSON object with a query", "BAD_REQUEST", 400)
-        variables = body.get("variables") or {}
+        variables = body.get("variables")
+        if variables is None:
+            variables = {}
+        if not isinstance(variables, dict):
+            return _error(
+                f'"variables" must be a JSON object, got {type(variables).__name__}',
+                "BAD_USER_INPUT",
+                400,
+            )
         match = _ORDERS_CALL.search(body["query"])
         if match is None:
             return _error(
@@ -221,16 +289,25 @@ class QualiaApi:
             )
         raw = match.group(1)
         if raw.startswith("$"):
-            args = variables.get(raw[1:]) or {}
+            args = variables.get(raw[1:])
+            if args is None:
+                args = {}
+            if not isinstance(args, dict):
+                return _error(
+                    f'Variable "{raw}" got invalid value {args!r}: the orders input must be an '
+                    "object {limit, offset}",
+                    "BAD_USER_INPUT",
+                    400,
+                )
         else:
             args = {}
             for name, value in _ARG.findall(raw):
                 args[name] = variables.get(value[1:]) if value.startswith("$") else value
         try:
-            limit = int(args.get("limit") if args.get("limit") is not None else 25)
-            offset = int(args.get("offset") if args.get("offset") is not None else 0)
-        except (TypeError, ValueError):
-            return _error("limit and offset must be integers", "BAD_USER_INPUT", 400)
+            limit = _int_arg(args, "limit", 25)
+            offset = _int_arg(args, "offset", 0)
+        except BadInput as err:
+            return _error(str(err), "BAD_USER_INPUT", 400)
         if limit < 0 or offset < 0:
             return _error("limit and offset must not be negative", "BAD_USER_INPUT", 400)
         limit = min(limit, MAX_LIMIT)
@@ -239,9 +316,14 @@ class QualiaApi:
         path = "/graphql"
         if orders and self.faults.take(self.name, path, {"malformed"}) is not None:
             orders[0].pop("_id")
+        if orders and self.faults.take(self.name, path, {"malformed_types"}) is not None:
+            orders[-1] = wrong_types(orders[-1], keep=("_id",))
         if orders and self.faults.take(self.name, path, {"drift_added"}) is not None:
             for o in orders:
                 o["escrow_officer"] = "Drift Officer"
+        if orders and self.faults.take(self.name, path, {"drift_renamed"}) is not None:
+            old, new = RENAMED
+            orders = [{(new if k == old else k): v for k, v in o.items()} for o in orders]
         return JSONResponse({"data": {"orders": {"orders": orders}}})
 
     # -- control -------------------------------------------------------------------------------
@@ -264,6 +346,8 @@ class QualiaApi:
 
     def truth(self, user_id: int | None, entity: str | None) -> dict[str, Any]:
         """Per agent: ``orders`` count (and ids when the entity is named)."""
+        if entity not in (None, "orders"):
+            raise BadControl(f"unknown qualia entity {entity!r}; one of ['orders']")
         out: dict[str, Any] = {}
         for agent in self.world.agents_with("qualia"):
             if user_id not in (None, agent.user_id) or entity not in (None, "orders"):

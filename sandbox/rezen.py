@@ -36,12 +36,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from sandbox.core import FaultPlan, register_api
+from sandbox.core import FaultPlan, FaultRule, error_status, register_api, retry_after, wrong_types
 from sandbox.rezen_data import AGENT_STATUSES, LIFECYCLE_GROUPS, Book, RezenData, epoch_ms
 from sandbox.world import World
 
 ERROR_KEY = "com.real.commons.apierror.ApiError"
 MAX_PAGE_SIZE = 1000
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 TRUTH_ENTITIES = (
     "agent",
     "teams",
@@ -82,8 +83,12 @@ class RezenJSON(JSONResponse):
         return json.dumps(content, default=_default, separators=(",", ":")).encode()
 
 
-def error(status: int, message: str) -> Response:
-    return RezenJSON({ERROR_KEY: {"message": message, "status": status}}, status_code=status)
+def error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """reZEN's error body ``{"com.real.commons.apierror.ApiError": {"message": ...}}`` (A.3, E).
+
+    Exactly the documented body: the status is in the HTTP status line only.
+    """
+    return RezenJSON({ERROR_KEY: {"message": message}}, status_code=status, headers=headers)
 
 
 def _int_param(request: Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -116,6 +121,9 @@ class RezenApi:
 
     name = "rezen"
     prefix = "/rezen"
+    record_faults = frozenset(
+        {"malformed", "malformed_types", "drift_added", "drift_renamed", "lose_page"}
+    )
 
     def __init__(self, world: World, faults: FaultPlan) -> None:
         self.world = world
@@ -158,11 +166,41 @@ class RezenApi:
             Route("/revshares/{agent_id}/contributors/{tier}", self._h(self.contributors)),
         ]
         k = [Route("/api-keys", self._h(self.api_keys))]
+        for route in (*y, *a, *k):  # any method reaches the handler: 405 in reZEN's body shape
+            route.methods = {*METHODS, "HEAD"}
+        anything = Route("/{rest:path}", self._unknown, methods=METHODS)
         return [
-            Mount("/yenta/api/v1", routes=y),
-            Mount("/arrakis/api/v1", routes=a),
-            Mount("/keymaker/api/v1", routes=k),
+            Mount("/yenta/api/v1", routes=[*y, anything]),
+            Mount("/arrakis/api/v1", routes=[*a, anything]),
+            Mount("/keymaker/api/v1", routes=[*k, anything]),
+            anything,
         ]
+
+    def fault_response(self, kind: str, rule: FaultRule) -> Response:
+        """reZEN's answer to an injected fault, in its ApiError body (A.3).
+
+        ``rate_limit``: 429 (A.2: clients map 429 to a rate-limit error; no limits or rate-limit
+        headers are documented, so only the standard ``Retry-After`` is sent — UNCONFIRMED).
+        ``server_error``: the rule's 5xx (A.3 lists 5xx). ``expired_credentials``: a revoked or
+        expired key is a bad key, which answers 403 "Not authorized." (A.2, E).
+        """
+        if kind == "rate_limit":
+            return error(429, "Too many requests", {"Retry-After": str(retry_after(rule))})
+        if kind == "server_error":
+            return error(error_status(rule), "Internal server error")
+        return error(403, "Not authorized.")
+
+    async def _unknown(self, request: Request) -> Response:
+        """Any path no reZEN endpoint serves: 403 without a valid key, else 404 (A.3).
+
+        The key is checked first, as an authentication filter in front of the services would
+        (UNCONFIRMED: the research has no sample of reZEN's 404 body; the ApiError shape of A.3
+        is used).
+        """
+        key = request.headers.get("x-api-key")
+        if not key or self.data.book_by_key(key) is None:
+            return error(403, "Not authorized.")
+        return error(404, f"No endpoint {request.method} {request.url.path}")
 
     def base_urls(self, root: str) -> dict[str, str]:
         return {
@@ -255,8 +293,8 @@ class RezenApi:
     # -- plumbing ---------------------------------------------------------------------------------
     def _h(self, fn: Callable[[Request, Book], Any]) -> Callable[[Request], Any]:
         async def handler(request: Request) -> Response:
-            if request.method != "GET":
-                return error(405, "Method not allowed")
+            if request.method not in ("GET", "HEAD"):  # the replica is read-only
+                return error(405, f"Method {request.method} not allowed")
             key = request.headers.get("x-api-key")
             book = self.data.book_by_key(key) if key else None
             if book is None:
@@ -291,6 +329,8 @@ class RezenApi:
         rows = [render(x) for x in chunk]
         if rows and self.faults.take("rezen", sub, {"malformed"}) is not None:
             rows[0] = dict(rows[0], id=None)
+        if rows and self.faults.take("rezen", sub, {"malformed_types"}) is not None:
+            rows[-1] = wrong_types(rows[-1], keep=("id",))
         if rows and self.faults.take("rezen", sub, {"drift_added"}) is not None:
             rows = [dict(r, sandboxAddedField="new in this API version") for r in rows]
         if rows and self.faults.take("rezen", sub, {"drift_renamed"}) is not None:

@@ -55,7 +55,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from sandbox.core import FaultPlan, register_api
+from sandbox.core import (
+    BadControl,
+    FaultPlan,
+    FaultRule,
+    error_status,
+    register_api,
+    retry_after,
+    wrong_types,
+)
 from sandbox.world import World, stable_int
 
 LOCAL_TZ = ZoneInfo("America/Los_Angeles")
@@ -64,6 +72,7 @@ PAGE_SIZE = 10
 SESSION_LIFETIME = timedelta(hours=2)
 MAX_SKEW_SECONDS = 300
 RATE_BUDGET = 1_000  # per session and minute, reported only
+TRUTH_ENTITIES = ("users", "sales", "listings", "shared_with_rezen")
 
 # SkySlope spells street suffixes out (reZEN keeps the USPS abbreviation).
 SUFFIXES = {
@@ -118,6 +127,9 @@ class SkySlopeApi:
 
     name = "skyslope"
     prefix = "/skyslope"
+    record_faults = frozenset(
+        {"malformed", "malformed_types", "drift_added", "drift_renamed", "lose_page"}
+    )
 
     def __init__(self, world: World, faults: FaultPlan) -> None:
         self.world = world
@@ -131,7 +143,7 @@ class SkySlopeApi:
 
     # -- wiring --------------------------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
-        return [
+        known = [
             Route("/auth/login", self._login, methods=["POST"]),
             Route("/api/users", self._users, methods=["GET"]),
             Route("/api/files/sales", self._list_sales, methods=["GET"]),
@@ -139,6 +151,50 @@ class SkySlopeApi:
             Route("/api/files/sales/{guid}", self._get_sale, methods=["GET"]),
             Route("/api/files/listings/{guid}", self._get_listing, methods=["GET"]),
         ]
+        self._known = known
+        methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+        return [*known, Route("/{rest:path}", self._unknown, methods=methods)]
+
+    async def _unknown(self, request: Request) -> Response:
+        """A path no endpoint serves (404) or a served path with another method (405).
+
+        Body ``{"message": ...}`` like the replica's other errors: the TM API's error body is not
+        in the research (B.5's ``{code, message, errors[], traceId}`` is the Forms API's), so
+        the shape is UNCONFIRMED.
+        """
+        path = "/" + request.path_params["rest"]
+        if any(route.path_regex.match(path) for route in self._known):
+            return JSONResponse(
+                {"message": f"The requested resource does not support {request.method}"},
+                status_code=405,
+            )
+        return JSONResponse({"message": f"No resource at {path}"}, status_code=404)
+
+    def fault_response(self, kind: str, rule: FaultRule) -> Response:
+        """SkySlope's answer to an injected fault, ``{"message": ...}`` (shape UNCONFIRMED).
+
+        ``rate_limit``: 429 (B.3: 429 is seen under load) with ``x-ratelimit-remaining: 0`` and
+        ``x-ratelimit-reset`` (B.3, epoch seconds UNCONFIRMED) plus the standard ``Retry-After``.
+        ``server_error``: the rule's 5xx (B.3: 503 seen). ``expired_credentials``: 401 as for a
+        dead session (B.2), the same answer as :meth:`_session` gives.
+        """
+        if kind == "rate_limit":
+            wait = retry_after(rule)
+            return JSONResponse(
+                {"message": "API rate limit exceeded"},
+                status_code=429,
+                headers={
+                    "Retry-After": str(wait),
+                    "x-ratelimit-limit": str(RATE_BUDGET),
+                    "x-ratelimit-remaining": "0",
+                    "x-ratelimit-reset": str(int(time.time()) + wait),
+                },
+            )
+        if kind == "server_error":
+            return JSONResponse(
+                {"message": "The service is unavailable"}, status_code=error_status(rule)
+            )
+        return JSONResponse({"message": "Session is invalid or expired"}, status_code=401)
 
     def base_urls(self, root: str) -> dict[str, str]:
         return {"skyslope_base_url": f"{root}{self.prefix}"}
@@ -409,6 +465,8 @@ class SkySlopeApi:
         path = f"/api/files/{kind}"
         if rows and self.faults.take(self.name, path, {"malformed"}) is not None:
             rows[0] = {k: v for k, v in rows[0].items() if not k.endswith("Guid")}
+        if rows and self.faults.take(self.name, path, {"malformed_types"}) is not None:
+            rows[-1] = wrong_types(rows[-1], keep=(f"{kind[:-1]}Guid",))
         if rows and self.faults.take(self.name, path, {"drift_added"}) is not None:
             for r in rows:
                 r["teamName"] = "Drift Team"
@@ -470,11 +528,13 @@ class SkySlopeApi:
         ``shared_with_rezen`` lists, per SkySlope file, the world deal key it records and whether
         the same real deal is also in reZEN — what the unified model's matching must reproduce.
         """
+        if entity is not None and entity not in TRUTH_ENTITIES:
+            raise BadControl(f"unknown skyslope entity {entity!r}; one of {list(TRUTH_ENTITIES)}")
         agents = [a for a in self.world.agents_with("skyslope") if user_id in (None, a.user_id)]
         out: dict[str, Any] = {}
         for agent in agents:
             per: dict[str, Any] = {}
-            for ent in ("users", "sales", "listings", "shared_with_rezen"):
+            for ent in TRUTH_ENTITIES:
                 if entity not in (None, ent):
                     continue
                 if ent == "users":
