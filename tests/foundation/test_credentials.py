@@ -8,13 +8,14 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from agentsync import agents, crypto, db
-from agentsync.errors import ConflictError, InvalidInputError, NotFoundError
+from agentsync.errors import ConflictError, InvalidInputError, NotFoundError, SettingError
 from agentsync.settings import load_settings
 
 AGENTSYNC = str(Path(sys.executable).with_name("agentsync"))
@@ -62,6 +63,71 @@ def test_generated_key_is_0600_and_reused(tmp_path, monkeypatch):
     assert crypto.decrypt_json(token, settings) == {"a": "b"}
     path.chmod(0o644)
     with pytest.raises(Exception, match="readable by others"):
+        crypto.load_key(settings)
+
+
+# Each racing process imports agentsync, waits for the go file (so all start at once), then loads
+# the key and prints it (Fernet-checked). Writes through os.fdopen are slowed down, so a key file
+# that is visible before its key is written (the race) is seen by the other processes every time.
+_RACE = """
+import os, sys, time
+from pathlib import Path
+from cryptography.fernet import Fernet
+from agentsync import crypto
+from agentsync.settings import load_settings
+
+real_fdopen = os.fdopen
+class SlowWriter:
+    def __init__(self, fh): self.fh = fh
+    def __getattr__(self, name): return getattr(self.fh, name)
+    def __enter__(self): return self
+    def __exit__(self, *exc): return self.fh.__exit__(*exc)
+    def write(self, data):
+        time.sleep(0.5)
+        return self.fh.write(data)
+os.fdopen = lambda *a, **kw: SlowWriter(real_fdopen(*a, **kw))
+
+settings = load_settings(data_dir=sys.argv[1])
+go = Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.001)
+key = crypto.load_key(settings)
+Fernet(key)
+print(key.decode())
+"""
+
+
+def test_generated_key_race_between_processes(tmp_path):
+    """Processes creating the key at once all end with one complete key and no error."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTSYNC_")}
+    data_dir, go = tmp_path / "data", tmp_path / "go"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _RACE, str(data_dir), str(go)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    time.sleep(2)  # let them import; a late one still races a slow writer
+    go.write_text("go")
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * len(procs), [err for _, err in results]
+    keys = {out.strip() for out, _ in results}
+    assert keys == {(data_dir / "secret.key").read_text().strip()}
+    assert stat.S_IMODE((data_dir / "secret.key").stat().st_mode) == 0o600
+    assert [f.name for f in data_dir.iterdir()] == ["secret.key"]  # no temporary file left
+
+
+def test_damaged_key_file_is_a_setting_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("AGENTSYNC_ENCRYPTION_KEY", raising=False)
+    settings = load_settings(data_dir=tmp_path)
+    path = tmp_path / "secret.key"
+    path.write_bytes(b"")
+    path.chmod(0o600)
+    with pytest.raises(SettingError, match="empty or not a Fernet key"):
         crypto.load_key(settings)
 
 
