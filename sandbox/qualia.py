@@ -328,8 +328,16 @@ class QualiaApi:
 
     # -- control -------------------------------------------------------------------------------
     def advance(self, fraction: float, rng: random.Random) -> dict[str, Any]:
-        """New orders (``fraction`` of each agent's count, at least one) and status changes."""
-        created = changed = 0
+        """New orders (``fraction`` of each agent's count, at least one) and status changes.
+
+        About ``fraction`` of the orders are looked at; those still ``open`` close (about 75%)
+        or are cancelled (the rest). A cancelled order stays served with ``status:
+        "cancelled"``: research shows no delete, only statuses (C.2 ``status`` and the
+        ``input: {status}`` filter; C.3 ``status_details{... cancelled ...}`` and the
+        ``cancelOrder`` mutation). The status values themselves are [UNCONFIRMED]. Truth's
+        ``deleted_ids`` therefore stay empty and ``by_status`` / ``cancelled_ids`` move.
+        """
+        created = changed = cancelled = 0
         with self._lock:
             for agent in self.world.agents_with("qualia"):
                 n = self._count(agent.user_id)
@@ -337,15 +345,24 @@ class QualiaApi:
                     if rng.random() < fraction:
                         order = self._order(agent.user_id, i)
                         if order["status"] == "open":
-                            self._status[order["_id"]] = "closed"
+                            if rng.random() < 0.25:
+                                self._status[order["_id"]] = "cancelled"
+                                cancelled += 1
+                            else:
+                                self._status[order["_id"]] = "closed"
                             changed += 1
                 new = max(1, round(n * fraction)) if fraction > 0 else 0
                 self._extra[agent.user_id] = self._extra.get(agent.user_id, 0) + new
                 created += new
-        return {"orders_created": created, "orders_changed": changed}
+        return {
+            "orders_created": created,
+            "orders_changed": changed,
+            "orders_cancelled": cancelled,
+        }
 
     def truth(self, user_id: int | None, entity: str | None) -> dict[str, Any]:
-        """Per agent: ``orders`` count (and ids when the entity is named)."""
+        """Per agent: ``orders`` count and ``by_status`` (ids and ``cancelled_ids`` when the
+        entity is named)."""
         if entity not in (None, "orders"):
             raise BadControl(f"unknown qualia entity {entity!r}; one of ['orders']")
         out: dict[str, Any] = {}
@@ -353,9 +370,17 @@ class QualiaApi:
             if user_id not in (None, agent.user_id) or entity not in (None, "orders"):
                 continue
             n = self._count(agent.user_id)
-            per: dict[str, Any] = {"count": n, "trashed_ids": [], "deleted_ids": []}
+            orders = [self._order(agent.user_id, i) for i in range(n)]
+            statuses = [o["status"] for o in orders]
+            per: dict[str, Any] = {
+                "count": n,
+                "trashed_ids": [],
+                "deleted_ids": [],
+                "by_status": {s: statuses.count(s) for s in STATUSES},
+            }
             if entity:
-                per["ids"] = [self._order(agent.user_id, i)["_id"] for i in range(n)]
+                per["ids"] = [o["_id"] for o in orders]
+                per["cancelled_ids"] = [o["_id"] for o in orders if o["status"] == "cancelled"]
             out[str(agent.user_id)] = {"orders": per}
         return out
 

@@ -45,6 +45,14 @@ def make_uuid(*parts: object) -> str:
     return str(uuid.UUID(bytes=digest, version=4))
 
 
+def rezen_record_id(seed: int, user_id: int, deal_key: int, is_listing: bool) -> str:
+    """The reZEN id (A.4: a UUID) of the transaction or listing recording world deal ``deal_key``.
+
+    Public so the SkySlope replica's ground truth can name the reZEN record of a shared deal.
+    """
+    return make_uuid(seed, "rezen-listing" if is_listing else "rezen-tx", user_id, deal_key)
+
+
 def epoch_ms(dt: datetime) -> int:
     """Epoch milliseconds (A.4: some date fields are epoch ms, e.g. ``closedAt``)."""
     return int(dt.timestamp() * 1000)
@@ -297,8 +305,7 @@ class RezenData:
         }
 
     def tx_id(self, book: Book, deal: RealDeal) -> str:
-        kind = "rezen-listing" if deal.is_listing else "rezen-tx"
-        return make_uuid(self.world.seed, kind, book.user_id, deal.key)
+        return rezen_record_id(self.world.seed, book.user_id, deal.key, deal.is_listing)
 
     def transaction(self, book: Book, deal: RealDeal, detail: bool = False) -> dict[str, Any]:
         """A transaction (A.6.4 core fields; ``participants`` only in the detail)."""
@@ -606,8 +613,18 @@ class RezenData:
 
     # -- the clock moves -----------------------------------------------------------------------
     def advance(self, fraction: float, rng: random.Random) -> dict[str, Any]:
-        """Update/create some transactions (updatedAt bumps, lifecycle moves), add payments,
-        change some network statuses. Returns a summary per agent."""
+        """The clock moved: update, close, terminate and create transactions and listings.
+
+        Per agent and kind, ``fraction`` of the records (at least one) get a new ``updatedAt``;
+        of those that are OPEN, about 40% close (``closedAt`` = today) and about 20% are
+        terminated. Termination is how reZEN shows a deal going away: the record stays served,
+        moves to the ``TERMINATED`` lifecycle group with ``lifecycleState.state`` ``TERMINATED``
+        (A.6.4 [LIVE-OBSERVED]: the groups ``OPEN``/``CLOSED``/``TERMINATED``; the
+        ``TERMINATION_REQUESTED`` → ``TERMINATED`` states and the ``/terminated`` lifecycle
+        write). Nothing is ever deleted, so truth's ``deleted_ids`` stay empty and
+        ``by_lifecycle`` moves. About half as many new OPEN records are created; some network
+        statuses flip; one revshare payment is added. Returns a summary per agent
+        (``transactions_updated`` counts every touched record, listings included)."""
         now = self.world.now()
         summary: dict[str, Any] = {}
         with self._lock:
@@ -615,14 +632,15 @@ class RezenData:
             for uid in self.agents():
                 book = self.book(uid)
                 assert book is not None
-                changed = moved = status_changes = 0
+                changed = moved = terminated = status_changes = 0
                 created = {False: 0, True: 0}
                 for listings in (False, True):
                     pool = self.deals(book, listings)
                     k = max(1, round(len(pool) * fraction)) if pool and fraction > 0 else 0
                     for deal in rng.sample(pool, min(k, len(pool))):
                         st = dict(self.state(book, deal))
-                        if st["lifecycle"] == "OPEN" and rng.random() < 0.4:
+                        roll = rng.random() if st["lifecycle"] == "OPEN" else 1.0
+                        if roll < 0.4:
                             st["lifecycle"] = "CLOSED"
                             st["close"] = now.date()
                             moved += 1
@@ -639,6 +657,11 @@ class RezenData:
                             key=10_000_000 + len(extras),
                             created_at=now - timedelta(seconds=rng.randint(0, 3_600)),
                             lifecycle="OPEN",
+                        elif roll < 0.6:
+                            st["lifecycle"] = "TERMINATED"
+                            st["close"] = None
+                            moved += 1
+                            terminated += 1
                             close_date=(now + timedelta(days=30)).date(),
                             street_number=rng.randint(10, 9999),
                         )
@@ -654,6 +677,7 @@ class RezenData:
                     agent.updated_at = now
                     status_changes += 1
                 if fraction > 0:
+                            in_skyslope=False,  # recorded in reZEN only
                     self._extra_payments[uid] = self._extra_payments.get(uid, 0) + 1
                 summary[str(uid)] = {
                     "transactions_updated": changed,
@@ -671,6 +695,7 @@ def _roster_item(
     user_id: int,
     agent_id: str,
     first: str,
+                    "terminated": terminated,
     last: str,
     status: str,
     join: date,

@@ -31,9 +31,11 @@ Facts followed (``../shared/research/rezen-skyslope-qualia-apis.md``, part B):
   own account's users (B.1: visibility follows the key's role). No paging observed; none served.
 
 Records come from :meth:`sandbox.world.World.deals` where ``in_skyslope`` (``is_listing`` →
-listing, otherwise sale). Deals shared with reZEN carry the same address, side, close date and
-price, written SkySlope's way (street suffix spelled out, city upper-cased on some files, price
-as a number) so the unified model has real matching work to do.
+listing, otherwise sale), plus the SkySlope-only files ``advance`` creates; ``advance`` also
+modifies and cancels files (see :meth:`SkySlopeApi.advance`). Deals shared with reZEN carry the
+same address, side, close date and price, written SkySlope's way (street suffix spelled out,
+city upper-cased on some files, price as a number) so the unified model has real matching work
+to do. Ground truth names the reZEN record of each shared file (``shared_with_rezen``).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ import secrets
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -64,7 +66,8 @@ from sandbox.core import (
     retry_after,
     wrong_types,
 )
-from sandbox.world import World, stable_int
+from sandbox.rezen_data import rezen_record_id
+from sandbox.world import CITIES, EPOCH, STREETS, RealDeal, World, stable_int
 
 LOCAL_TZ = ZoneInfo("America/Los_Angeles")
 NULL_DATE = "0001-01-01T00:00:00"
@@ -138,6 +141,8 @@ class SkySlopeApi:
         self._lock = threading.Lock()
         # guid -> (modified_at, revision) for files changed by advance()
         self._changes: dict[str, tuple[datetime, int]] = {}
+        self._new: dict[int, list[RealDeal]] = {}  # files created by advance(), per agent
+        self._canceled: dict[str, date] = {}  # guid -> day advance() canceled the file
         self._version = 0  # bumped by advance(): invalidates the per-agent file cache
         self._cache: dict[tuple, tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]] = {}
 
@@ -226,9 +231,7 @@ class SkySlopeApi:
         if hit is not None:
             return hit
         files = [
-            self._file(deal)
-            for deal in self.world.deals(user_id)
-            if deal.in_skyslope and deal.is_listing == listings
+            self._file(deal) for deal in self._deals_of(user_id) if deal.is_listing == listings
         ]
         files.sort(key=lambda f: (f["createdOn"], f[f"{f['objectType']}Guid"]))
         index = {f[f"{f['objectType']}Guid"]: f for f in files}
@@ -238,10 +241,29 @@ class SkySlopeApi:
             self._cache[key] = (files, index)
         return files, index
 
+    def _guid(self, deal: RealDeal) -> str:
+        kind = "listing" if deal.is_listing else "sale"
+        return guid(self.world.seed, "sky", kind, deal.user_id, deal.key)
+
+    def _deals_of(self, user_id: int) -> list[RealDeal]:
+        """The agent's SkySlope deals now: the world's, then those created by ``advance``.
+
+        A file canceled by ``advance`` keeps its deal with the lifecycle ``TERMINATED`` (status
+        ``Canceled``): files stay listed with a terminal status, see :meth:`advance`.
+        """
+        deals = [d for d in self.world.deals(user_id) if d.in_skyslope]
+        deals += self._new.get(user_id, [])
+        if not self._canceled:
+            return deals
+        return [
+            replace(d, lifecycle="TERMINATED") if self._guid(d) in self._canceled else d
+            for d in deals
+        ]
+
     def _file(self, deal: Any) -> dict[str, Any]:
         seed = self.world.seed
         kind = "listing" if deal.is_listing else "sale"
-        file_guid = guid(seed, "sky", kind, deal.user_id, deal.key)
+        file_guid = self._guid(deal)
         rng = random.Random(stable_int(seed, "skyfile", deal.user_id, deal.key))
         number, _, rest = f"{deal.street_number} {deal.street_name}".partition(" ")
         name, _, suffix = rest.rpartition(" ")
@@ -250,7 +272,9 @@ class SkySlopeApi:
         if rng.random() < 0.15:  # B.4: control characters in text
             street = street.replace(" ", f" {rng.choice(CONTROL_CHARS)}", 1)
         created = deal.created_at
-        modified = min(created + timedelta(days=rng.randint(0, 30)), self.world.now())
+        # Fixed once created (EPOCH caps the seed files, a file created by advance() starts
+        # unmodified): only advance() moves modifiedOn, so truth knows every modification.
+        modified = min(created + timedelta(days=rng.randint(0, 30)), max(created, EPOCH))
         revision = 0
         if file_guid in self._changes:
             modified, revision = self._changes[file_guid]
@@ -298,7 +322,7 @@ class SkySlopeApi:
                 escrowClosingDate=naive_date(deal.close_date),
                 actualClosingDate=naive_date(closed),
                 deadDate=naive_date(
-                    (created + timedelta(days=30)).date()
+                    self._canceled.get(file_guid, (created + timedelta(days=30)).date())
                     if deal.lifecycle == "TERMINATED"
                     else None
                 ),
@@ -507,26 +531,82 @@ class SkySlopeApi:
 
     # -- control -------------------------------------------------------------------------------
     def advance(self, fraction: float, rng: random.Random) -> dict[str, Any]:
-        """Touch ``fraction`` of every agent's files: new ``modifiedOn`` and revision."""
-        touched = 0
+        """The clock moved: modify, cancel and create files.
+
+        - About ``fraction`` of every agent's files get a new ``modifiedOn`` and ``revision``.
+        - About 30% of the touched files that are still open (sale ``Pending``, listing
+          ``Active``) are canceled: status ``Canceled``, a sale's ``deadDate`` = today.
+        - New SkySlope-only files, about a third of ``fraction`` of the agent's file count (at
+          least one), are created now, a quarter of them listings.
+
+        Removal is shown the way SkySlope shows it: the file stays listed with a terminal status.
+        Research (B.3/B.4) documents ``status`` values, ``deadDate`` and no delete endpoint nor
+        deleted-file feed. That a canceled file stays listed is [UNCONFIRMED] but the most
+        plausible reading, so truth's ``deleted_ids`` stay empty and ``by_status`` /
+        ``canceled_ids`` move.
+        """
+        touched = canceled = 0
+        created = {"sale": 0, "listing": 0}
         now = self.world.now()
         for agent in self.world.agents_with("skyslope"):
+            n_files = 0
             for listings in (False, True):
-                for f in self._files(agent.user_id, listings):
+                files = self._files(agent.user_id, listings)
+                n_files += len(files)
+                for f in files:
                     if rng.random() < fraction:
                         key = f[f"{f['objectType']}Guid"]
                         self._changes[key] = (now, self._changes.get(key, (now, 0))[1] + 1)
                         touched += 1
+                        if f["status"] in ("Pending", "Active") and rng.random() < 0.3:
+                            self._canceled[key] = now.astimezone(LOCAL_TZ).date()
+                            canceled += 1
+            n_new = max(1, round(n_files * fraction / 3)) if fraction > 0 else 0
+            for _ in range(n_new):
+                deal = self._new_deal(agent.user_id, rng, now)
+                self._new.setdefault(agent.user_id, []).append(deal)
+                created["listing" if deal.is_listing else "sale"] += 1
         with self._lock:
             self._version += 1
             self._cache.clear()
-        return {"files_modified": touched}
+        return {
+            "files_modified": touched,
+            "files_canceled": canceled,
+            "sales_created": created["sale"],
+            "listings_created": created["listing"],
+        }
+
+    def _new_deal(self, user_id: int, rng: random.Random, now: datetime) -> RealDeal:
+        """A SkySlope-only OPEN deal created within the last hour (recorded nowhere else)."""
+        is_listing = rng.random() < 0.25
+        city, state, zip3 = rng.choice(CITIES)
+        return RealDeal(
+            key=20_000_000 + len(self._new.get(user_id, [])),
+            user_id=user_id,
+            is_listing=is_listing,
+            street_number=rng.randint(10, 9999),
+            street_name=rng.choice(STREETS),
+            unit=None,
+            city=city,
+            state=state,
+            zip=f"{zip3}{rng.randint(10, 99)}",
+            side="SELLER" if is_listing else rng.choice(["BUYER", "SELLER"]),
+            price_cents=rng.randint(150_000, 2_500_000) * 100,
+            lifecycle="OPEN",
+            created_at=now - timedelta(seconds=rng.randint(0, 3_600)),
+            close_date=(now + timedelta(days=rng.randint(20, 60))).date(),
+            in_rezen=False,
+            in_skyslope=True,
+        )
 
     def truth(self, user_id: int | None, entity: str | None) -> dict[str, Any]:
         """Per agent: ``users``, ``sales``, ``listings`` counts/ids, and ``shared_with_rezen``.
 
-        ``shared_with_rezen`` lists, per SkySlope file, the world deal key it records and whether
-        the same real deal is also in reZEN — what the unified model's matching must reproduce.
+        ``sales`` and ``listings`` also give ``by_status`` (the ``status`` served, e.g.
+        ``Canceled``) and, when the entity is named, ``canceled_ids``. ``shared_with_rezen``
+        lists, per SkySlope file, the world deal key it records, whether the same real deal is
+        also in reZEN and, if so, that record's reZEN id (``rezen_id``, a transaction or listing
+        transaction; null otherwise) — what the unified model's matching must reproduce.
         """
         if entity is not None and entity not in TRUTH_ENTITIES:
             raise BadControl(f"unknown skyslope entity {entity!r}; one of {list(TRUTH_ENTITIES)}")
@@ -542,19 +622,17 @@ class SkySlopeApi:
                 elif ent == "shared_with_rezen":
                     files = [
                         {
-                            "guid": guid(
-                                self.world.seed,
-                                "sky",
-                                "listing" if d.is_listing else "sale",
-                                d.user_id,
-                                d.key,
-                            ),
+                            "guid": self._guid(d),
                             "deal_key": d.key,
                             "kind": "listing" if d.is_listing else "sale",
                             "in_rezen": d.in_rezen,
+                            "rezen_id": (
+                                rezen_record_id(self.world.seed, d.user_id, d.key, d.is_listing)
+                                if d.in_rezen
+                                else None
+                            ),
                         }
-                        for d in self.world.deals(agent.user_id)
-                        if d.in_skyslope
+                        for d in self._deals_of(agent.user_id)
                     ]
                     per[ent] = {
                         "count": sum(1 for f in files if f["in_rezen"]),
@@ -565,6 +643,13 @@ class SkySlopeApi:
                     files = self._files(agent.user_id, ent == "listings")
                     ids = [f[f"{f['objectType']}Guid"] for f in files]
                 per[ent] = {"count": len(ids), "trashed_ids": [], "deleted_ids": []}
+                if ent != "users":
+                    statuses = [f["status"] for f in files]
+                    per[ent]["by_status"] = {s: statuses.count(s) for s in sorted(set(statuses))}
+                    if entity:
+                        per[ent]["canceled_ids"] = [
+                            i for i, s in zip(ids, statuses, strict=True) if s == "Canceled"
+                        ]
                 if entity:
                     per[ent]["ids"] = ids
             out[str(agent.user_id)] = per

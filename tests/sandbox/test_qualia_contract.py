@@ -90,3 +90,67 @@ def test_advance_adds_orders_at_the_end(qualia):
     ).json()
     b, a = before[str(AGENT)]["orders"]["ids"], after[str(AGENT)]["orders"]["ids"]
     assert len(a) > len(b) and a[: len(b)] == b
+
+
+def _all_orders(url: str, auth: httpx.BasicAuth) -> list[dict]:
+    """Every order served, paging by offset until an empty list (C.2)."""
+    seen, offset = [], 0
+    while True:
+        resp = httpx.post(
+            url, json={"query": QUERY, "variables": {"limit": 9, "offset": offset}}, auth=auth
+        )
+        assert resp.status_code == 200, resp.text
+        orders = resp.json()["data"]["orders"]["orders"]
+        if not orders:
+            return seen
+        seen.extend(orders)
+        offset += len(orders)
+
+
+def test_advance_closes_cancels_and_creates_orders_as_truth_says(qualia):
+    running, url, _ = qualia
+    module = running.sandbox.modules["qualia"]
+    agents = [a.user_id for a in running.sandbox.world.agents_with("qualia")]
+    auths = {
+        uid: httpx.BasicAuth(
+            module.credentials(uid)["username"], module.credentials(uid)["password"]
+        )
+        for uid in agents
+    }
+    before = {uid: {o["_id"]: o for o in _all_orders(url, auths[uid])} for uid in agents}
+    totals = {"orders_created": 0, "orders_changed": 0, "orders_cancelled": 0}
+    for _ in range(3):  # random changes: move on until at least one order is cancelled
+        resp = httpx.post(f"{running.url}/_sandbox/advance", json={"seconds": 3600, "fraction": 1})
+        for key in totals:
+            totals[key] += resp.json()["changes"]["qualia"][key]
+        if totals["orders_cancelled"]:
+            break
+    assert totals["orders_cancelled"] > 0
+    cancelled = changed = created = 0
+    for uid in agents:
+        served = _all_orders(url, auths[uid])
+        truth = httpx.get(
+            f"{running.url}/_sandbox/truth/qualia", params={"user_id": uid, "entity": "orders"}
+        ).json()[str(uid)]["orders"]
+        old = before[uid]
+        ids = [o["_id"] for o in served]
+        # HTTP (every page) == truth; nothing disappears (a cancelled order keeps its place)
+        assert ids == truth["ids"] and truth["deleted_ids"] == []
+        assert ids[: len(old)] == list(old)
+        statuses = [o["status"] for o in served]
+        assert {s: statuses.count(s) for s in truth["by_status"]} == truth["by_status"]
+        assert len(statuses) == truth["count"]
+        assert [o["_id"] for o in served if o["status"] == "cancelled"] == truth["cancelled_ids"]
+        for o in served:  # new orders start open (a later advance may already change them)
+            was = old[o["_id"]]["status"] if o["_id"] in old else "open"
+            if o["status"] != was:
+                assert was == "open" and o["status"] in ("closed", "cancelled")
+                changed += 1
+                cancelled += o["status"] == "cancelled"
+                assert (o["close_date"] is None) == (o["status"] == "cancelled")
+        created += len(served) - len(old)
+    assert (cancelled, changed, created) == (
+        totals["orders_cancelled"],
+        totals["orders_changed"],
+        totals["orders_created"],
+    )

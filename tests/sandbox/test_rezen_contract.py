@@ -289,3 +289,56 @@ def test_record_faults(sandbox_server, rz: Rezen) -> None:
     httpx.post(faults, json={"spec": "rezen:/arrakis/*:server_error:1"})
     assert rz.get(url).status_code == 500
     assert rz.get(url).status_code == 200
+
+
+def _by_group(rz: Rezen, family: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """``family`` (transactions / listing-transactions): every row served, per lifecycle group."""
+    base = f"{rz.arrakis}/transactions/participant/{rz.me['id']}/{family}"
+    return {
+        g: {r["id"]: r for r in rz.all_pages(f"{base}/{g}", "transactions")}
+        for g in ("OPEN", "CLOSED", "TERMINATED")
+    }
+
+
+def test_advance_terminates_closes_and_creates_as_truth_says(sandbox_server, rz: Rezen) -> None:
+    families = {"transactions": "transactions", "listings": "listing-transactions"}
+    before = {entity: _by_group(rz, fam) for entity, fam in families.items()}
+    totals = {"terminated": 0, "transactions_created": 0, "listings_created": 0}
+    for _ in range(3):  # random changes: move on until at least one record is terminated
+        resp = httpx.post(
+            f"{sandbox_server.url}/_sandbox/advance",
+            json={"seconds": 3600, "fraction": 1.0},
+            timeout=60,
+        )
+        mine = resp.json()["changes"]["rezen"][str(rz.user_id)]
+        for key in totals:
+            totals[key] += mine[key]
+        if totals["terminated"]:
+            break
+    assert totals["terminated"] > 0
+    terminated = 0
+    for entity, fam in families.items():
+        after = _by_group(rz, fam)
+        truth = rz.truth(entity)
+        served = {i: g for g, rows in after.items() for i in rows}
+        old = {i: g for g, rows in before[entity].items() for i in rows}
+        was = {i: old.get(i, "OPEN") for i in served}  # created records start OPEN
+        # HTTP (every group, every page) == truth; nothing disappears: removal is a lifecycle
+        assert sorted(served) == sorted(truth["ids"]) and truth["deleted_ids"] == []
+        assert {g: len(rows) for g, rows in after.items()} == truth["by_lifecycle"]
+        assert set(old) <= set(served)
+        created = set(served) - set(old)
+        assert len(created) == totals[f"{entity}_created"]
+        moved = {i for i, g in served.items() if g == "TERMINATED" and was[i] == "OPEN"}
+        assert all(old[i] != "TERMINATED" or served[i] == "TERMINATED" for i in old)
+        terminated += len(moved)
+        for i in moved:
+            row = after["TERMINATED"][i]
+            assert row["lifecycleState"]["state"] == "TERMINATED"
+            assert "closedAt" not in row and "closingDateEstimated" not in row
+            if i in old:
+                assert row["updatedAt"] > before[entity]["OPEN"][i]["updatedAt"]
+            if entity == "transactions":
+                detail = rz.get(f"{rz.arrakis}/transactions/{i}").json()
+                assert detail["lifecycleState"]["state"] == "TERMINATED"
+    assert terminated == totals["terminated"]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from sandbox.skyslope import NULL_DATE, hmac_signature
+from sandbox.skyslope import LOCAL_TZ, NULL_DATE, hmac_signature
 
 AGENT = 101
 
@@ -145,3 +145,194 @@ def test_truth_names_files_shared_with_rezen(sky):
         params={"user_id": 103, "entity": "shared_with_rezen"},
     ).json()["103"]["shared_with_rezen"]
     assert other["count"] == 0 and other["files"]
+
+
+# -- served records against ground truth (ids and counts, every page) ------------------------------
+
+# USPS abbreviations of the suffixes SkySlope spells out (reZEN keeps the abbreviation).
+USPS = {
+    "Street": "St",
+    "Court": "Ct",
+    "Drive": "Dr",
+    "Avenue": "Ave",
+    "Road": "Rd",
+    "Lane": "Ln",
+    "Boulevard": "Blvd",
+}
+
+
+def _truth(running, entity: str, user_id: int = AGENT) -> dict:
+    resp = httpx.get(
+        f"{running.url}/_sandbox/truth/skyslope",
+        params={"user_id": user_id, "entity": entity},
+        timeout=30,
+    )
+    resp.raise_for_status()
+    return resp.json()[str(user_id)][entity]
+
+
+def _all_summaries(base: str, headers: dict[str, str], kind: str) -> list[dict]:
+    """Every summary row of ``/api/files/{kind}``, following ``rel: next`` to the end."""
+    rows, page = [], 1
+    while True:
+        resp = httpx.get(f"{base}/api/files/{kind}", params={"pageNumber": page}, headers=headers)
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        rows.extend(body["value"][kind])
+        if not any(link["rel"] == "next" for link in body["links"]):
+            return rows
+        page += 1
+
+
+def test_listings_over_http_equal_truth_and_details_agree(sky):
+    running, base, cred = sky
+    headers = _session(base, cred)
+    truth = _truth(running, "listings")
+    rows = _all_summaries(base, headers, "listings")
+    ids = [r["listingGuid"] for r in rows]
+    # only deals shared with reZEN are SkySlope listings in the tiny world: one page or two
+    assert truth["count"] > 0
+    assert len(ids) == len(set(ids)) == truth["count"]
+    assert sorted(ids) == sorted(truth["ids"])
+    assert {r["status"] for r in rows} == set(truth["by_status"])
+    for row in rows:
+        detail = httpx.get(f"{base}/api/files/listings/{row['listingGuid']}", headers=headers)
+        assert detail.status_code == 200
+        listing = detail.json()["value"]["listing"]
+        assert listing["listingGuid"] == row["listingGuid"]
+        assert listing["objectType"] == "listing"
+        assert listing["status"] == row["status"]
+        assert listing["modifiedOn"] == row["modifiedOn"]
+    # a sale's guid is not a listing (B.4: 422 "Unable to find" across folders)
+    sale = _truth(running, "sales")["ids"][0]
+    assert httpx.get(f"{base}/api/files/listings/{sale}", headers=headers).status_code == 422
+
+
+def test_users_over_http_equal_truth(sky):
+    running, base, cred = sky
+    for user_id in (AGENT, 103):  # every SkySlope agent of the tiny world sees its own account
+        login = running.sandbox.modules["skyslope"].credentials(user_id)
+        body = httpx.get(f"{base}/api/users", headers=_session(base, login)).json()
+        users = body["value"]["users"]
+        truth = _truth(running, "users", user_id)
+        assert [u["userGuid"] for u in users] == truth["ids"]
+        assert len(users) == truth["count"] > 0
+        assert all(u["email"] for u in users)
+    mine = {u["userGuid"] for u in httpx.get(f"{base}/api/users", headers=_session(base, cred))
+            .json()["value"]["users"]}  # fmt: skip
+    assert mine.isdisjoint(_truth(running, "users", 103)["ids"])
+
+
+def _street_key(number: str, street: str) -> str:
+    """``number name suffix`` without control characters, suffix USPS-abbreviated."""
+    words = "".join(c for c in f"{number} {street}" if ord(c) >= 32).split()
+    return " ".join([*words[:-1], USPS.get(words[-1], words[-1])])
+
+
+def _naive_day(value: str) -> str | None:
+    return None if value == NULL_DATE else value[:10]
+
+
+def test_shared_deals_read_the_same_in_rezen_and_skyslope_over_http(sky):
+    running, base, cred = sky
+    headers = _session(base, cred)
+    files = _truth(running, "shared_with_rezen")["files"]
+    rezen_ids = set(
+        httpx.get(
+            f"{running.url}/_sandbox/truth/rezen",
+            params={"user_id": AGENT, "entity": "transactions"},
+        ).json()[str(AGENT)]["transactions"]["ids"]
+    )
+    assert all((f["rezen_id"] is not None) == f["in_rezen"] for f in files)
+    shared = [f for f in files if f["in_rezen"] and f["kind"] == "sale"]
+    assert shared and {f["rezen_id"] for f in shared} <= rezen_ids
+    urls = running.sandbox.base_urls()
+    rezen_key = {"X-API-KEY": running.sandbox.modules["rezen"].credentials(AGENT)["api_key"]}
+    closed = 0
+    for f in shared:
+        sale = httpx.get(f"{base}/api/files/sales/{f['guid']}", headers=headers).json()
+        sale = sale["value"]["sale"]
+        tx = httpx.get(
+            f"{urls['rezen_arrakis_url']}/transactions/{f['rezen_id']}", headers=rezen_key
+        ).json()
+        prop, addr = sale["property"], tx["address"]
+        assert _street_key(prop["streetNumber"], prop["streetAddress"]) == addr["street"], f
+        assert prop["city"].casefold() == addr["city"].casefold()
+        assert prop["zip"] == addr["zip"]
+        assert (prop["unit"] or None) == ((addr["street2"] or "").removeprefix("Unit ") or None)
+        assert sale["salePrice"] == tx["price"]["amount"]
+        # close date: SkySlope's actual (closed) / escrow (open) date against reZEN's
+        # closedAt (closed) / closingDateEstimated (open); both null once terminated
+        if "closedAt" in tx:
+            closed += 1
+            rezen_close = datetime.fromtimestamp(tx["closedAt"] / 1000, UTC).date().isoformat()
+            assert _naive_day(sale["actualClosingDate"]) == rezen_close, f
+        else:
+            assert _naive_day(sale["actualClosingDate"]) is None
+            assert _naive_day(sale["escrowClosingDate"]) == tx.get("closingDateEstimated"), f
+    assert closed > 0
+
+
+def _served(running, base: str, user_id: int) -> dict[str, dict[str, dict]]:
+    """Per kind, every summary row the agent's session is served, by guid."""
+    cred = running.sandbox.modules["skyslope"].credentials(user_id)
+    headers = _session(base, cred)
+    return {
+        kind: {r[f"{kind[:-1]}Guid"]: r for r in _all_summaries(base, headers, kind)}
+        for kind in ("sales", "listings")
+    }
+
+
+def test_advance_creates_modifies_and_cancels_files_as_truth_says(sky):
+    running, base, _ = sky
+    agents = [a.user_id for a in running.sandbox.world.agents_with("skyslope")]
+    before = {uid: _served(running, base, uid) for uid in agents}
+    totals = {"files_canceled": 0, "sales_created": 0, "listings_created": 0}
+    for _ in range(3):  # the changes are random: move on until at least one file is canceled
+        resp = httpx.post(
+            f"{running.url}/_sandbox/advance", json={"seconds": 3600, "fraction": 1.0}
+        )
+        changes = resp.json()["changes"]["skyslope"]
+        for key in totals:
+            totals[key] += changes[key]
+        if totals["files_canceled"]:
+            break
+    assert totals["files_canceled"] > 0 and totals["sales_created"] > 0
+    today = datetime.fromisoformat(resp.json()["now"]).astimezone(LOCAL_TZ).date().isoformat()
+    newly_canceled = {"sales": 0, "listings": 0}
+    created = {"sales": 0, "listings": 0}
+    for uid in agents:
+        after = _served(running, base, uid)
+        cred = running.sandbox.modules["skyslope"].credentials(uid)
+        headers = _session(base, cred)
+        for kind in ("sales", "listings"):
+            truth = _truth(running, kind, uid)
+            rows = after[kind]
+            old = before[uid][kind]
+            # HTTP (every page) == truth, and nothing disappears: removal is a status
+            assert sorted(rows) == sorted(truth["ids"]) and len(rows) == truth["count"]
+            assert truth["deleted_ids"] == []
+            assert set(old) <= set(rows)
+            statuses = [r["status"] for r in rows.values()]
+            assert {s: statuses.count(s) for s in set(statuses)} == truth["by_status"]
+            canceled = {g for g, r in rows.items() if r["status"] == "Canceled"}
+            assert canceled == set(truth["canceled_ids"])
+            fresh = canceled - {g for g, r in old.items() if r["status"] == "Canceled"}
+            # canceled files were open before (new files start open)
+            assert all(old[g]["status"] in ("Pending", "Active") for g in fresh if g in old)
+            newly_canceled[kind] += len(fresh)
+            created[kind] += len(set(rows) - set(old))
+            for g in set(rows) - set(old) - fresh:  # new files are open unless canceled since
+                assert rows[g]["status"] in ("Pending", "Active")
+            if kind == "sales":
+                for g in fresh:
+                    sale = httpx.get(f"{base}/api/files/sales/{g}", headers=headers).json()
+                    sale = sale["value"]["sale"]
+                    assert sale["status"] == "Canceled" and sale["revision"] > 0
+                    assert sale["deadDate"][:10] == today
+                    assert sale["actualClosingDate"] == NULL_DATE
+    assert sum(newly_canceled.values()) == totals["files_canceled"]
+    assert created == {
+        "sales": totals["sales_created"],
+        "listings": totals["listings_created"],
+    }
