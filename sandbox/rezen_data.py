@@ -345,6 +345,19 @@ class RezenData:
         down-line agent) or a referring agent who is NOT a known agent of this roster/network
         (to exercise the unknown-reference rule), and REAL (the brokerage).
 
+        The unknown referring agents are deliberate, not a broken relation. Every agent
+        participant is an agent (role ``*_AGENT``, ``external: false``, a ``yentaUserId``), but
+        research says nothing guarantees that this key can resolve it:
+        - A.6.4 [LIVE-OBSERVED]: participants carry ``yentaUserId`` and ``external``, with
+          roles including ``REFERRING_AGENT``.
+        - A.2 [LIVE-OBSERVED]: a key sees only what its own user can see.
+        A referral from a Real agent outside this agent's team and down-line therefore names a
+        yenta id that none of this key's endpoints (roster, down-line, sponsor tree) returns.
+        Research does not say how often that happens, nor whether a non-Real other-side agent
+        appears as a participant at all: [UNCONFIRMED], so this replica models only the
+        referral case. SkySlope (B.4) keeps the other side as a contact,
+        ``otherSideAgentContact``, not a user.
+
         Splits: for CLOSED transactions the payees' ``payment.amount`` sum exactly to
         ``grossCommission``; OPEN/TERMINATED ones have no REAL split yet (``payment`` null), so
         the sum holds only where the lifecycle is CLOSED.

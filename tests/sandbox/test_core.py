@@ -104,9 +104,9 @@ def test_start_up_accepts_a_wildcard_api_when_some_api_implements_the_kind() -> 
 
 
 def test_cli_serve_exits_2_naming_a_bad_fault() -> None:
+    cli = [sys.executable, "-m", "agentsync.cli", "sandbox", "serve", "--port", "0"]
     done = subprocess.run(
-        [sys.executable, "-m", "agentsync.cli", "sandbox", "serve", "--port", "0"]
-        + ["--faults", "fbu:*:server_error"],
+        [*cli, "--faults", "fbu:*:server_error"],
         capture_output=True,
         text=True,
         timeout=120,

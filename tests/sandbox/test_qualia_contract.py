@@ -154,3 +154,58 @@ def test_advance_closes_cancels_and_creates_orders_as_truth_says(qualia):
         totals["orders_changed"],
         totals["orders_created"],
     )
+
+
+def _orders(url: str, auth, variables: object = None, query: str = QUERY) -> httpx.Response:
+    return httpx.post(url, json={"query": query, "variables": variables}, auth=auth, timeout=30)
+
+
+def test_record_faults_on_orders(qualia):
+    running, url, auth = qualia
+    variables = {"limit": 5, "offset": 0}
+    clean = _orders(url, auth, variables).json()["data"]["orders"]["orders"]
+    assert len(clean) == 5
+
+    def armed(kind: str) -> list[dict]:
+        spec = f"qualia:/graphql:{kind}:1"
+        assert httpx.post(f"{running.url}/_sandbox/faults", json={"spec": spec}).status_code == 200
+        resp = _orders(url, auth, variables)
+        assert resp.status_code == 200
+        return resp.json()["data"]["orders"]["orders"]
+
+    missing = armed("malformed")
+    assert "_id" not in missing[0] and missing[1:] == clean[1:]
+    typed = armed("malformed_types")
+    assert typed[:-1] == clean[:-1] and typed[-1]["_id"] == clean[-1]["_id"]
+    for key, value in clean[-1].items():
+        if key != "_id" and value is not None:
+            assert type(typed[-1][key]) is not type(value), key
+    added = armed("drift_added")
+    assert all(set(a) - set(c) == {"escrow_officer"} for a, c in zip(added, clean, strict=True))
+    renamed = armed("drift_renamed")
+    for r, c in zip(renamed, clean, strict=True):  # one field under a new name, same value
+        (gone,) = set(c) - set(r)
+        (new,) = set(r) - set(c)
+        assert r[new] == c[gone]
+    assert _orders(url, auth, variables).json()["data"]["orders"]["orders"] == clean
+
+
+def test_bad_variables_and_input_are_bad_user_input(qualia):
+    _, url, auth = qualia
+    by_input = "query Q($input: OrdersInput) { orders(input: $input) { orders { _id } } }"
+    for variables, query in (
+        ([1, 2], QUERY),  # variables not an object
+        ("limit=5", QUERY),
+        ({"input": "all of them"}, by_input),  # input not an object
+        ({"input": [5, 0]}, by_input),
+        ({"limit": True, "offset": 0}, QUERY),  # a boolean is not an Int
+        ({"limit": 2.5, "offset": 0}, QUERY),
+    ):
+        resp = _orders(url, auth, variables, query)
+        assert resp.status_code == 400, (variables, resp.text)
+        (error,) = resp.json()["errors"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT" and error["message"]
+    ok = _orders(url, auth, {"input": {"limit": 2, "offset": 0}}, by_input)
+    assert ok.status_code == 200 and len(ok.json()["data"]["orders"]["orders"]) == 2
+    other = httpx.get(url, auth=auth)  # any other method or path: Express's 404 (C.1)
+    assert other.status_code == 404 and "Cannot GET" in other.text

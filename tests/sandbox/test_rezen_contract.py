@@ -342,3 +342,41 @@ def test_advance_terminates_closes_and_creates_as_truth_says(sandbox_server, rz:
                 detail = rz.get(f"{rz.arrakis}/transactions/{i}").json()
                 assert detail["lifecycleState"]["state"] == "TERMINATED"
     assert terminated == totals["terminated"]
+
+
+def test_drift_renamed_and_wrong_types_faults(sandbox_server, rz: Rezen) -> None:
+    url = f"{rz.arrakis}/transactions/participant/{rz.me['id']}/transactions/CLOSED"
+    faults = f"{sandbox_server.url}/_sandbox/faults"
+    clean = rz.get(url, pageSize=5).json()["transactions"]
+    assert len(clean) > 1
+    arm = httpx.post(faults, json={"spec": "rezen:/arrakis/*/CLOSED:drift_renamed:1"})
+    assert arm.status_code == 200
+    renamed = rz.get(url, pageSize=5).json()["transactions"]
+    assert [r["id"] for r in renamed] == [r["id"] for r in clean]
+    for before, after in zip(clean, renamed, strict=True):  # one field, under a new name
+        (gone,) = set(before) - set(after)
+        assert set(after) - set(before) == {f"{gone}Renamed"}
+        assert after[f"{gone}Renamed"] == before[gone]
+    httpx.post(faults, json={"spec": "rezen:/arrakis/*/CLOSED:malformed_types:1"})
+    typed = rz.get(url, pageSize=5).json()["transactions"]
+    assert typed[:-1] == clean[:-1]
+    bad, good = typed[-1], clean[-1]
+    assert bad["id"] == good["id"]  # the id is intact: only the types are wrong
+    for key, value in good.items():
+        if key != "id" and value is not None:
+            assert type(bad[key]) is not type(value), key
+    assert rz.get(url, pageSize=5).json()["transactions"] == clean  # one hit only
+
+
+def test_unknown_paths_and_methods_answer_in_rezen_error_shape(rz: Rezen) -> None:
+    for url in (f"{rz.yenta}/no-such-endpoint", f"{rz.arrakis}/x/y", f"{rz.keymaker}/z"):
+        resp = rz.get(url)
+        assert resp.status_code == 404 and set(resp.json()) == {ERROR_KEY}, url
+        assert set(resp.json()[ERROR_KEY]) == {"message"}
+        anon = httpx.get(url, timeout=10)  # without a key: 403 as for any endpoint (A.2)
+        assert anon.json() == {ERROR_KEY: {"message": "Not authorized."}}
+    outside = rz.get(rz.yenta.split("/yenta/")[0] + "/nothing")
+    assert outside.status_code == 404 and set(outside.json()) == {ERROR_KEY}
+    for method in ("POST", "PUT", "DELETE"):
+        resp = httpx.request(method, f"{rz.yenta}/agents/me", headers=rz.headers, timeout=10)
+        assert resp.status_code == 405 and set(resp.json()[ERROR_KEY]) == {"message"}, method
