@@ -336,3 +336,53 @@ def test_advance_creates_modifies_and_cancels_files_as_truth_says(sky):
         "sales": totals["sales_created"],
         "listings": totals["listings_created"],
     }
+
+
+def _sales_page(base: str, headers: dict[str, str]) -> list[dict]:
+    resp = httpx.get(f"{base}/api/files/sales", params={"pageNumber": 1}, headers=headers)
+    assert resp.status_code == 200, resp.text
+    return resp.json()["value"]["sales"]
+
+
+def test_record_faults_on_list_pages(sky):
+    running, base, cred = sky
+    headers = _session(base, cred)
+    clean = _sales_page(base, headers)
+    assert len(clean) == 10
+
+    def armed(kind: str) -> list[dict]:
+        spec = f"skyslope:/api/files/sales:{kind}:1"
+        assert httpx.post(f"{running.url}/_sandbox/faults", json={"spec": spec}).status_code == 200
+        return _sales_page(base, headers)
+
+    missing = armed("malformed")
+    assert "saleGuid" not in missing[0] and missing[1:] == clean[1:]
+    typed = armed("malformed_types")
+    assert typed[:-1] == clean[:-1] and typed[-1]["saleGuid"] == clean[-1]["saleGuid"]
+    for key, value in clean[-1].items():
+        if key != "saleGuid":
+            assert type(typed[-1][key]) is not type(value), key
+    added = armed("drift_added")
+    assert all(set(a) - set(c) == {"teamName"} for a, c in zip(added, clean, strict=True))
+    renamed = armed("drift_renamed")
+    assert all(
+        "status" not in r and r["fileStatus"] == c["status"]
+        for r, c in zip(renamed, clean, strict=True)
+    )
+    lost = armed("lose_page")
+    assert lost == clean[:1]
+    assert _sales_page(base, headers) == clean  # every rule was used up
+
+
+def test_unknown_paths_and_methods_answer_in_skyslope_error_shape(sky):
+    _, base, cred = sky
+    headers = _session(base, cred)
+    unknown = httpx.get(f"{base}/api/no-such-thing", headers=headers)
+    assert unknown.status_code == 404 and set(unknown.json()) == {"message"}
+    for method, path in (
+        ("POST", "/api/users"),
+        ("DELETE", "/api/files/sales"),
+        ("GET", "/auth/login"),
+    ):
+        resp = httpx.request(method, f"{base}{path}", headers=headers)
+        assert resp.status_code == 405 and set(resp.json()) == {"message"}, (method, path)
