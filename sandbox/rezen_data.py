@@ -657,6 +657,11 @@ class RezenData:
                             st["lifecycle"] = "CLOSED"
                             st["close"] = now.date()
                             moved += 1
+                        elif roll < 0.6:
+                            st["lifecycle"] = "TERMINATED"
+                            st["close"] = None
+                            moved += 1
+                            terminated += 1
                         st["updated"] = now - timedelta(seconds=rng.randint(0, 3_600))
                         self._tx_over[(uid, deal.key)] = st
                         changed += 1
@@ -670,13 +675,9 @@ class RezenData:
                             key=10_000_000 + len(extras),
                             created_at=now - timedelta(seconds=rng.randint(0, 3_600)),
                             lifecycle="OPEN",
-                        elif roll < 0.6:
-                            st["lifecycle"] = "TERMINATED"
-                            st["close"] = None
-                            moved += 1
-                            terminated += 1
                             close_date=(now + timedelta(days=30)).date(),
                             street_number=rng.randint(10, 9999),
+                            in_skyslope=False,  # recorded in reZEN only
                         )
                         extras.append(new)
                         self._tx_over[(uid, new.key)] = {
@@ -690,11 +691,11 @@ class RezenData:
                     agent.updated_at = now
                     status_changes += 1
                 if fraction > 0:
-                            in_skyslope=False,  # recorded in reZEN only
                     self._extra_payments[uid] = self._extra_payments.get(uid, 0) + 1
                 summary[str(uid)] = {
                     "transactions_updated": changed,
                     "lifecycle_changes": moved,
+                    "terminated": terminated,
                     "transactions_created": created[False],
                     "listings_created": created[True],
                     "network_status_changes": status_changes,
@@ -708,7 +709,6 @@ def _roster_item(
     user_id: int,
     agent_id: str,
     first: str,
-                    "terminated": terminated,
     last: str,
     status: str,
     join: date,
