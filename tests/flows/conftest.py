@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -31,24 +33,48 @@ REZEN_KEY = {"api_key": "test-rezen-key"}
 
 
 class FakeSource:
-    """Steps for sources ``fub`` and ``rezen``; ``fail`` names the step keys that raise."""
+    """Steps for sources ``fub`` and ``rezen``; ``fail`` names the step keys that raise.
+
+    ``cursor`` sets the cursor a step records (as a source with an incremental cursor does);
+    ``hold_seconds`` keeps every step busy that long, and ``peak`` is the largest number of steps
+    that were running at once (across threads: one agent's steps run one after another, so it
+    counts concurrent onboardings).
+    """
 
     def __init__(self) -> None:
         self.fail: dict[str, BaseException] = {}
         self.fail_before_record: set[str] = set()
         self.calls: list[tuple[str, int, str]] = []
+        self.cursor: dict[str, str] = {}
+        self.hold_seconds = 0.0
+        self.peak = 0
+        self._inside = 0
+        self._lock = threading.Lock()
+
+    def _hold(self) -> None:
+        with self._lock:
+            self._inside += 1
+            self.peak = max(self.peak, self._inside)
+        try:
+            time.sleep(self.hold_seconds)
+        finally:
+            with self._lock:
+                self._inside -= 1
 
     def _runner(self, source: str, name: str, rows: int) -> Callable:
         key = f"{source}.{name}"
 
         def run(user_id: int, kind, flow_run_id) -> list[EntityResult]:
             self.calls.append((key, user_id, kind))
+            if self.hold_seconds:
+                self._hold()
             if key in self.fail_before_record:
                 raise self.fail[key]
             with record_sync(kind, user_id, source, name, flow_run_id) as rec:
                 if key in self.fail:
                     raise self.fail[key]
                 rec.rows = rows
+                rec.cursor = self.cursor.get(key)
             return [EntityResult(name, rows)]
 
         return run

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from sqlalchemy import text
 
 from agentsync import agents, db, jobs
@@ -44,10 +45,11 @@ def test_dispatcher_picks_up_a_job_inserted_by_sql_within_one_interval(fake_sour
     assert handled == [{"user_id": 31, "status": "Complete"}]
 
 
-def test_total_concurrency_is_bounded_by_slots(agentsync_env, monkeypatch):
+@pytest.mark.parametrize("limit", [1, 2, 3])
+def test_total_concurrency_is_bounded_by_slots(agentsync_env, monkeypatch, limit):
     from flows.locks import onboarding_slot
 
-    monkeypatch.setenv("AGENTSYNC_MAX_CONCURRENT_ONBOARDINGS", "2")
+    monkeypatch.setenv("AGENTSYNC_MAX_CONCURRENT_ONBOARDINGS", str(limit))
     inside, peak, lock = [0], [0], threading.Lock()
 
     def work() -> None:
@@ -64,7 +66,34 @@ def test_total_concurrency_is_bounded_by_slots(agentsync_env, monkeypatch):
         t.start()
     for t in threads:
         t.join(30)
-    assert peak[0] == 2
+    assert peak[0] == limit
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_concurrent_onboard_user_runs_peak_at_the_setting(
+    fake_source, prefect_api, monkeypatch, limit
+):
+    """Five agents' ``onboard_user`` flows at once: at most ``limit`` onboard at the same time."""
+    from flows.onboard import onboard_user
+
+    monkeypatch.setenv("AGENTSYNC_MAX_CONCURRENT_ONBOARDINGS", str(limit))
+    users = list(range(71, 76))
+    for user_id in users:
+        agents.add_agent(user_id, f"Agent {user_id}", {"fub": FUB_KEY})
+    fake_source.hold_seconds = 3.0  # each onboarding's one step stays busy this long
+    results: dict[int, str] = {}
+
+    def run(user_id: int) -> None:
+        results[user_id] = onboard_user(user_id)["status"]
+
+    threads = [threading.Thread(target=run, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(180)
+    assert results == dict.fromkeys(users, "Complete")
+    assert sorted(u for _, u, _ in fake_source.calls) == users
+    assert fake_source.peak == limit
 
 
 def test_daily_sync_records_every_run_and_goes_on_after_failure(fake_source):
