@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import threading
 from collections.abc import Iterator
 from datetime import datetime
@@ -737,3 +738,53 @@ def test_stage_people_counts_are_exact_before_and_after_advance(fresh: RunningSa
         check(client)
         advance(fresh, fraction=0.05)
         check(client)
+
+
+def _burst(client: httpx.Client, path: str, n: int, now: list[float], step: float) -> list[int]:
+    """``n`` GETs of ``path`` with the limiter's clock moving ``step`` s per request."""
+    statuses = []
+    for _ in range(n):
+        statuses.append(client.get(path, params={"limit": 1}).status_code)
+        now[0] += step
+    return statuses
+
+
+def test_global_limit_250_with_system_key_answers_429_with_retry_after(
+    fresh: RunningSandbox,
+) -> None:
+    # §4: global context, 250 per sliding 10 s with a valid X-System-Key; the limiter's clock is
+    # driven by the test so a loaded machine cannot stretch the window
+    now = [2_000.0]
+    fresh.sandbox.modules["fub"].ratelimit.clock = lambda: now[0]
+    with fub_client(fresh) as client:
+        first = client.get("/people", params={"limit": 1})
+        limit = int(first.headers["X-RateLimit-Limit"])
+        assert limit == 250 and first.headers["X-RateLimit-Context"] == "global"
+        statuses = [first.status_code, *_burst(client, "/people", limit, now, 0.02)]
+        assert statuses[:limit] == [200] * limit and statuses[limit] == 429
+        blocked = client.get("/deals", params={"limit": 1})  # every endpoint of the context
+        assert blocked.status_code == 429 and "errorMessage" in blocked.json()
+        assert blocked.headers["X-RateLimit-Remaining"] == "0"
+        wait = 2_000.0 + 10 - now[0]  # until the oldest hit leaves the window
+        assert math.ceil(wait) <= int(blocked.headers["Retry-After"]) <= math.ceil(wait) + 1
+        assert client.get("/events", params={"limit": 1}).status_code == 200  # own context
+        now[0] += 10.0
+        assert client.get("/people", params={"limit": 1}).status_code == 200
+
+
+def test_lower_limits_without_system_key_really_answer_429(fresh: RunningSandbox) -> None:
+    # §4: without X-System-Key the limits are 125 (global) and 10 (GET /events)
+    now = [3_000.0]
+    fresh.sandbox.modules["fub"].ratelimit.clock = lambda: now[0]
+    with fub_client(fresh, system_key=False) as anon:
+        for path, context, expected in (("/events", "events", 10), ("/people", "global", 125)):
+            probe = anon.get(path, params={"limit": 1})
+            limit = int(probe.headers["X-RateLimit-Limit"])
+            assert (limit, probe.headers["X-RateLimit-Context"]) == (expected, context)
+            statuses = [probe.status_code, *_burst(anon, path, limit, now, 0.01)]
+            assert statuses[:limit] == [200] * limit and statuses[limit] == 429, path
+            refused = anon.get(path)
+            assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+            assert "errorMessage" in refused.json()
+    with fub_client(fresh) as registered:  # the same account with the key: a higher budget
+        assert registered.get("/events", params={"limit": 1}).status_code == 200
