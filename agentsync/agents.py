@@ -78,12 +78,28 @@ def validate_credential(integration: str, cred: dict[str, Any]) -> dict[str, str
     return clean
 
 
+# ops.agents.user_id is a PostgreSQL bigint.
+MAX_USER_ID = 2**63 - 1
+
+
+def check_user_id(user_id: int) -> None:
+    """Raise InvalidInputError unless ``user_id`` fits ``ops.agents.user_id`` (1..bigint max).
+
+    Raises:
+        InvalidInputError: the id is not positive or is above PostgreSQL's bigint range.
+    """
+    if not 0 < user_id <= MAX_USER_ID:
+        raise InvalidInputError(
+            f"--user-id must be between 1 and {MAX_USER_ID} (the platform's integer user id); "
+            f"got {user_id}"
+        )
+
+
 def add_agent(
     user_id: int, name: str, credentials: dict[str, dict[str, Any]] | None = None
 ) -> Agent:
     """Create an agent with optional credentials, all-or-nothing."""
-    if user_id <= 0:
-        raise InvalidInputError("--user-id must be a positive integer (the platform's user id)")
+    check_user_id(user_id)
     if not name or not name.strip():
         raise InvalidInputError("--name must not be empty")
     checked = {i: validate_credential(i, c) for i, c in (credentials or {}).items()}
@@ -146,6 +162,7 @@ def remove_credential(user_id: int, integration: str) -> bool:
 
 
 def _require_agent(conn, user_id: int) -> None:
+    check_user_id(user_id)
     found = conn.execute(text("select 1 from ops.agents where user_id = :u"), {"u": user_id})
     if found.scalar() is None:
         raise NotFoundError(f"no agent with user_id {user_id}")

@@ -171,6 +171,13 @@ def test_cli_never_prints_secrets(agentsync_env, caplog):
         "qualia": False,
     }
     assert dup.returncode == 5 and "already exists" in dup.stderr
+    # ... and the refused duplicate changed nothing: same name, same connected integrations
+    after = cli(["users", "list", "--json"], agentsync_env)
+    assert after.returncode == 0, after.stderr
+    assert json.loads(after.stdout) == data
+    assert data[0]["name"] == "Casey"
+    assert agents.get_credentials(42, "rezen") == creds["rezen"]
+    assert agents.get_credentials(42, "fub") == {"api_key": FUB_KEY}
 
 
 @pytest.mark.parametrize(
@@ -202,9 +209,13 @@ def test_malformed_credentials_file(agentsync_env, tmp_path):
 
 
 def test_service_errors(agentsync_env):
-    agents.add_agent(1, "One")
+    agents.add_agent(1, "One", {"rezen": {"api_key": "k0"}})
+    before = agents.list_agents()
     with pytest.raises(ConflictError):
-        agents.add_agent(1, "Again")
+        agents.add_agent(1, "Again", {"rezen": {"api_key": "other"}, "fub": {"api_key": "f"}})
+    assert agents.list_agents() == before  # name and connected integrations unchanged
+    assert agents.get_agent(1).name == "One" and agents.get_agent(1).integrations == ["rezen"]
+    assert agents.get_credentials(1, "rezen") == {"api_key": "k0"}
     with pytest.raises(InvalidInputError):
         agents.add_agent(0, "Zero")
     with pytest.raises(NotFoundError):
@@ -219,6 +230,19 @@ def test_service_errors(agentsync_env):
     assert agents.remove_credential(1, "rezen") is True
     agents.remove_agent(1)
     assert agents.list_agents() == []
+
+
+@pytest.mark.parametrize("user_id", [str(2**63), str(10**30), "0", "-3"])
+def test_user_id_outside_bigint_range_is_one_line(agentsync_env, user_id):
+    """ops.agents.user_id is a PostgreSQL bigint: out-of-range ids are bad input (exit 2)."""
+    proc = cli(["users", "add", "--user-id", user_id, "--name", "Big"], agentsync_env)
+    assert proc.returncode == 2, proc.stderr
+    assert "--user-id must be between 1 and 9223372036854775807" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert agents.list_agents() == []
+    largest = agents.add_agent(agents.MAX_USER_ID, "Largest")  # the top of the range still fits
+    assert largest.user_id == 2**63 - 1
 
 
 def test_users_remove_and_disconnect_cli(agentsync_env):
