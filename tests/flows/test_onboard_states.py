@@ -142,3 +142,31 @@ def test_one_onboarding_per_agent_at_a_time(fake_source):
         release.set()
         t.join()
     assert run_onboarding(24)["status"] == "Complete"
+
+
+def test_error_when_reading_the_agents_integrations_raises(fake_source, prefect_api, monkeypatch):
+    """An exception before any step runs: job Error with the cause, the Prefect run failed."""
+    from prefect.client.orchestration import get_client
+
+    from flows.onboard import onboard_user
+
+    agents.add_agent(25, "Agent 25", {"fub": FUB_KEY})
+
+    def broken(user_id):
+        raise ConnectionError("credentials table unreadable")
+
+    monkeypatch.setattr(agents, "connected_integrations", broken)
+    state = onboard_user(25, return_state=True)
+    assert state.is_failed()
+    job = jobs.get_job(25)
+    assert job.status == "Error"
+    assert job.error == "ConnectionError: credentials table unreadable"
+    assert fake_source.calls == []  # no step ran: every step is left pending
+    assert {s.status for s in job.steps} == {"pending"}
+    # The failure is on the flow run the job names, as the Prefect API stores it.
+    run_id = state.state_details.flow_run_id
+    assert job.flow_run_id == str(run_id)
+    with get_client(sync_client=True) as client:
+        stored = client.read_flow_run(run_id)
+    assert stored.state.is_failed()
+    assert "credentials table unreadable" in (stored.state.message or "")
