@@ -35,9 +35,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	@$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
+# --all keeps setuptools (the editable install builds with it); pip itself stays the venv's own.
 lock: $(STAMP)
 	@{ echo "# Frozen transitive dependency set for agentsync (Python 3.11). Regenerate with: make lock"; \
-	   $(BIN)/python -m pip freeze --exclude-editable; } > requirements.lock
+	   $(BIN)/python -m pip freeze --all --exclude-editable | grep -v '^pip=='; } > requirements.lock
 
 clean-venv:
 	rm -rf $(VENV)
