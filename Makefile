@@ -22,8 +22,11 @@ demo: $(STAMP)
 	@$(BIN)/agentsync demo
 
 ## The whole test suite (slow end-to-end tests included), as CI runs it.
+## pytest exits 5 when it collects no tests: reported here as the failure it is.
 test: $(STAMP)
-	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: FAILED, pytest collected no tests" >&2; fi; \
+	exit $$rc
 
 ## Only the fast tests (skips @pytest.mark.slow) — for the edit/test loop, not for CI.
 test-fast: $(STAMP)
