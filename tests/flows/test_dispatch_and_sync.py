@@ -96,36 +96,82 @@ def test_concurrent_onboard_user_runs_peak_at_the_setting(
     assert fake_source.peak == limit
 
 
-def test_daily_sync_records_every_run_and_goes_on_after_failure(fake_source):
+def test_daily_sync_records_every_run_and_goes_on_after_failure(fake_source, monkeypatch):
+    import flows.daily_sync
+    import flows.post
     from flows.daily_sync import daily_sync
+    from flows.runner import StepOutcome
+
+    # The real post-load sequence (quality_steps: gate, then health and alerts for real); only
+    # the GX gate is a recorder, as dbt is (there are no marts to check in this test).
+    gate_calls: list = []
+
+    def gate(user_ids):
+        gate_calls.append(user_ids)
+        return StepOutcome("quality.gate", "quality", "done")
+
+    monkeypatch.setattr(flows.daily_sync, "quality_steps", flows.post.quality_steps)
+    monkeypatch.setattr(flows.post, "quality_gate", gate)
 
     agents.add_agent(41, "Agent 41", {"fub": FUB_KEY, "rezen": REZEN_KEY})
     agents.add_agent(42, "Agent 42", {"fub": FUB_KEY})
     agents.add_agent(43, "No credentials")
     fake_source.fail["fub.people"] = ConnectionError("FUB timed out")
     fake_source.fail_before_record.add("fub.people")
+    fake_source.fail["rezen.network"] = RuntimeError("reZEN network page 3 said 502")
+    fake_source.cursor["rezen.transactions"] = "2026-01-02T03:04:05Z"
     result = daily_sync()
     assert set(result["agents"]) == {41, 42}
     by_agent = {u: {o["step"]: o["status"] for o in outs} for u, outs in result["agents"].items()}
     assert by_agent[41] == {
         "rezen.agent": "done",
         "rezen.transactions": "done",
-        "rezen.network": "done",
+        "rezen.network": "failed",
         "fub.people": "failed",
     }
     assert by_agent[42] == {"fub.people": "failed"}
-    assert result["failed"] == 2
+    assert result["failed"] == 3
+    # After the loads: one dbt build, then the gate, health and alerts, in that order.
+    assert [o["step"] for o in result["post"]] == [
+        "dbt.build",
+        "quality.gate",
+        "quality.health",
+        "quality.alerts",
+    ]
+    assert [o["status"] for o in result["post"][2:]] == ["done", "done"], result["post"]
+    assert gate_calls == [[41, 42]]
     with db.begin() as conn:
         runs = conn.execute(
-            text("select user_id, source, entity, status, kind from ops.sync_runs order by 1, 2, 3")
+            text(
+                "select user_id, source, entity, status, kind, started_at, ended_at, rows, "
+                "cursor, error from ops.sync_runs order by 1, 2, 3"
+            )
         ).all()
-    assert [tuple(r) for r in runs] == [
+    assert [tuple(r[:5]) for r in runs] == [
         (41, "fub", "*", "failed", "daily"),
         (41, "rezen", "agent", "done", "daily"),
-        (41, "rezen", "network", "done", "daily"),
+        (41, "rezen", "network", "failed", "daily"),
         (41, "rezen", "transactions", "done", "daily"),
         (42, "fub", "*", "failed", "daily"),
     ]
+    for r in runs:
+        assert r.started_at is not None and r.ended_at is not None, r
+        assert r.ended_at >= r.started_at, r
+    by_key = {(r.user_id, r.source, r.entity): r for r in runs}
+    # Rows as the steps loaded them; a cursor where the step set one; errors name the cause.
+    assert {k: r.rows for k, r in by_key.items() if r.status == "done"} == {
+        (41, "rezen", "agent"): 1,
+        (41, "rezen", "transactions"): 7,
+    }
+    assert by_key[(41, "rezen", "transactions")].cursor == "2026-01-02T03:04:05Z"
+    assert by_key[(41, "rezen", "agent")].cursor is None
+    assert {k: r.error for k, r in by_key.items()} == {
+        (41, "fub", "*"): "ConnectionError: FUB timed out",
+        (41, "rezen", "agent"): None,
+        (41, "rezen", "network"): "RuntimeError: reZEN network page 3 said 502",
+        (41, "rezen", "transactions"): None,
+        (42, "fub", "*"): "ConnectionError: FUB timed out",
+    }
 
     only = daily_sync(user_ids=[42], sources=["rezen"])
     assert only["agents"] == {42: []}
