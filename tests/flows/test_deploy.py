@@ -154,3 +154,67 @@ def test_bad_cron_names_the_setting(agentsync_env, tmp_path):
     )
     assert done.returncode == 2
     assert "AGENTSYNC_DAILY_SYNC_CRON 'every day' is not a valid cron" in done.stderr
+
+
+def _flow_runs_of(api: str, deployment: str) -> list[dict]:
+    """Flow runs of one deployment (``flow/name``), over the server's REST API."""
+    dep = httpx.get(f"{api}/deployments/name/{deployment}", timeout=30).json()
+    body = {"limit": 50, "offset": 0, "deployments": {"id": {"any_": [dep["id"]]}}}
+    return httpx.post(f"{api}/flow_runs/filter", json=body, timeout=30).json()
+
+
+def test_deployed_dispatcher_starts_the_onboard_deployment_for_an_inserted_job(
+    agentsync_env, prefect_server, tmp_path
+):
+    from sqlalchemy import text
+
+    from agentsync import agents, db, jobs
+    from agentsync.settings import Settings
+    from flows.deployments import plans
+
+    # The default dispatch interval is one minute, in the settings, the plan and on the server.
+    assert Settings.model_fields["dispatch_interval_seconds"].default == 60
+    assert next(p for p in plans() if p.name == "dispatcher").schedule == "every 60s"
+    env = dict(os.environ, PREFECT_API_URL=prefect_server, PREFECT_HOME=str(tmp_path / "pc"))
+    env.pop("AGENTSYNC_DISPATCH_INTERVAL_SECONDS", None)
+    deployed = subprocess.run(
+        [sys.executable, "-m", "agentsync.cli", "deploy", "--work-pool", "agentsync-test"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert deployed.returncode == 0, deployed.stderr[-2000:]
+    found = _read_back(prefect_server, "agentsync-test")
+    assert found["dispatch-onboardings/dispatcher"]["schedules"][0]["interval"] == 60.0
+
+    # Another system inserts a New job with plain SQL.
+    agents.add_agent(81, "Agent 81")
+    db.ensure_ready()
+    with db.begin() as conn:
+        conn.execute(text("insert into ops.onboarding_jobs (user_id) values (81)"))
+
+    # The dispatcher as deployed: the dispatch-onboardings flow with via_deployment=True, run
+    # twice (two ticks); the second must not start the job again.
+    script = (
+        "import json\n"
+        "from flows.dispatcher import dispatch_new_jobs\n"
+        "first = dispatch_new_jobs(via_deployment=True)\n"
+        "second = dispatch_new_jobs(via_deployment=True)\n"
+        "print('RESULT ' + json.dumps([first, second]))\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    line = next(x for x in ran.stdout.splitlines() if x.startswith("RESULT "))
+    first, second = json.loads(line.removeprefix("RESULT "))
+    assert second == []
+    (handed,) = first
+    assert (handed["user_id"], handed["status"]) == (81, "Scheduled")
+
+    runs = _flow_runs_of(prefect_server, "onboard-user/onboard")
+    assert [(r["id"], r["parameters"]) for r in runs] == [(handed["flow_run_id"], {"user_id": 81})]
+    job = jobs.get_job(81)
+    assert job.status == "New"  # a worker has not run it yet
+    assert job.flow_run_id == jobs.DISPATCHED + handed["flow_run_id"]
