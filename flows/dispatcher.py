@@ -12,6 +12,10 @@ there are onboarding slots, and runs them:
 
 Deployed on an interval of ``AGENTSYNC_DISPATCH_INTERVAL_SECONDS`` (default 60 s), so a New job
 is picked up within one interval. ``run_dispatcher_loop`` does the same without a Prefect server.
+
+Like every flow, the dispatcher flow ends with the health check and the alerts it owes
+(:func:`flows.post.health_and_alerts`; no gate of its own, so gate alerts stay as they are): a
+job stuck in New or Started alerts within one interval.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from agentsync import jobs
 from agentsync.errors import ConflictError
 from agentsync.settings import get_settings
 from flows.onboard import onboard_user
+from flows.post import health_and_alerts, report_post_steps
 from flows.runner import error_text
 
 ONBOARD_DEPLOYMENT = "onboard-user/onboard"
@@ -68,7 +73,14 @@ def dispatch_new_jobs(via_deployment: bool = False) -> list[dict[str, Any]]:
             the onboardings inside this flow run.
     """
     handled = dispatch_once(via_deployment=via_deployment)
-    get_run_logger().info("dispatched %d onboarding job(s)", len(handled))
+    logger = get_run_logger()
+    logger.info("dispatched %d onboarding job(s)", len(handled))
+    post = health_and_alerts()
+    report_post_steps(post)
+    for o in post:
+        logger.info(
+            "%s %s%s", o.key, o.status, f": {o.error or o.detail}" if o.error or o.detail else ""
+        )
     return handled
 
 

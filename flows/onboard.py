@@ -10,11 +10,18 @@ never passed through Prefect). Order of work:
    lay out its steps: every source step in dependency order, ``dbt.build``, ``quality.gate``;
 3. run the source steps (``flows.runner``), the dbt build of the affected models, the gate;
 4. end the job Complete (no failed step) or Partial; an exception outside a step ends it Error and
-   fails the Prefect run.
+   fails the Prefect run;
+5. once the job is final (Complete, Partial, or Error before the exception is re-raised) and the
+   lock and slot are released: the health check and the alerts it owes, the gate's failing checks for this agent included
+   (:func:`flows.post.health_and_alerts`). They are not job steps — health is about the whole
+   system and runs after the job's status is settled, so a webhook outage or another agent's
+   problem never turns this agent's onboarding Partial. Their outcomes are in the result's
+   ``post`` list, emitted as ``step_finished`` events and logged when they fail.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -23,7 +30,7 @@ from prefect.runtime import flow_run
 from agentsync import agents, jobs
 from dlt_pipelines import registry
 from flows.locks import agent_lock, onboarding_slot
-from flows.post import dbt_build, quality_steps
+from flows.post import dbt_build, health_and_alerts, quality_steps, report_post_steps
 from flows.runner import StepOutcome, emit, error_text, run_steps
 
 POST_STEPS = (("dbt.build", "dbt"), ("quality.gate", "quality"))
@@ -33,13 +40,58 @@ def _record(job_id: int, outcome: StepOutcome) -> None:
     jobs.step_finished(job_id, outcome.key, outcome.status, outcome.rows, outcome.error)
 
 
+def _post_dict(o: StepOutcome) -> dict[str, Any]:
+    return {
+        "step": o.key,
+        "source": o.source,
+        "status": o.status,
+        "rows": o.rows,
+        "error": o.error,
+        "detail": o.detail,
+        "seconds": round(o.seconds, 3),
+    }
+
+
+def _health_and_alerts(user_id: int, gate: StepOutcome | None) -> list[dict[str, Any]]:
+    """The end of the flow: health and alerts (never raises), emitted and logged."""
+    post = health_and_alerts(gate)
+    report_post_steps(post, user_id)
+    return [_post_dict(o) for o in post]
+
+
+@dataclass
+class _Progress:
+    """How far an onboarding got: its job started (``job_id``), the gate step's outcome."""
+
+    job_id: int | None = None
+    gate: StepOutcome | None = None
+
+
 def run_onboarding(user_id: int, flow_run_id: str | None = None) -> dict[str, Any]:
     """The onboarding itself (the flow's body; callable without Prefect for a one-off check).
 
+    Health and alerts run once the job is final, after the agent lock and the onboarding slot
+    are released (a slow webhook never holds a slot), also when the run ends in Error.
+
     Returns:
-        ``{"user_id", "job_id", "status", "steps": [...]}``; status ``Complete`` when the job was
-        already complete and nothing ran (``"ran": False``).
+        ``{"user_id", "job_id", "status", "steps": [...], "post": [...]}`` (``post``: the health
+        and alert outcomes); status ``Complete`` when the job was already complete and nothing
+        ran (``"ran": False``, no health check).
     """
+    progress = _Progress()
+    try:
+        result = _onboard_locked(user_id, flow_run_id, progress)
+    except Exception:  # not on an interrupt or a cancellation (BaseException): stop at once
+        if progress.job_id is not None:  # the job ran and is now Error
+            _health_and_alerts(user_id, progress.gate)
+        raise
+    if result["ran"]:
+        result["post"] = _health_and_alerts(user_id, progress.gate)
+    return result
+
+
+def _onboard_locked(user_id: int, flow_run_id: str | None, progress: _Progress) -> dict[str, Any]:
+    """Everything under the agent's lock and an onboarding slot; ``progress`` says how far."""
     with agent_lock(user_id), onboarding_slot():
         job = jobs.create_job(user_id)
         if job.status == "Complete":
@@ -64,7 +116,7 @@ def run_onboarding(user_id: int, flow_run_id: str | None = None) -> dict[str, An
                 "message": "job is not New",
                 "steps": [s.as_dict() for s in job.steps],
             }
-        job_id = started.job_id
+        job_id = progress.job_id = started.job_id
         emit(event="job_started", user_id=user_id, job_id=job_id, steps=[k for k, _ in layout])
         try:
             connected = set(agents.connected_integrations(user_id))
@@ -101,6 +153,7 @@ def run_onboarding(user_id: int, flow_run_id: str | None = None) -> dict[str, An
                 )
             else:
                 gate = quality_steps([user_id], "onboarding")[0]
+            progress.gate = gate
             _record(job_id, gate)
             emit(
                 event="step_finished",
@@ -135,7 +188,7 @@ def onboard_user(user_id: int) -> dict[str, Any]:
         user_id: the agent's platform id (the only parameter; no secrets in flow parameters).
 
     Returns:
-        The job's final status and its steps.
+        The job's final status and its steps, and the health and alert outcomes (``post``).
     """
     result = run_onboarding(int(user_id), flow_run.id)
     get_run_logger().info("agent %s onboarding %s", user_id, result["status"])

@@ -3,19 +3,35 @@
 Both are optional in the sense that they may have nothing to do yet (a source without dbt models,
 the quality package not installed); then the step is ``skipped`` with the reason, never reported
 as passed.
+
+Every flow ends with :func:`health_and_alerts` (health check, then the alerts it owes, the gate's
+failures included when the flow ran the gate); :func:`report_post_steps` logs and emits those
+outcomes for flows that do not return them step by step.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from agentsync.transform import PROJECT_DIR, run_dbt
 from flows.locks import dbt_lock
-from flows.runner import StepOutcome, error_text
+from flows.runner import StepOutcome, emit, error_text
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GateOutcome(StepOutcome):
+    """The ``quality.gate`` step's outcome plus the gate result itself (``GateResult``), which
+    the alerts read; ``None`` when the gate did not run."""
+
+    result: Any = None
 
 
 def dbt_selection(sources: Iterable[str]) -> list[str]:
@@ -97,7 +113,11 @@ def _missing(key: str, what: str) -> StepOutcome:
 
 
 def quality_gate(user_ids: list[int] | None) -> StepOutcome:
-    """The quality gate (GX checkpoint) for these agents; dbt's tests already ran in the build."""
+    """The quality gate (GX checkpoint) for these agents; dbt's tests already ran in the build.
+
+    Returns:
+        A :class:`GateOutcome` (its ``result`` is what :func:`health_and_alerts` alerts on).
+    """
     gate = _quality("gate")
     if gate is None:
         return _missing("quality.gate", "agentsync.quality.gate")
@@ -105,33 +125,62 @@ def quality_gate(user_ids: list[int] | None) -> StepOutcome:
     try:
         result = gate.run_quality_gate(user_ids, dbt_args=None)
     except Exception as err:
-        return StepOutcome(
+        line = error_text(err)
+        # the gate could not run: that is one (agent-independent) failing check to alert on
+        from agentsync.quality.gx import FailedCheck
+
+        broken = gate.GateResult(
+            success=False,
+            failures=[line],
+            checks=[FailedCheck("gate run", [], f"gate could not run: {line}")],
+            user_ids=sorted(set(user_ids)) if user_ids else None,
+        )
+        return GateOutcome(
             "quality.gate",
             "quality",
             "failed",
-            error=error_text(err),
+            error=line,
             seconds=time.monotonic() - started,
+            result=broken,
         )
     seconds = time.monotonic() - started
     if result.success:
-        return StepOutcome(
-            "quality.gate", "quality", "done", seconds=seconds, detail=result.data_docs_path
+        return GateOutcome(
+            "quality.gate",
+            "quality",
+            "done",
+            seconds=seconds,
+            detail=result.data_docs_path,
+            result=result,
         )
     detail = "; ".join(result.failures[:5])
     if len(result.failures) > 5:
         detail += f"; and {len(result.failures) - 5} more"
-    return StepOutcome(
+    return GateOutcome(
         "quality.gate",
         "quality",
         "failed",
         error=detail[:2000],
         seconds=seconds,
         detail=result.data_docs_path,
+        result=result,
     )
 
 
-def health_and_alerts() -> list[StepOutcome]:
-    """Health (backlog, sync age, errors, stuck jobs) and the alerts it owes (daily sync)."""
+def health_and_alerts(gate: StepOutcome | None = None) -> list[StepOutcome]:
+    """Health (backlog, sync age, errors, stuck jobs) and the alerts it owes; every flow's end.
+
+    Never raises: a failure of either is its step's ``failed`` outcome.
+
+    Args:
+        gate: the ``quality.gate`` outcome of this flow run, if it ran one; its failing checks
+            open alerts and its passing ones clear them (for the agents it covered). A gate that
+            was skipped, or None, leaves gate alerts as they are.
+
+    Returns:
+        ``quality.health`` and ``quality.alerts`` outcomes.
+    """
+    gate_result = getattr(gate, "result", None)
     health_mod, alerts_mod = _quality("health"), _quality("alerts")
     if health_mod is None:
         return [
@@ -166,7 +215,7 @@ def health_and_alerts() -> list[StepOutcome]:
         return [health, _missing("quality.alerts", "agentsync.quality.alerts")]
     started = time.monotonic()
     try:
-        events = alerts_mod.evaluate_and_notify(report)
+        events = alerts_mod.evaluate_and_notify(report, gate=gate_result)
     except Exception as err:
         return [
             health,
@@ -196,10 +245,29 @@ def quality_steps(user_ids: list[int] | None, kind: str) -> list[StepOutcome]:
 
     Args:
         user_ids: the agents the run touched (None: all).
-        kind: ``onboarding`` runs the gate for the agent; ``daily`` also checks health and
-            sends the alerts it owes.
+        kind: ``onboarding`` runs the gate for the agent (the onboarding flow runs health and
+            alerts itself once its job is final); ``daily`` also checks health and sends the
+            alerts it owes, the gate's failures included.
     """
-    out = [quality_gate(user_ids)]
+    gate = quality_gate(user_ids)
+    out = [gate]
     if kind == "daily":
-        out += health_and_alerts()
+        out += health_and_alerts(gate)
     return out
+
+
+def report_post_steps(outcomes: Iterable[StepOutcome], user_id: int | None = None) -> None:
+    """Emit a ``step_finished`` event per outcome and log the failed ones as warnings."""
+    for o in outcomes:
+        emit(
+            event="step_finished",
+            user_id=user_id,
+            step=o.key,
+            source=o.source,
+            status=o.status,
+            rows=o.rows,
+            seconds=o.seconds,
+            error=o.error,
+        )
+        if o.status == "failed":
+            log.warning("%s failed%s: %s", o.key, f" (agent {user_id})" if user_id else "", o.error)

@@ -9,6 +9,13 @@ that state:
   escalates from warning to critical, which sends one "escalated" message;
 - an open alert no longer present → it clears and one "resolved" message is sent.
 
+A failing quality gate alerts the same way (:func:`gate_items`): one alert per failing check and
+agent (``quality_gate:user <id> <check>``, or ``quality_gate:<check>`` for a check that is not
+per agent). Gate alerts are judged only by an evaluation that was given a gate result, and only
+for the agents that gate looked at: a health-only evaluation (``agentsync alert``, the
+dispatcher) or an onboarding's gate scoped to one agent neither repeats nor clears another
+agent's gate alert.
+
 Messages go to a Slack-compatible incoming webhook (``AGENTSYNC_ALERT_WEBHOOK_URL``, a JSON body
 ``{"text": ...}``). The URL is a secret: it is never logged or put in an error message. When no
 webhook is configured, messages are logged only. A message that could not be delivered is
@@ -20,23 +27,36 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from agentsync import db
-from agentsync.quality.health import CRITICAL, LEVEL_NAMES, HealthReport, check_health
+from agentsync.quality.health import (
+    CRITICAL,
+    LEVEL_NAMES,
+    WARNING,
+    HealthItem,
+    HealthReport,
+    check_health,
+)
 from agentsync.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from agentsync.quality.gate import GateResult
 
 log = logging.getLogger(__name__)
 
 _LOCK_ID = 0x61677331  # "ags1": pg_advisory_xact_lock key for alert evaluation
 
 EventKind = Literal["opened", "escalated", "resolved"]
+GATE_CHECK = "quality_gate"
+_GATE_AGENT_KEY = re.compile(rf"^{GATE_CHECK}:user (\d+) ")
 
 
 class AlertDeliveryError(RuntimeError):
@@ -88,9 +108,57 @@ def send_webhook(url: str, text: str, timeout: float = 10.0) -> None:
         raise AlertDeliveryError(f"alert webhook answered HTTP {status}")
 
 
-def _changes(conn: Connection, report: HealthReport) -> list[AlertEvent]:
-    """Apply the report to ``ops.alerts`` and return the messages now owed."""
-    current = {i.alert_key: i for i in report.problems}
+def gate_items(gate: GateResult) -> list[HealthItem]:
+    """A failing gate as alert items: one per failing check and agent.
+
+    A failing count check (data missing or unexplained) is critical; a failing freshness check
+    is a warning, like the health check's sync age; any other failure (a view that could not be
+    built, a checkpoint error, a dbt test) is critical.
+    """
+    items = []
+    for check in gate.checks:
+        level = WARNING if " freshness:" in check.name else CRITICAL
+        for user_id in check.agents:
+            items.append(
+                HealthItem(
+                    GATE_CHECK,
+                    f"user {user_id} {check.name}",
+                    level,
+                    None,
+                    f"quality gate: agent {user_id} fails {check.name}",
+                    {"user_id": user_id, "check": check.name},
+                )
+            )
+        if not check.agents:
+            items.append(
+                HealthItem(
+                    GATE_CHECK,
+                    check.name,
+                    level,
+                    None,
+                    f"quality gate: {check.line}"[:2000],
+                    {"check": check.name},
+                )
+            )
+    return items
+
+
+def _judged(alert_key: str, gate: GateResult | None) -> bool:
+    """Whether this evaluation can confirm or clear the alert ``alert_key``."""
+    if not alert_key.startswith(f"{GATE_CHECK}:"):
+        return True  # health items: every health report covers them all
+    if gate is None:
+        return False
+    match = _GATE_AGENT_KEY.match(alert_key)
+    return match is None or gate.user_ids is None or int(match.group(1)) in gate.user_ids
+
+
+def _changes(
+    conn: Connection, report: HealthReport, gate: GateResult | None = None
+) -> list[AlertEvent]:
+    """Apply the report (and the gate's failures) to ``ops.alerts``; return the messages owed."""
+    problems = report.problems + (gate_items(gate) if gate is not None else [])
+    current = {i.alert_key: i for i in problems}
     rows = conn.execute(
         sa.text("select alert_key, severity, state from ops.alerts where state = 'open'")
     ).mappings()
@@ -130,6 +198,8 @@ def _changes(conn: Connection, report: HealthReport) -> list[AlertEvent]:
                 {"k": key, "msg": item.message, "esc": escalated},
             )
     for key in open_alerts.keys() - current.keys():
+        if not _judged(key, gate):
+            continue
         conn.execute(
             sa.text(
                 """
@@ -174,13 +244,18 @@ def evaluate_and_notify(
     report: HealthReport | None = None,
     dry_run: bool = False,
     settings: Settings | None = None,
+    gate: GateResult | None = None,
 ) -> list[AlertEvent]:
-    """Turn a health report into alert messages (sending them unless ``dry_run``).
+    """Turn a health report (and a quality gate result) into alert messages.
+
+    Messages are sent unless ``dry_run``.
 
     Args:
         report: a health report (default: ``check_health()`` now).
         dry_run: compute what would be sent; change no state and send nothing.
         settings: webhook and database (default: the process settings).
+        gate: the quality gate that just ran, if any; its failing checks open alerts and its
+            passing ones clear them (for the agents it covered). None: gate alerts untouched.
 
     Returns:
         The messages owed by this evaluation, each with ``delivered`` / ``error``.
@@ -192,7 +267,7 @@ def evaluate_and_notify(
     with db.begin(s) as conn:
         conn.execute(sa.text("select pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
         savepoint = conn.begin_nested() if dry_run else None
-        events = _changes(conn, report)
+        events = _changes(conn, report, gate)
         if savepoint is not None:
             savepoint.rollback()
             return events

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from agentsync.errors import AgentsyncError
 from agentsync.quality import gx
+from agentsync.quality.gx import FailedCheck
 from agentsync.settings import Settings, get_settings
 from dlt_pipelines.common import EntitySpec
 
@@ -23,11 +24,19 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class GateResult:
-    """``success`` is False when any check failed; ``failures`` names each failing check."""
+    """``success`` is False when any check failed; ``failures`` names each failing check.
+
+    ``checks`` holds the same failures as :class:`~agentsync.quality.gx.FailedCheck` items (a
+    stable check name and the failing agents), which is what alerts are keyed on; ``user_ids`` is
+    the scope the gate ran with (None: all agents), so an alert about another agent's data is
+    neither confirmed nor cleared by a gate that did not look at that agent.
+    """
 
     success: bool
     failures: list[str] = field(default_factory=list)
     data_docs_path: str | None = None
+    checks: list[FailedCheck] = field(default_factory=list)
+    user_ids: list[int] | None = None
 
 
 def run_quality_gate(
@@ -55,25 +64,35 @@ def run_quality_gate(
         that it reports as a failure too.
     """
     s = settings or get_settings()
-    failures: list[str] = []
+    checks: list[FailedCheck] = []
     docs: str | None = None
     try:
         outcome = gx.run_checkpoint(
             user_ids, entities=entities, root=context_root, settings=s, auto_build=auto_build
         )
-        failures += outcome.failures
+        checks += outcome.checks
         docs = outcome.data_docs_path
-        if not outcome.success and not outcome.failures:
-            failures.append("gx checkpoint failed without a failing expectation (see Data Docs)")
+        if not outcome.success and not outcome.checks:
+            line = "gx checkpoint failed without a failing expectation (see Data Docs)"
+            checks.append(FailedCheck("gx checkpoint", [], line))
     except AgentsyncError as err:
-        failures.append(f"gx: {err}")
+        checks.append(FailedCheck("gx context", [], f"gx: {err}"))
     if dbt_args:
         from agentsync.transform import run_dbt
 
         res = run_dbt(list(dbt_args), s, raise_on_failure=False)
-        failures += [f"dbt {f}" for f in res.failures]
+        # a dbt failure reads "<node>: <status>: <message>"; the node is the stable name
+        checks += [FailedCheck(f"dbt {f.split(': ')[0]}", [], f"dbt {f}") for f in res.failures]
         if not res.success and not res.failures:
-            failures.append(f"dbt {' '.join(dbt_args)} failed (see dbt logs)")
+            line = f"dbt {' '.join(dbt_args)} failed (see dbt logs)"
+            checks.append(FailedCheck(f"dbt {' '.join(dbt_args)}", [], line))
+    failures = [c.line for c in checks]
     for line in failures:
         log.warning("quality gate: %s", line)
-    return GateResult(success=not failures, failures=failures, data_docs_path=docs)
+    return GateResult(
+        success=not failures,
+        failures=failures,
+        data_docs_path=docs,
+        checks=checks,
+        user_ids=sorted(set(user_ids)) if user_ids else None,
+    )

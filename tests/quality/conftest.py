@@ -9,12 +9,9 @@ quarantine rows through ``Quarantine``. The thing under test is the checks, not 
 
 from __future__ import annotations
 
-import json
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +21,7 @@ import sqlalchemy as sa
 
 from agentsync import db
 from dlt_pipelines.common import EntitySpec, Quarantine, record_sync
+from tests.webhook_receiver import Receiver
 
 SPEC = EntitySpec(
     source="qtest",
@@ -150,40 +148,6 @@ def qenv(agentsync_env: dict[str, str]) -> dict[str, str]:
 @pytest.fixture
 def tiny(qenv: dict[str, str], tmp_path: Path) -> TinySource:
     return TinySource(tmp_path / "dlt")
-
-
-class Receiver:
-    """A Slack-compatible webhook receiver on 127.0.0.1 (records every JSON body)."""
-
-    def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
-        self.status = 200
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if outer.status == 200:
-                    outer.messages.append(json.loads(body))
-                self.send_response(outer.status)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        host, port = self.server.server_address[:2]
-        self.url = f"http://{host}:{port}/services/T000/B000/s3cr3t-hook-token"
-
-    def texts(self) -> list[str]:
-        return [m["text"] for m in self.messages]
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

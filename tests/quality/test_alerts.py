@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from agentsync.quality.alerts import evaluate_and_notify
+from agentsync.quality.gate import run_quality_gate
+from agentsync.quality.gx import build_context
 from agentsync.quality.health import check_health
-from tests.quality.conftest import Receiver, ensure_agent, execute
+from tests.quality.conftest import SPEC, Receiver, TinySource, ensure_agent, execute, widgets
 
 
 def _stuck(user_id: int, hours_ago: float) -> None:
@@ -128,3 +131,40 @@ def test_cli_alert_never_prints_the_webhook(hooked: Receiver, qenv: dict[str, st
     assert "sent:" in res.stdout and len(hooked.messages) == 1
     for out in (dry, res):
         assert "s3cr3t-hook-token" not in out.stdout + out.stderr
+
+
+def test_a_failing_gate_alerts_once_per_check_and_agent_and_clears_once(
+    hooked: Receiver, tiny: TinySource, tmp_path: Path
+) -> None:
+    root = tmp_path / "expectations"
+    build_context([SPEC], root=root)
+
+    def gate(user_ids: list[int] | None = None):
+        result = run_quality_gate(user_ids, entities=[SPEC], context_root=root, dbt_args=None)
+        return result, evaluate_and_notify(check_health([]), gate=result)
+
+    tiny.sync(1, widgets(range(1, 4)), reported_total=3)
+    tiny.sync(2, widgets(range(1, 4)), reported_total=3)
+    tiny.build_mart()
+    result, events = gate()
+    assert result.success and events == []
+    execute("delete from marts.qtest_widgets where user_id = 2 and widget_id = '2'")
+    result, events = gate()
+    assert not result.success
+    failing = {c.name for c in result.checks}
+    assert {e.alert_key for e in events} == {f"quality_gate:user 2 {n}" for n in failing}
+    assert all(e.kind == "opened" and e.delivered for e in events)
+    assert len(hooked.messages) == len(failing) >= 1
+    assert all("agent 2 fails qtest.widgets count" in t for t in hooked.texts())
+
+    assert gate()[1] == []  # persists: silence
+    assert evaluate_and_notify(check_health([])) == []  # health only: gate alerts untouched
+    assert gate([1])[0].success and len(hooked.messages) == len(failing)  # agent 1 only: kept
+
+    tiny.sync(2, widgets(range(1, 4)), reported_total=3)  # re-synced: the mart is whole again
+    tiny.build_mart()
+    result, events = gate()
+    assert result.success
+    assert sorted(e.kind for e in events) == ["resolved"] * len(failing)
+    assert len(hooked.messages) == 2 * len(failing)
+    assert gate()[1] == []
