@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     sync_age_critical_hours: float = Field(default=72, gt=0)
     job_stuck_warn_hours: float = Field(default=4, gt=0)
     job_stuck_critical_hours: float = Field(default=24, gt=0)
+    max_record_age_hours: float = Field(
+        default=365 * 24,
+        gt=0,
+        description="Quality gate freshness: an entity's newest record may be at most this old.",
+    )
 
     # --- alerts ----------------------------------------------------------------------------------
     alert_webhook_url: SecretStr | None = Field(

@@ -13,9 +13,10 @@ gate materialises, per entity, a view ``quality.<source>__<entity>`` with one ro
   ``missing_in_mart`` = 0 (every raw id reached the final table);
 - freshness (only for agents still present and connected to the source, ``sync_required``):
   every agent has a successful sync (``synced_ok``), no older than
-  ``$PARAMETER max_sync_age_hours`` (default ``AGENTSYNC_SYNC_AGE_WARN_HOURS``), and — for
-  entities with a freshness column — the newest record is not in the future and not older than
-  ``$PARAMETER max_record_age_hours``.
+  ``$PARAMETER max_sync_age_hours`` (``AGENTSYNC_SYNC_AGE_WARN_HOURS``), and — for entities
+  with a freshness column — the newest record is not in the future and not older than
+  ``$PARAMETER max_record_age_hours`` (``AGENTSYNC_MAX_RECORD_AGE_HOURS``, default 8760 h: a
+  year, since an agent's newest deal or contact can legitimately be months old).
 
 Thresholds are expectation parameters passed at run time, so the suites never change during
 flows. Views are recreated at every run (they follow the registry and whether tables exist);
@@ -63,7 +64,6 @@ VIEW_SCHEMA = "quality"
 MANIFEST = "registry.json"
 ENV_DB = "GX_AGENTSYNC_DB"
 ENV_OUT = "GX_AGENTSYNC_OUT"
-DEFAULT_MAX_RECORD_AGE_HOURS = 365 * 24.0
 FUTURE_SLACK_HOURS = 1.0
 _GATE_LOCK_ID = 0x61677332  # "ags2"
 _process_lock = threading.Lock()
@@ -298,10 +298,22 @@ def build_context(
 
 
 @dataclass
+class FailedCheck:
+    """One failing check: ``name`` is stable across runs (e.g. ``fub.people count: every raw id
+    is in the final table``), ``agents`` the failing agents (empty when the check is not per
+    agent), ``line`` the failure as reported (``gx <name> (agents ...) [error: ...]``)."""
+
+    name: str
+    agents: list[int]
+    line: str
+
+
+@dataclass
 class CheckpointOutcome:
     success: bool
     failures: list[str] = field(default_factory=list)
     data_docs_path: str | None = None
+    checks: list[FailedCheck] = field(default_factory=list)
 
 
 @contextmanager
@@ -367,7 +379,7 @@ def run_checkpoint(
     entities: Sequence[EntitySpec] | None = None,
     root: Path = CONTEXT_ROOT,
     settings: Settings | None = None,
-    max_record_age_hours: float = DEFAULT_MAX_RECORD_AGE_HOURS,
+    max_record_age_hours: float | None = None,
     auto_build: bool = True,
 ) -> CheckpointOutcome:
     """Run the ``quality_gate`` checkpoint (read-only on the context); Data Docs are rebuilt.
@@ -377,9 +389,13 @@ def run_checkpoint(
     built under ``<data_dir>/gx/context`` instead (under the gate's lock; the committed context
     is never touched at run time) and logs a warning; without ``auto_build`` that is a failure.
 
+    Args:
+        max_record_age_hours: the newest-record age limit (default
+            ``AGENTSYNC_MAX_RECORD_AGE_HOURS``).
+
     Returns:
         Success, one failure line per failing expectation (naming the check and the agents),
-        and the Data Docs index path.
+        the same failures as :class:`FailedCheck` items, and the Data Docs index path.
     """
     import great_expectations as gx
 
@@ -394,22 +410,28 @@ def run_checkpoint(
     params = {
         "max_sync_age_hours": float(s.sync_age_warn_hours),
         "min_record_age_hours": -FUTURE_SLACK_HOURS,
-        "max_record_age_hours": float(max_record_age_hours),
+        "max_record_age_hours": float(
+            s.max_record_age_hours if max_record_age_hours is None else max_record_age_hours
+        ),
     }
-    failures: list[str] = []
+    checks: list[FailedCheck] = []
     with _serialised(s):
         root = _usable_root(root, entities, s, auto_build)
         with db.begin(s) as conn:
             view_errors = refresh_views(conn, entities)
-        failures += [f"gx {k}: check view not built: {why}" for k, why in view_errors.items()]
+        checks += [
+            FailedCheck(f"{k}: check view not built", [], f"gx {k}: check view not built: {why}")
+            for k, why in view_errors.items()
+        ]
         _set_env(s, user_ids)
         try:
             ctx = gx.get_context(mode="file", project_root_dir=str(root))
             result = ctx.checkpoints.get(CHECKPOINT).run(expectation_parameters=params)
         except Exception as err:  # GX raises many types; the gate reports, never crashes
             first = (str(err).strip().splitlines() or [""])[0][:300]
-            failures.append(f"gx checkpoint error: {type(err).__name__}: {first}")
-            return CheckpointOutcome(False, failures, None)
+            line = f"gx checkpoint error: {type(err).__name__}: {first}"
+            checks.append(FailedCheck("checkpoint error", [], line))
+            return CheckpointOutcome(False, [c.line for c in checks], None, checks)
         finally:
             _set_env(s, None)
     for vr in result.run_results.values():
@@ -421,10 +443,12 @@ def run_checkpoint(
             detail = f" (agents {', '.join(map(str, agents))})" if agents else ""
             if er.exception_info and er.exception_info.get("raised_exception"):
                 detail += f" [error: {str(er.exception_info.get('exception_message'))[:200]}]"
-            failures.append(f"gx {cfg.description or cfg.type}{detail}")
+            name = cfg.description or cfg.type
+            checks.append(FailedCheck(name, agents, f"gx {name}{detail}"))
     index = data_docs_index(s)
     return CheckpointOutcome(
         success=bool(result.success) and not view_errors,
-        failures=failures,
+        failures=[c.line for c in checks],
         data_docs_path=str(index) if index.exists() else None,
+        checks=checks,
     )
