@@ -146,3 +146,38 @@ def test_a_spec_that_does_not_match_its_mart_is_named(tiny: TinySource, context:
     assert [f for f in result.failures if f.startswith("gx qtest.widgets: check view not built")]
     with pytest.raises(ReconcileError, match=r"reconcile qtest\.widgets: cannot count"):
         reconcile(entities=[SPEC])
+
+
+def test_a_record_older_than_the_limit_fails_freshness_by_name(
+    tiny: TinySource, context: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    ten_days_ago = datetime.now(UTC) - timedelta(days=10)
+    tiny.sync(1, widgets(range(1, 3), updated_at=ten_days_ago), reported_total=2)
+    tiny.build_mart()
+    assert _gate(context).success  # the default limit (a year) allows a 10-day-old record
+    monkeypatch.setenv("AGENTSYNC_MAX_RECORD_AGE_HOURS", str(9 * 24))
+    result = _gate(context)
+    assert not result.success
+    assert result.failures == [
+        "gx qtest.widgets freshness: newest updated_at neither in the future nor older than "
+        "the record-age threshold (agents 1)"
+    ]
+    monkeypatch.setenv("AGENTSYNC_MAX_RECORD_AGE_HOURS", str(11 * 24))
+    assert _gate(context).success
+
+
+def test_the_committed_context_matches_the_entity_registry() -> None:
+    """A registry change without `agentsync quality-build` (a stale commit) fails here, in CI,
+    instead of the gate quietly validating with a private context at run time."""
+    from agentsync.quality.gx import CONTEXT_ROOT, _check_manifest
+    from dlt_pipelines.registry import all_entities
+
+    entities = all_entities()
+    assert entities, "the registry has no entities"
+    _check_manifest(CONTEXT_ROOT / "gx", entities)  # raises GxContextError naming the drift
+    suites = {
+        f"{p.parent.name}.{p.stem}" for p in (CONTEXT_ROOT / "gx" / "expectations").rglob("*.json")
+    }
+    assert suites == {f"{e.source}.{e.entity}" for e in entities}

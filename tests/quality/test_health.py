@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -162,3 +163,19 @@ def test_cli_health_exit_codes_and_json(qenv: dict[str, str]) -> None:
     assert out["level"] == 2
     assert {i["alert_key"] for i in out["items"] if i["level"]} >= {
         "stuck_job:job 1 (user 1)", "stuck_job:job 2 (user 2)"}  # fmt: skip
+
+
+def test_default_thresholds_are_the_legacy_manuals(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """The legacy operations manual's "Alert Thresholds" table, with nothing configured."""
+    from agentsync.settings import ENV_PREFIX, load_settings
+
+    for key in list(os.environ):
+        if key.startswith(ENV_PREFIX):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)  # no .env file either
+    s = load_settings()
+    assert (s.backlog_warn_rows, s.backlog_critical_rows) == (1000, 5000)
+    assert (s.sync_age_warn_hours, s.sync_age_critical_hours) == (24, 72)
+    assert (s.job_stuck_warn_hours, s.job_stuck_critical_hours) == (4, 24)

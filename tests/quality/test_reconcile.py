@@ -130,3 +130,26 @@ def test_cli_reconcile_exits_non_zero_on_gap_and_hides_the_legacy_password(
     assert res.returncode == 2, res.stderr
     assert "Hunter2Secret" not in res.stdout + res.stderr
     assert "--against" in res.stderr
+
+
+def test_cli_reconcile_exits_1_on_an_unexplained_gap(qenv: dict[str, str]) -> None:
+    """The API reported 3 people for agent 7 and none arrived: a real gap, exit 1."""
+    from agentsync import agents
+
+    env = {**qenv, "PATH": "/usr/bin:/bin"}
+    cmd = [sys.executable, "-m", "agentsync.cli", "reconcile", "--user-id", "7"]
+    agents.add_agent(7, "Agent 7", {"fub": {"api_key": "k"}})
+    execute(
+        "insert into ops.sync_runs (kind, user_id, source, entity, status, ended_at, "
+        "reported_total) values ('daily', 7, 'fub', 'people', 'done', now(), 0)"
+    )
+    clean = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    execute("update ops.sync_runs set reported_total = 3")
+    gap = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert gap.returncode == 1, gap.stdout + gap.stderr
+    assert "FAIL" in gap.stdout
+    as_json = subprocess.run([*cmd, "--json"], capture_output=True, text=True, env=env, timeout=300)
+    assert as_json.returncode == 1
+    [row] = [r for r in json.loads(as_json.stdout) if r["entity"] == "fub.people"]
+    assert (row["reported"], row["unexplained_gap"], row["ok"]) == (3, 3, False)
