@@ -82,6 +82,7 @@ def _post(result: dict) -> dict[str, dict]:
     return {p["step"]: p for p in result["post"]}
 
 
+@pytest.mark.slow  # the real GX checkpoint over the whole registry
 def test_onboarding_ends_with_health_and_alerts(people: PeopleStandIn, receiver: Receiver):
     from flows.onboard import onboard_user
 
@@ -116,6 +117,7 @@ def test_onboarding_that_errors_still_alerts_before_failing(
     assert "PROBLEM [critical]" in message and f"onboarding job {job_id} (user 98)" in message
 
 
+@pytest.mark.slow  # four real GX checkpoints over the whole registry
 def test_gate_failure_alerts_once_stays_quiet_and_clears_once(
     people: PeopleStandIn, receiver: Receiver
 ):
