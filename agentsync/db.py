@@ -205,9 +205,15 @@ def _libpq_parts(url: str) -> dict[str, str]:
     return parts
 
 
+def scrub_secrets(text: str, url: str) -> str:
+    """``text`` (a driver's error, say) with ``url`` and every form of its password masked."""
+    return _scrub(text, url, {})
+
+
 def _scrub(text: str, url: str, parts: dict[str, str]) -> str:
     """``text`` with the URL and every form of its password removed."""
-    secrets = {url, parts.get("password") or "", _userinfo_password(url) or ""}
+    raw = _userinfo_password(url) or ""
+    secrets = {url, parts.get("password") or "", raw, unquote(raw)}
     secrets |= {quote(s, safe="") for s in set(secrets) if s}
     for secret in sorted((s for s in secrets if s), key=len, reverse=True):
         text = text.replace(secret, "***")

@@ -168,12 +168,14 @@ def legacy_counts(url: str, mappings: dict[str, LegacyMapping]) -> dict[str, dic
                     rows = conn.execute(sa.text(m.query)).all()
                 except sa.exc.DBAPIError as err:
                     first = str(err.orig).strip().splitlines()[0] if err.orig else str(err)
+                    first = db.scrub_secrets(first, url)
                     raise InvalidInputError(
                         f"--mapping {key}: legacy query failed: {first}"
                     ) from None
                 out[key] = {int(r[0]): int(r[1]) for r in rows if r[0] is not None}
     except sa.exc.OperationalError as err:
         first = str(err.orig).strip().splitlines()[0] if err.orig else "cannot connect"
+        first = db.scrub_secrets(first, url)
         raise InvalidInputError(f"--against {db.redact_url(url)}: {first}") from None
     finally:
         engine.dispose()
