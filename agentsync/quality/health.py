@@ -101,18 +101,25 @@ def backlog_rows(conn: Connection, spec: EntitySpec) -> int:
     schema, _ = split_table(spec.raw_table, f"{entity_key(spec)} raw_table")
     split_table(spec.mart, f"{entity_key(spec)} mart")
     raw = qtable(spec.raw_table, "raw_table")
-    committed = ""
     if table_exists(conn, f"{schema}._dlt_loads"):
-        committed = (
-            f'and exists (select 1 from "{schema}"._dlt_loads as l '
-            "where l.load_id = r._dlt_load_id and l.status = 0)"
-        )
-    sql = f"""
-        select count(*) from {raw} as r
-         where not exists (select 1 from ops.dbt_processed_loads as p
-                            where p.model = :model and p.load_id = r._dlt_load_id)
-           {committed}
-    """
+        # Committed loads the mart has not processed, then only their rows: with the
+        # ``_dlt_load_id`` index dbt keeps on every raw table this reads the pending rows, not
+        # the whole history (the dispatcher runs this every interval).
+        sql = f"""
+            with pending_loads as (
+                select l.load_id from "{schema}"._dlt_loads as l where l.status = 0
+                except
+                select p.load_id from ops.dbt_processed_loads as p where p.model = :model
+            )
+            select count(*) from {raw} as r
+             where r._dlt_load_id in (select load_id from pending_loads)
+        """
+    else:
+        sql = f"""
+            select count(*) from {raw} as r
+             where not exists (select 1 from ops.dbt_processed_loads as p
+                                where p.model = :model and p.load_id = r._dlt_load_id)
+        """
     return int(conn.execute(sa.text(sql), {"model": spec.mart}).scalar_one())
 
 
