@@ -25,11 +25,29 @@ def test_demo_agents_register_idempotently(sandbox_env, sandbox_server):
     }
 
 
+def _table_rows(out: str) -> dict[tuple[int, str, str], list[str]]:
+    """The demo's per-agent, per-source table: ``(agent, source, run) -> [entities, rows, ...]``."""
+    lines = out[out.index("agentsync demo — per agent and source") :].splitlines()
+    header = next(line for line in lines if "agent" in line and "took" in line)
+    columns = [c.strip() for c in header.strip("┃│ ").split("┃" if "┃" in header else "│")]
+    assert columns == ["agent", "source", "run", "entities", "rows", "status", "took"], header
+    rows = {}
+    for line in lines:
+        cells = [c.strip() for c in line.strip().strip("│").split("│")]
+        if len(cells) == len(columns) and cells[0].isdigit():
+            rows[(int(cells[0]), cells[1], cells[2])] = cells[3:]
+    return rows
+
+
 @pytest.mark.slow
 def test_demo_runs_end_to_end(agentsync_env, tmp_path):
-    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect"), COLUMNS="160")
+    from agentsync.quality.gx import data_docs_index
+    from agentsync.transform import target_dir
+
+    # The demo as the README runs it (dbt docs included); wide enough that no line wraps.
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect"), COLUMNS="250")
     done = subprocess.run(
-        [sys.executable, "-m", "agentsync.cli", "demo", "--no-docs"],
+        [sys.executable, "-m", "agentsync.cli", "demo"],
         env=env,
         capture_output=True,
         text=True,
@@ -47,6 +65,20 @@ def test_demo_runs_end_to_end(agentsync_env, tmp_path):
             for r in conn.execute(text("select distinct user_id, source, kind from ops.sync_runs"))
         }
         connected = conn.execute(text("select user_id, integration from ops.credentials")).all()
+        summary = conn.execute(
+            text(
+                """
+                select user_id, source, kind,
+                       count(*) filter (where entity <> '*') as entities,
+                       coalesce(sum(rows), 0) as rows,
+                       count(*) filter (where status = 'failed') as failed,
+                       count(*) filter (where status = 'skipped') as skipped,
+                       extract(epoch from max(ended_at) - min(started_at)) as seconds
+                  from ops.sync_runs
+                 group by user_id, source, kind
+                """
+            )
+        ).all()
     # A clean demo: every job Complete, every step done (or skipped for an unconnected
     # integration), the dbt build and the quality gate passed.
     assert jobs == {101: "Complete", 102: "Complete", 103: "Complete"}, (jobs, steps)
@@ -59,6 +91,28 @@ def test_demo_runs_end_to_end(agentsync_env, tmp_path):
     for user_id, integration in connected:
         assert (user_id, integration, "onboarding") in kinds
         assert (user_id, integration, "daily") in kinds
+
+    # The table: one row per (agent, source, run) of the three demo agents, each with the
+    # entities, rows, status and time that ops.sync_runs records for it.
+    table = _table_rows(out)
+    assert {u for u, _, _ in table} == set(jobs)
+    assert set(table) == {(r.user_id, r.source, r.kind) for r in summary}
+    for r in summary:
+        entities, rows, status, took = table[(r.user_id, r.source, r.kind)]
+        assert (entities, rows) == (str(r.entities), str(r.rows)), (r, table[r[:3]])
+        expected = "failed" if r.failed else "skipped" if r.skipped and not r.entities else "ok"
+        assert status == expected, (r, status)
+        assert took == f"{float(r.seconds or 0):.1f}s", (r, took)
+    onboarded = sum(r.rows for r in summary if r.kind == "onboarding")
+    assert onboarded > 0  # the demo loaded data, and the table says how much
+
+    # Where to open the dbt docs and the Data Docs, and both exist.
+    dbt_index = target_dir() / "index.html"
+    assert f"dbt docs {dbt_index}  (serve: agentsync docs --serve)" in out
+    assert dbt_index.is_file()
+    data_docs = data_docs_index()
+    assert f"Data Docs {data_docs}\n" in out
+    assert data_docs.is_file()
     # The exit code tells the truth about the run: 0, and the daily sync reported.
     assert "daily sync steps" in out
     assert done.returncode == 0, (out[-3000:], done.stderr[-3000:])
