@@ -3,7 +3,9 @@
 One query per :class:`~dlt_pipelines.common.EntitySpec` yields a row per ``user_id`` with:
 
 - ``reported_total``: the total the source API reported in the latest successful sync run that
-  reported one (``ops.sync_runs.reported_total``);
+  reported one (``ops.sync_runs.reported_total``), while it is current: a later successful run
+  that loaded rows without reporting a total (SkySlope's date-window reads) makes it stale, and
+  the entity is then checked raw <-> mart only until a full read reports a total again;
 - ``raw_rows`` / ``raw_ids``: versions and distinct vendor ids in the append-only raw table;
   ``superseded = raw_rows - raw_ids`` (older versions replaced by a newer one);
 - ``mart_rows`` and ``excluded_<reason>`` for each flag column of the entity (``trashed``,
@@ -201,11 +203,22 @@ with raw_ids as (
          where s.source = {src} and s.entity = {ent} and s.status = 'done'
          group by s.user_id
 ), last_reported as (
-        select distinct on (s.user_id) s.user_id, s.reported_total
+        select distinct on (s.user_id) s.user_id, s.reported_total, s.ended_at
           from ops.sync_runs as s
          where s.source = {src} and s.entity = {ent} and s.status = 'done'
            and s.reported_total is not null
          order by s.user_id, s.ended_at desc
+), current_reported as (
+        -- a reported total stays current until a later successful run loads rows without
+        -- reporting one (a SkySlope date-window read cannot count the account): from then on
+        -- it is stale, and only raw <-> mart is checked until the next full read reports again
+        select lr.user_id, lr.reported_total
+          from last_reported as lr
+         where not exists (
+               select 1 from ops.sync_runs as s
+                where s.source = {src} and s.entity = {ent} and s.status = 'done'
+                  and s.user_id = lr.user_id and s.reported_total is null
+                  and coalesce(s.rows, 0) > 0 and s.ended_at > lr.ended_at)
 ), agents as (
         select user_id from raw_counts
         union select user_id from mart_counts
@@ -241,7 +254,7 @@ select a.user_id,
   left join mart_counts as mt using (user_id)
   left join quarantined_records as qr using (user_id)
   left join last_success as ls using (user_id)
-  left join last_reported as lr using (user_id)
+  left join current_reported as lr using (user_id)
   cross join lateral (
         select exists (select 1 from ops.agents as g where g.user_id = a.user_id)
                and ({src} not in ({integrations}) or exists (
