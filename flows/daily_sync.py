@@ -24,18 +24,6 @@ from flows.post import dbt_build, quality_steps
 from flows.runner import StepOutcome, emit, run_steps
 
 
-def _outcome_dict(o: StepOutcome) -> dict[str, Any]:
-    return {
-        "step": o.key,
-        "source": o.source,
-        "status": o.status,
-        "rows": o.rows,
-        "error": o.error,
-        "detail": o.detail,
-        "seconds": round(o.seconds, 3),
-    }
-
-
 def run_daily_sync(
     user_ids: list[int] | None = None,
     sources: list[str] | None = None,
@@ -101,8 +89,8 @@ def run_daily_sync(
     failed = sum(o.status == "failed" for outs in per_agent.values() for o in outs)
     failed += sum(o.status == "failed" for o in post)
     return {
-        "agents": {u: [_outcome_dict(o) for o in outs] for u, outs in per_agent.items()},
-        "post": [_outcome_dict(o) for o in post],
+        "agents": {u: [o.as_dict() for o in outs] for u, outs in per_agent.items()},
+        "post": [o.as_dict() for o in post],
         "failed": failed,
     }
 

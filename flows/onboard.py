@@ -40,23 +40,11 @@ def _record(job_id: int, outcome: StepOutcome) -> None:
     jobs.step_finished(job_id, outcome.key, outcome.status, outcome.rows, outcome.error)
 
 
-def _post_dict(o: StepOutcome) -> dict[str, Any]:
-    return {
-        "step": o.key,
-        "source": o.source,
-        "status": o.status,
-        "rows": o.rows,
-        "error": o.error,
-        "detail": o.detail,
-        "seconds": round(o.seconds, 3),
-    }
-
-
 def _health_and_alerts(user_id: int, gate: StepOutcome | None) -> list[dict[str, Any]]:
     """The end of the flow: health and alerts (never raises), emitted and logged."""
     post = health_and_alerts(gate)
     report_post_steps(post, user_id)
-    return [_post_dict(o) for o in post]
+    return [o.as_dict() for o in post]
 
 
 @dataclass

@@ -62,6 +62,18 @@ class StepOutcome:
     entities: list[EntityResult] = field(default_factory=list)
     detail: str | None = None  # a summary that is not an error (e.g. where Data Docs are)
 
+    def as_dict(self) -> dict[str, Any]:
+        """The outcome as flow results report it (JSON-safe, seconds rounded)."""
+        return {
+            "step": self.key,
+            "source": self.source,
+            "status": self.status,
+            "rows": self.rows,
+            "error": self.error,
+            "detail": self.detail,
+            "seconds": round(self.seconds, 3),
+        }
+
 
 def error_text(err: BaseException) -> str:
     """An exception as one line for the ops tables (type and message, bounded)."""
