@@ -43,7 +43,9 @@ contributors           arrakis ``revshares/{id}/contributors/{tier}`` with    fu
 
 ``reported_total``: transactions/listings from ``lifecycle-group-counts``; network from the
 agent's ``sizeOfNetwork``; paged revshare/equity lists from ``totalCount`` when the envelope has
-it; otherwise the count of ids served. Records without a usable UUID ``id`` are quarantined.
+it; otherwise the count of ids served. Records without a usable UUID ``id``, or with a field
+staging relies on of the wrong JSON type (:mod:`dlt_pipelines.rezen.validate`), are quarantined
+with a reason naming the field and are not loaded; the rest of the page loads.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ from dlt_pipelines.common import (
     record_sync,
 )
 from dlt_pipelines.http import ApiError
+from dlt_pipelines.rezen import validate
 from dlt_pipelines.rezen.client import RezenClient
 from dlt_pipelines.rezen.settings import (
     AGENT_STATUSES,
@@ -139,17 +142,40 @@ def valid_id(value: Any) -> bool:
     return isinstance(value, str) and bool(_UUID.match(value))
 
 
-def _keep(ctx: Ctx, entity: str, rows: list[dict[str, Any]], **extra: Any) -> list[dict]:
-    """Tag rows with ``user_id`` (and ``extra``); quarantine rows without a UUID id."""
+def _checked(ctx: Ctx, entity: str, rows: list[Any]) -> list[dict[str, Any]]:
+    """The rows with a UUID id and the field types staging needs; the others are quarantined.
+
+    The quarantine reason names the problem: no usable id, or the field with the wrong type and
+    its value (:mod:`dlt_pipelines.rezen.validate`).
+    """
     out = []
     for row in rows:
+        if not isinstance(row, dict):
+            ctx.quarantine.add(entity, row, f"record is a {type(row).__name__}, not an object")
+            continue
         rid = row.get("id", row.get("agentYentaId"))
         if not valid_id(rid):
             ctx.quarantine.add(entity, row, "missing or invalid UUID id", rid)
             continue
-        out.append({**row, **extra, "user_id": ctx.user_id})
+        why = validate.problem(entity, row)
+        if why is not None:
+            ctx.quarantine.add(entity, row, why, rid)
+            continue
+        out.append(row)
+    return out
+
+
+def _tag(ctx: Ctx, entity: str, rows: list[dict[str, Any]], **extra: Any) -> list[dict]:
+    """Tag checked rows with ``user_id`` (and ``extra``) and count them for ``entity``."""
+    out = [{**row, **extra, "user_id": ctx.user_id} for row in rows]
     ctx.tally.setdefault(entity, Tally()).rows += len(out)
     return out
+
+
+def _keep(ctx: Ctx, entity: str, rows: list[Any], **extra: Any) -> list[dict]:
+    """Tag rows with ``user_id`` (and ``extra``); quarantine rows without a UUID id or with a
+    field of the wrong type."""
+    return _tag(ctx, entity, _checked(ctx, entity, rows), **extra)
 
 
 def _to_table(rows: list[dict[str, Any]], table: str) -> Any:
@@ -171,28 +197,56 @@ def _ms_to_date(ms: int) -> date:
 # -- teams step ------------------------------------------------------------------------------
 
 
-def _teams(ctx: Ctx) -> Iterator[Any]:
+def _team_refs(ctx: Ctx) -> list[dict[str, Any]]:
+    """The ``teams`` of ``agents/me`` that name a team; unusable ones are quarantined."""
     teams = ctx.me.get("teams") or []
-    members_total = 0
+    if not isinstance(teams, list):
+        why = validate.problem("agent", ctx.me) or "agents/me teams is not a list"
+        ctx.quarantine.add("teams", {"teams": teams}, f"agents/me {why}")
+        return []
+    refs = []
     for ref in teams:
+        if isinstance(ref, dict) and isinstance(ref.get("teamId"), str):
+            refs.append(ref)
+        else:
+            ctx.quarantine.add(
+                "teams", ref, f"agents/me teams item without a teamId: {ref!r}"[:200]
+            )
+    return refs
+
+
+def _roster_item(m: dict[str, Any]) -> dict[str, Any]:
+    """A roster item's id (its own, else its agent's), before the type checks."""
+    agent = m.get("agent")
+    return {**m, "id": m.get("id") or (agent.get("id") if isinstance(agent, dict) else None)}
+
+
+def _teams(ctx: Ctx) -> Iterator[Any]:
+    refs = _team_refs(ctx)
+    members_total = 0
+    for ref in refs:
         team = ctx.client.get("yenta", f"/teams/{ref['teamId']}")
+        checked = _checked(ctx, "teams", [team])
+        if not checked:
+            continue  # quarantined with its roster
+        team = dict(checked[0])
         roster = team.pop("agents", None) or team.pop("members", None) or []
-        yield _to_table(_keep(ctx, "teams", [team]), "teams")
+        yield _to_table(_tag(ctx, "teams", [team]), "teams")
+        members_total += len(roster)
+        items = [_roster_item(m) if isinstance(m, dict) else m for m in roster]
         members = [
-            {
-                **m,
-                "id": m.get("id") or (m.get("agent") or {}).get("id"),
-                # roles as one comma-separated text column (dlt would make a child table)
-                "roles": ",".join(map(str, m.get("roles") or [])),
-            }
-            for m in roster
-            if isinstance(m, dict)
+            # roles as one comma-separated text column (dlt would make a child table)
+            {**m, "roles": ",".join(map(str, m.get("roles") or []))}
+            for m in _checked(ctx, "team_members", items)
         ]
-        members_total += len(members)
-        rows = _keep(ctx, "team_members", members, team_id=team.get("id"))
+        rows = _tag(ctx, "team_members", members, team_id=team.get("id"))
         if rows:
             yield _to_table(rows, "team_members")
-    ctx.tally.setdefault("teams", Tally()).reported_total = len(teams)
+    served = ctx.me.get("teams")
+    # quarantined team references still count as served (the quarantine explains them)
+    ctx.tally.setdefault("teams", Tally()).reported_total = (
+        len(served) if isinstance(served, list) else len(refs)
+    )
     ctx.tally.setdefault("team_members", Tally()).reported_total = members_total
 
 
@@ -276,14 +330,15 @@ def _deal_lists(ctx: Ctx, listings: bool) -> Iterator[Any]:
             fresh = []
             done = False
             for row in rows:
-                upd = row.get("updatedAt")
+                upd = row.get("updatedAt") if isinstance(row, dict) else None
                 if cursor is not None and isinstance(upd, int) and upd < cursor:
                     done = True  # sorted newest first: the rest was loaded before
                     break
                 fresh.append(row)
-                if isinstance(upd, int):
-                    newest = max(newest or 0, upd)
             kept = _keep(ctx, entity, fresh, lifecycle_group=group)
+            for row in kept:  # a quarantined row does not move the cursor
+                if isinstance(row.get("updatedAt"), int):
+                    newest = max(newest or 0, row["updatedAt"])
             if kept:
                 yield kept
             if done:
@@ -341,6 +396,12 @@ def _participants(ctx: Ctx) -> Iterator[Any]:
             for tid, detail, problem in pool.map(fetch, ids[start : start + 100]):
                 if detail is None:
                     ctx.quarantine.add("participants", {"transaction_id": tid}, problem, tid)
+                    continue
+                why = validate.problem("transaction_details", detail)
+                if why is not None:
+                    # the detail (with its participants) is retried on the next run
+                    reason = f"transaction detail: {why}"
+                    ctx.quarantine.add("participants", detail, reason, tid)
                     continue
                 parts = detail.pop("participants", None) or []
                 rows = _keep(ctx, "transaction_details", [detail])
