@@ -11,7 +11,9 @@ The whole vendor object is kept as one JSON column because SkySlope's file shape
 variable (research B.4) and because the quirks must survive untouched into raw: dates without a
 timezone, ``0001-01-01T00:00:00`` null dates and control characters are cleaned in staging SQL
 (``dbt_project/macros/skyslope/skyslope_quirks.sql``), never here. New vendor fields land in the JSON
-without breaking the load. JSON numbers (prices) are stored by jsonb as exact numerics.
+without breaking the load. JSON numbers (prices) are stored by jsonb as exact numerics. A list row,
+file or user whose fields have the wrong JSON type (``validate``) goes to ``ops.quarantine`` with
+a reason naming the field; the quirks above are not wrong types.
 
 Paging and windows (research B.3): lists are 10 rows per page, 1-based ``pageNumber``; stop when
 ``links`` has no ``rel: "next"`` (a response without ``links`` ends at a short page); at most
@@ -46,6 +48,7 @@ from dlt_pipelines.common import (
 )
 from dlt_pipelines.http import ApiError
 from dlt_pipelines.skyslope import settings as sky_settings
+from dlt_pipelines.skyslope import validate
 from dlt_pipelines.skyslope.client import SkySlopeClient
 
 log = logging.getLogger(__name__)
@@ -105,6 +108,10 @@ def users_resource(client: SkySlopeClient, user_id: int, stats: dict[str, Any]) 
             if not guid:
                 stats["quarantine"].add("users", user, "user without userGuid")
                 continue
+            why = validate.problem(user, validate.USER_FIELDS)
+            if why is not None:
+                stats["quarantine"].add("users", user, why, guid)
+                continue
             stats["rows"] += 1
             yield {"user_id": user_id, "user_guid": str(guid), "record": user}
 
@@ -146,6 +153,10 @@ def files_resource(
                 if not guid:
                     stats["quarantine"].add(entity, row, f"list row without {guid_key}")
                     continue
+                why = validate.problem(row, validate.LIST_ROW_FIELDS)
+                if why is not None:
+                    stats["quarantine"].add(entity, row, f"list row: {why}", guid)
+                    continue
                 try:
                     detail = client.get(f"{path}/{guid}")
                 except ApiError as err:
@@ -156,6 +167,10 @@ def files_resource(
                 file = (detail.get("value") or {}).get(kind)
                 if not isinstance(file, dict):
                     stats["quarantine"].add(entity, detail, f"detail without value.{kind}", guid)
+                    continue
+                why = validate.problem(file, validate.FILE_FIELDS[entity])
+                if why is not None:
+                    stats["quarantine"].add(entity, file, f"file: {why}", guid)
                     continue
                 seen = parse_vendor_time(file.get("modifiedOn"), naive_tz)
                 if seen and (newest is None or seen > newest):
