@@ -7,7 +7,8 @@ empty list, no cursor, no total (C.2); ids are ``_id`` strings.
 
 Raw shape: ``user_id``, ``order_id`` (``_id``), ``list_offset`` (position when read) and
 ``order`` (the order object as served, JSON: nested properties/parties/progress kept as is; JSON
-numbers are stored exactly by jsonb).
+numbers are stored exactly by jsonb). An order without ``_id``, or whose fields staging casts have
+the wrong JSON type (``validate``), goes to ``ops.quarantine`` with a reason naming the field.
 
 Incremental replacement of the legacy "today's orders" daily pull: the API has no modified-since
 filter, so a daily run re-reads the tail of the list: from ``last_end - AGENTSYNC_QUALIA_
@@ -50,6 +51,7 @@ from dlt_pipelines.common import (
 )
 from dlt_pipelines.http import ApiClient, ApiError, AuthError, gate_for
 from dlt_pipelines.qualia import settings as q_settings
+from dlt_pipelines.qualia import validate
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +159,10 @@ def orders_resource(
                 oid = order.get("_id") if isinstance(order, dict) else None
                 if not oid:
                     quarantine.add("orders", order, "order without _id", None)
+                    continue
+                why = validate.problem(order)
+                if why is not None:
+                    quarantine.add("orders", order, why, oid)
                     continue
                 stats["rows"] += 1
                 yield {
