@@ -20,7 +20,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -365,3 +365,25 @@ def check_types(record: Any, fields: dict[str, FieldKind]) -> None:
                 if len(shown) > _VALUE_CHARS:
                     shown = shown[: _VALUE_CHARS - 3] + "..."
                 raise InvalidRecord(f"{where} is not {_KIND_NAMES[kind]}: {shown}")
+
+
+def full_read_due(last_full_at: object, now: datetime, max_age: timedelta) -> bool:
+    """Whether a daily run must read the whole account: no full read recorded, or it is too old.
+
+    Args:
+        last_full_at: the ``last_full_at`` value of the resource state (ISO-8601 UTC), if any.
+        now: the current time (timezone-aware).
+        max_age: the source's ``..._FULL_REREAD_DAYS`` setting as a duration.
+
+    Returns:
+        True when ``last_full_at`` is missing or unreadable, or at least ``max_age`` old.
+    """
+    if not isinstance(last_full_at, str):
+        return True
+    try:
+        then = datetime.fromisoformat(last_full_at)
+    except ValueError:
+        return True
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=UTC)
+    return now - then >= max_age

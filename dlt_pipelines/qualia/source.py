@@ -45,6 +45,7 @@ from dlt_pipelines.common import (
     EntityResult,
     Quarantine,
     RunKind,
+    full_read_due,
     last_load_id,
     make_pipeline,
     record_sync,
@@ -107,28 +108,6 @@ def fetch_page(client: ApiClient, user_id: int, limit: int, offset: int) -> list
     if not isinstance(orders, list):
         raise ApiError("POST", client.base_url, 200, "expected data.orders.orders to be a list")
     return orders
-
-
-def full_read_due(last_full_at: object, now: datetime, max_age: timedelta) -> bool:
-    """Whether a daily run must read every order: no full read recorded, or it is too old.
-
-    Args:
-        last_full_at: the ``last_full_at`` value of the resource state (ISO-8601 UTC), if any.
-        now: the current time (timezone-aware).
-        max_age: ``AGENTSYNC_QUALIA_FULL_REREAD_DAYS`` as a duration.
-
-    Returns:
-        True when ``last_full_at`` is missing or unreadable, or at least ``max_age`` old.
-    """
-    if not isinstance(last_full_at, str):
-        return True
-    try:
-        then = datetime.fromisoformat(last_full_at)
-    except ValueError:
-        return True
-    if then.tzinfo is None:
-        then = then.replace(tzinfo=UTC)
-    return now - then >= max_age
 
 
 def orders_resource(

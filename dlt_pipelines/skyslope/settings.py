@@ -28,6 +28,16 @@ class SkySlopeSettings(BaseSettings):
             "in dbt)."
         ),
     )
+    full_reread_days: float = Field(
+        default=7,
+        ge=0,
+        description=(
+            "A daily run lists the whole account (earliestDate=0) when the agent's last full "
+            "listing is at least this many days old: the listed count is the source-reported "
+            "total the count checks compare, and a file no window saw is fetched. Only new or "
+            "changed files are fetched in full. 0 makes every daily run a full listing."
+        ),
+    )
 
 
 def load() -> SkySlopeSettings:

@@ -20,6 +20,11 @@ Paging and windows (research B.3): lists are 10 rows per page, 1-based ``pageNum
 1,000 pages per window.
 Incremental loads send ``earliestDate`` (Unix seconds) = newest ``modifiedOn`` seen minus
 ``AGENTSYNC_SKYSLOPE_WINDOW_LAG_HOURS``; onboarding runs read everything (``earliestDate=0``).
+A window cannot count the account (the API reports no totals), so a daily run lists the whole
+account again when the last full listing (``last_full_at`` in the resource state) is
+``AGENTSYNC_SKYSLOPE_FULL_REREAD_DAYS`` old (default 7): the listed count becomes the run's
+``reported_total`` for the count checks, and only files that raw does not hold in that version
+(guid + ``modifiedOn``) are fetched in full, so the recount costs list pages, not file reads.
 That ``earliestDate`` filters on the modified date is [UNCONFIRMED] in the research; the cursor
 lives in dlt resource state (in the destination, so a fresh machine resumes).
 """
@@ -28,13 +33,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dlt
 from dlt.pipeline.exceptions import PipelineStepFailed
+from sqlalchemy import text
 
+from agentsync import db
 from agentsync.agents import get_credentials
 from agentsync.errors import IntegrationError, SettingError
 from agentsync.settings import Settings, get_settings
@@ -42,6 +49,7 @@ from dlt_pipelines.common import (
     EntityResult,
     Quarantine,
     RunKind,
+    full_read_due,
     last_load_id,
     make_pipeline,
     record_sync,
@@ -123,6 +131,22 @@ def users_resource(client: SkySlopeClient, user_id: int, stats: dict[str, Any]) 
     )
 
 
+def loaded_versions(user_id: int, entity: str) -> set[tuple[str, str | None]]:
+    """``(guid, modifiedOn)`` of every file version raw already holds for the agent."""
+    kind = FILE_KINDS[entity]
+    with db.begin() as conn:
+        if conn.execute(text("select to_regclass(:t)"), {"t": f"raw_skyslope.{entity}"}).scalar():
+            found = conn.execute(
+                text(
+                    f"select distinct {kind}_guid, modified_on from raw_skyslope.{entity} "
+                    "where user_id = :u"
+                ),
+                {"u": user_id},
+            )
+            return {(str(guid), modified) for guid, modified in found}
+    return set()
+
+
 def files_resource(
     client: SkySlopeClient,
     user_id: int,
@@ -131,16 +155,21 @@ def files_resource(
     naive_tz: ZoneInfo,
     lag_seconds: float,
     stats: dict[str, Any],
+    reread_after: timedelta = timedelta(days=7),
 ) -> Any:
-    """Listings or sales changed in the window, each with its full file."""
+    """Listings or sales changed in the window (or all, see the module doc), with full files."""
     kind = FILE_KINDS[entity]
     guid_key = f"{kind}Guid"
     path = f"/api/files/{entity}"
 
     def gen() -> Iterator[dict[str, Any]]:
         state = dlt.current.resource_state()
-        since = 0 if full else int(state.get("earliest_date", 0))
+        now = datetime.now(UTC)
+        recount = not full and full_read_due(state.get("last_full_at"), now, reread_after)
+        since = 0 if full or recount else int(state.get("earliest_date", 0))
+        known = loaded_versions(user_id, entity) if recount else set()
         stats["cursor_from"] = since
+        stats["read"] = "full" if full else "recount" if recount else "window"
         newest: datetime | None = None
         listed = 0
         page = 1
@@ -157,6 +186,8 @@ def files_resource(
                 if why is not None:
                     stats["quarantine"].add(entity, row, f"list row: {why}", guid)
                     continue
+                if (str(guid), row.get("modifiedOn")) in known:
+                    continue  # a recount: raw already holds this version of the file
                 try:
                     detail = client.get(f"{path}/{guid}")
                 except ApiError as err:
@@ -194,8 +225,13 @@ def files_resource(
                 )
             page += 1
         stats["reported_total"] = listed if since == 0 else None
+        if since == 0:
+            state["last_full_at"] = now.isoformat()
         if newest is not None:
-            state["earliest_date"] = max(since, int(newest.timestamp() - lag_seconds))
+            # never moves back: a recount fetches only some files, maybe only older ones
+            state["earliest_date"] = max(
+                int(state.get("earliest_date", 0)), since, int(newest.timestamp() - lag_seconds)
+            )
         stats["cursor"] = str(state.get("earliest_date", since))
 
     return dlt.resource(
@@ -246,6 +282,7 @@ def run_entity(
                     naive_tz,
                     knobs.window_lag_hours * 3600,
                     stats,
+                    timedelta(days=knobs.full_reread_days),
                 )
             try:
                 info = pipeline.run(resource)
@@ -258,9 +295,10 @@ def run_entity(
         run.reported_total = stats["reported_total"]
         run.cursor = stats.get("cursor")
     log.info(
-        "skyslope %s for agent %s: %s rows, %s quarantined, %s logins",
+        "skyslope %s for agent %s (%s read): %s rows, %s quarantined, %s logins",
         entity,
         user_id,
+        stats.get("read", "full"),
         run.rows,
         quarantined,
         stats.get("logins"),

@@ -10,8 +10,9 @@ import pytest
 from agentsync import agents
 from agentsync.errors import IntegrationError, SettingError
 from agentsync.transform import run_dbt
+from dlt_pipelines.common import full_read_due
 from dlt_pipelines.qualia import ENTITIES, steps
-from dlt_pipelines.qualia.source import full_read_due, run_orders
+from dlt_pipelines.qualia.source import run_orders
 from tests.skyslope.conftest import rows, scalar, truth
 
 AGENT = 101

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sqlalchemy import text
 
-from agentsync import agents
+from agentsync import agents, db
 from agentsync.errors import IntegrationError, SettingError
 from agentsync.settings import get_settings
 from dlt_pipelines.skyslope import ENTITIES, steps
@@ -155,6 +156,34 @@ def test_daily_run_reads_only_the_changed_window(register_agents, sandbox_server
     }
     assert changed and revised == changed
     assert second.reported_total is None  # a window's row count is not the account's total
+
+
+@pytest.mark.slow
+def test_periodic_recount_reports_the_total_and_fetches_only_new_versions(
+    register_agents, sandbox_server, monkeypatch
+):
+    register_agents(AGENT)
+    run_entity(AGENT, "onboarding", None, "sales")
+    httpx.post(
+        f"{sandbox_server.url}/_sandbox/advance", json={"seconds": 3 * 86400, "fraction": 0.3}
+    )
+    expected = truth(sandbox_server, "skyslope", AGENT, "sales")
+    window = run_entity(AGENT, "daily", None, "sales")  # last full listing is fresh: a window
+    assert window.rows > 0 and window.reported_total is None
+    # a file the windows never saw (older than the window): only a full listing finds it
+    with db.begin() as conn:
+        conn.execute(
+            text("delete from raw_skyslope.sales where user_id = :u and sale_guid = :g"),
+            {"u": AGENT, "g": expected["ids"][0]},
+        )
+    monkeypatch.setenv("AGENTSYNC_SKYSLOPE_FULL_REREAD_DAYS", "0")
+    recount = run_entity(AGENT, "daily", None, "sales")
+    assert recount.reported_total == expected["count"]  # the listed total, for the count checks
+    assert recount.rows == 1  # every other file is already in raw in the version listed
+    assert _distinct("sales", "sale_guid", AGENT) == set(expected["ids"])
+    # the full listing was recorded: with the default age the next run is a window again
+    monkeypatch.delenv("AGENTSYNC_SKYSLOPE_FULL_REREAD_DAYS")
+    assert run_entity(AGENT, "daily", None, "sales").reported_total is None
 
 
 def test_bad_naive_timezone_names_the_setting(agentsync_env, monkeypatch):
