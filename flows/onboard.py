@@ -12,8 +12,8 @@ never passed through Prefect). Order of work:
 4. end the job Complete (no failed step) or Partial; an exception outside a step ends it Error and
    fails the Prefect run;
 5. once the job is final (Complete, Partial, or Error before the exception is re-raised) and the
-   lock and slot are released: the health check and the alerts it owes, the gate's failing checks for this agent included
-   (:func:`flows.post.health_and_alerts`). They are not job steps — health is about the whole
+   lock and slot are released: the health check and the alerts it owes, the gate's failing
+   checks for this agent included (:func:`flows.post.health_and_alerts`). They are not job steps — health is about the whole
    system and runs after the job's status is settled, so a webhook outage or another agent's
    problem never turns this agent's onboarding Partial. Their outcomes are in the result's
    ``post`` list, emitted as ``step_finished`` events and logged when they fail.
