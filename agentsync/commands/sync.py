@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import signal
 import threading
 
 import typer
@@ -89,9 +90,14 @@ def register(app: typer.Typer) -> None:
         index = generate_docs()
         typer.echo(f"dbt docs: {index}")
         if serve:
+            # Our own handlers, installed before the server answers: libraries loaded by the
+            # docs build (dlt among them) may defer SIGINT/SIGTERM, and a signal arriving
+            # between start-up and a try block would end the process with a traceback.
+            stop = threading.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
             server = serve_dir(str(target_dir()), port)
             typer.echo(f"serving on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)")
-            try:
-                threading.Event().wait()
-            except KeyboardInterrupt:
-                server.shutdown()
+            while not stop.wait(0.5):
+                pass
+            server.shutdown()
