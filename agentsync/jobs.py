@@ -238,7 +238,7 @@ def mark_dispatched(user_id: int, flow_run_id: str) -> None:
 def start_job(user_id: int, flow_run_id: str | None, steps: list[tuple[str, str]]) -> Job | None:
     """Move an agent's New (or interrupted Started) job to Started and lay out its steps.
 
-    The caller must hold the agent's onboarding lock (see :mod:`flows.locks`), so a Started
+    The caller must hold the agent's onboarding lock (see :mod:`agentsync.locks`), so a Started
     job found here belongs to a run that died; it is resumed from the start (loads are
     idempotent: dlt keeps its cursors, dbt merges on natural keys).
 

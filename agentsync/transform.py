@@ -6,22 +6,26 @@ programmatic ``dbtRunner``. Both use the project in ``dbt_project/`` and the pro
 connection comes from environment variables set here from agentsync's settings; the password is
 passed as ``DBT_ENV_SECRET_*`` so dbt scrubs it from its logs. Target and log paths live in the
 data dir so a read-only checkout works and concurrent checkouts don't collide.
+
+Every invocation holds the database-wide dbt lock (:func:`agentsync.locks.dbt_lock`) while dbt
+runs, whoever calls: a flow, the FUB webhook worker, the quality gate or a CLI command. A second
+invocation against the same database waits for the first (in this process or another), so two
+builds never interleave their writes to the incremental marts and the processed-load state.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agentsync import db
 from agentsync.errors import AgentsyncError
+from agentsync.locks import dbt_lock
 from agentsync.settings import Settings, get_settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
-_dbt_lock = threading.Lock()  # dbt's invocation context is process-global: one at a time
 
 
 class DbtError(AgentsyncError):
@@ -92,11 +96,14 @@ def run_dbt(
     raise_on_failure: bool = True,
     use_prefect: bool | None = None,
 ) -> DbtResult:
-    """Run one dbt command (e.g. ``["build", "--select", "staging.fub+"]``)."""
+    """Run one dbt command (e.g. ``["build", "--select", "staging.fub+"]``).
+
+    Waits for the database-wide dbt lock first (re-entrant: a caller may already hold it).
+    """
     settings = settings or get_settings()
     db.ensure_ready(settings)  # ops.dbt_* bookkeeping tables must exist
     env = dbt_env(settings)
-    with _dbt_lock:
+    with dbt_lock(settings):
         os.environ.update(env)
         full = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
         prefect = _in_prefect_run() if use_prefect is None else use_prefect

@@ -173,15 +173,7 @@ def register(app: typer.Typer) -> None:
         from agentsync.transform import run_dbt
 
         args = ["build", "--full-refresh", *(["--select", *select] if select else [])]
-        try:
-            from flows.locks import dbt_lock  # the flows' database-wide dbt lock
-        except ImportError:  # pragma: no cover - flows are part of the product
-            dbt_lock = None
-        if dbt_lock is not None:
-            with dbt_lock():
-                result = run_dbt(args, raise_on_failure=False)
-        else:
-            result = run_dbt(args, raise_on_failure=False)
+        result = run_dbt(args, raise_on_failure=False)  # holds the database-wide dbt lock
         for line in result.failures:
             typer.echo(f"FAIL {line}")
         models = sum(1 for r in result.results if str(r.get("node", "")).startswith("model."))
