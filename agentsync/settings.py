@@ -64,7 +64,16 @@ class Settings(BaseSettings):
 
     # --- HTTP behaviour --------------------------------------------------------------------------
     http_timeout_seconds: float = Field(default=30.0, gt=0)
-    http_max_retries: int = Field(default=6, ge=0)
+    http_max_retries: int = Field(
+        default=6, ge=0, description="Retries per request for 5xx, timeouts and bad bodies."
+    )
+    rate_limit_budget_seconds: float = Field(
+        default=900.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="How long one request keeps waiting out 429 responses (Retry-After honoured) "
+        "before it fails; 429s do not count against AGENTSYNC_HTTP_MAX_RETRIES.",
+    )
     fub_max_concurrent_requests: int = Field(
         default=4, ge=1, description="Concurrent FUB calls per FUB account, across agent runs."
     )

@@ -1,7 +1,10 @@
 """One HTTP client for every vendor source: retries, back-off, ``Retry-After`` and pacing.
 
 - 429: wait ``Retry-After`` seconds (or back off) and retry; the request was not processed.
-- 5xx, timeouts, connection resets and truncated JSON bodies: retry with exponential back-off.
+  Rate limiting is waited out, not failed: 429s are retried for up to a time budget per request
+  (``AGENTSYNC_RATE_LIMIT_BUDGET_SECONDS``, default 15 minutes) and do not use up the retry count.
+- 5xx, timeouts, connection resets and truncated JSON bodies: retry with exponential back-off,
+  at most ``max_retries`` times (``AGENTSYNC_HTTP_MAX_RETRIES``).
 - 4xx other than 429: raise :class:`ApiError` at once (a bad credential does not get better).
 - Pacing: each response's ``X-RateLimit-Remaining`` / ``X-RateLimit-Window`` feed a per-account
   :class:`RateGate` shared by every run in this process, so a normal run never sees a 429.
@@ -21,6 +24,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -28,6 +33,7 @@ import httpx
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = {500, 502, 503, 504, 520, 522, 524}
+RATE_LIMIT_BUDGET_SETTING = "AGENTSYNC_RATE_LIMIT_BUDGET_SECONDS"
 _SECRETISH = ("key", "token", "secret", "password", "session", "auth")
 
 
@@ -126,7 +132,9 @@ class ApiClient:
         auth: an httpx auth object (e.g. ``httpx.BasicAuth``), optional.
         gate: the account's :class:`RateGate`, optional.
         timeout: seconds per request.
-        max_retries: attempts after the first for retryable failures.
+        max_retries: attempts after the first for 5xx, timeouts and bad bodies (not 429s).
+        rate_limit_budget_seconds: how long one request may keep being rate limited (429)
+            before it fails; default: the ``AGENTSYNC_RATE_LIMIT_BUDGET_SECONDS`` setting.
         on_auth_error: called once on a 401 to refresh credentials (returns new headers or None);
             the request is retried once with them.
     """
@@ -142,7 +150,13 @@ class ApiClient:
         max_retries: int = 6,
         backoff_base: float = 0.5,
         on_auth_error: Callable[[], Mapping[str, str] | None] | None = None,
+        rate_limit_budget_seconds: float | None = None,
     ) -> None:
+        if rate_limit_budget_seconds is None:
+            from agentsync.settings import get_settings
+
+            rate_limit_budget_seconds = get_settings().rate_limit_budget_seconds
+        self.rate_limit_budget_seconds = float(rate_limit_budget_seconds)
         self.base_url = base_url.rstrip("/")
         self._client = httpx.Client(
             headers=dict(headers or {}), auth=auth, timeout=timeout, follow_redirects=False
@@ -187,7 +201,9 @@ class ApiClient:
         """Send a request; return ``(parsed JSON, response)`` or raise :class:`ApiError`."""
         url = self.url(path)
         refreshed = False
-        attempt = 0
+        attempt = 0  # retries of 5xx, timeouts and bad bodies (bounded by max_retries)
+        limited = 0  # consecutive 429s (bounded by time: rate_limit_budget_seconds)
+        limited_since: float | None = None
         while True:
             try:
                 if self.gate is not None:
@@ -213,22 +229,33 @@ class ApiClient:
             if status == 429:
                 if self.gate is not None:
                     self.gate.responses_429 += 1
-                if attempt >= self.max_retries:
+                now = time.monotonic()
+                limited_since = now if limited_since is None else limited_since
+                spent = now - limited_since
+                budget = self.rate_limit_budget_seconds
+                if spent >= budget:
                     raise ApiError(
-                        method, safe_url(resp.url), status, "rate limited, retries exhausted"
+                        method,
+                        safe_url(resp.url),
+                        status,
+                        f"rate limited for {spent:.1f} s "
+                        f"(budget {RATE_LIMIT_BUDGET_SETTING}={budget:g})",
                     )
-                attempt += 1
+                limited += 1
                 self.retries += 1
-                try:
-                    wait = float(resp.headers.get("retry-after", ""))
-                except ValueError:
-                    wait = self.backoff_base * (2**attempt)
+                wait = _retry_after(resp.headers.get("retry-after"))
+                if wait is None:
+                    wait = min(30.0, self.backoff_base * (2 ** (limited - 1)))
+                elif wait <= 0 and limited > 1:
+                    wait = self.backoff_base  # "retry now" again and again: don't spin
+                wait = min(wait, budget - spent)  # the last try comes when the budget ends
                 if self.gate is not None:
                     self.gate.block_for(wait)
                     self.gate.wait()
                 else:
                     time.sleep(wait)
                 continue
+            limited, limited_since = 0, None  # not rate limited (any more)
             if status in RETRY_STATUSES:
                 if attempt >= self.max_retries:
                     raise ApiError(
@@ -264,6 +291,23 @@ class ApiClient:
         self, path: str, params: Mapping[str, Any] | None = None
     ) -> tuple[Any, httpx.Response]:
         return self.request_json("GET", path, params=params)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (delay-seconds or HTTP-date), None if absent."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _short_body(resp: httpx.Response) -> str:
