@@ -327,6 +327,34 @@ class QualiaApi:
         return JSONResponse({"data": {"orders": {"orders": orders}}})
 
     # -- control -------------------------------------------------------------------------------
+    def control_routes(self) -> list[BaseRoute]:
+        """Routes mounted under ``/_sandbox/qualia`` (sandbox-only)."""
+        return [Route("/status", self._control_status, methods=["POST"])]
+
+    def set_status(self, user_id: int, index: int, status: str) -> str:
+        """Give the agent's order number ``index`` (0-based) ``status``; returns its ``_id``.
+
+        The explicit way for a test to make a change it depends on (``advance`` picks orders by a
+        seeded draw that depends on the clock, so which orders change differs with the epoch).
+        """
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, not {status!r}")
+        with self._lock:
+            if not 0 <= index < self._count(user_id):
+                raise ValueError(f"agent {user_id} has no order number {index}")
+            oid = self._order(user_id, index)["_id"]
+            self._status[oid] = status
+            return oid
+
+    async def _control_status(self, request: Request) -> Response:
+        """``POST {"user_id": N, "index": I, "status": S}``: set one order's status."""
+        try:
+            body = await request.json()
+            oid = self.set_status(int(body["user_id"]), int(body["index"]), str(body["status"]))
+        except (ValueError, KeyError, TypeError) as err:
+            return JSONResponse({"error": str(err)}, status_code=400)
+        return JSONResponse({"_id": oid, "status": body["status"]})
+
     def advance(self, fraction: float, rng: random.Random) -> dict[str, Any]:
         """New orders (``fraction`` of each agent's count, at least one) and status changes.
 
