@@ -205,19 +205,65 @@ def _libpq_parts(url: str) -> dict[str, str]:
     return parts
 
 
+# A URL inside free text: scheme, "://", then anything up to whitespace, a quote or a bracket.
+_URL_IN_TEXT = re.compile(r"""(?i)\b[a-z][a-z0-9+.-]*://[^\s'"<>()\[\]{}]+""")
+# libpq's key/value form: password=secret or password='quoted \' secret' (one whole value).
+_PASSWORD_KV = re.compile(r"""(?i)\b(password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s,;&]+)""")
+# A quoted value as drivers print them ("value" or 'value'); masked only when it IS a secret.
+_QUOTED_VALUE = re.compile(r""""([^"]*)"|'([^']*)'""")
+
+
 def scrub_secrets(text: str, url: str) -> str:
-    """``text`` (a driver's error, say) with ``url`` and every form of its password masked."""
+    """``text`` (a driver's error, say) with ``url`` and its password masked, by parsing.
+
+    See :func:`_scrub`: a password is never removed as a substring, so a short one (``p``) does
+    not eat letters out of ordinary words (``port 1 failed`` stays readable).
+    """
     return _scrub(text, url, {})
 
 
 def _scrub(text: str, url: str, parts: dict[str, str]) -> str:
-    """``text`` with the URL and every form of its password removed."""
+    """``text`` with the credentials in it masked, found by parsing rather than substring search.
+
+    - the configured ``url`` itself, wherever it appears whole, is shown redacted
+      (:func:`redact_url`: its password masked, host and database still readable);
+    - every other URL in the text has its userinfo password and ``password=`` parameter masked
+      (:func:`redact_url` applied to each URL token);
+    - libpq ``password=value`` pairs have their value masked;
+    - a quoted value (``"..."``/``'...'``) that is exactly the password (raw, decoded or
+      percent-encoded) is masked, and so is a text that is nothing but the password;
+    - the password in userinfo position, a token ``[user:]password@...``, is masked.
+
+    A password elsewhere, inside ordinary words, is left alone: there it is not a credential.
+    """
     raw = _userinfo_password(url) or ""
-    secrets = {url, parts.get("password") or "", raw, unquote(raw)}
+    secrets = {parts.get("password") or "", raw, unquote(raw)}
     secrets |= {quote(s, safe="") for s in set(secrets) if s}
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+    secrets.discard("")
+    if text.strip() in secrets:
+        return "***"
+    pieces = text.split(url) if url else [text]
+    shown = redact_url(url) if url else ""
+    out = []
+    for piece in pieces:
+        piece = _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), piece)
+        piece = _PASSWORD_KV.sub(lambda m: m.group(1) + "***", piece)
+        piece = _QUOTED_VALUE.sub(lambda m: _mask_quoted(m, secrets), piece)
+        for secret in sorted(secrets, key=len, reverse=True):
+            # userinfo position: a token that is "[user:]secret@host" (a driver echoing a host
+            # split from a URL with an unencoded "@" in its password)
+            userinfo = rf"""(^|[\s"'(/=,])([^\s:@"'/]*:)?{re.escape(secret)}(?=@)"""
+            piece = re.sub(userinfo, lambda m: m.group(1) + (m.group(2) or "") + "***", piece)
+        out.append(piece)
+    return shown.join(out)
+
+
+def _mask_quoted(match: re.Match[str], secrets: set[str]) -> str:
+    value = match.group(1) if match.group(1) is not None else match.group(2)
+    if value in secrets:
+        quote_char = match.group(0)[0]
+        return f"{quote_char}***{quote_char}"
+    return match.group(0)
 
 
 def _check_external(url: str) -> None:
