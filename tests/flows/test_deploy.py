@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -18,11 +19,7 @@ pytestmark = pytest.mark.slow
 
 
 def _read_back(api: str, pool: str) -> dict:
-    """Deployments as the server stores them, over its REST API.
-
-    (Prefect 3.8.8's own client sends ``limit: null`` in filter bodies, which its server rejects
-    with 422 in this dependency set, so the REST API is read directly.)
-    """
+    """Deployments as the server stores them, read over its REST API (not through our code)."""
     found = {}
     body = {"limit": 200, "offset": 0, "sort": "NAME_ASC"}
     for d in httpx.post(f"{api}/deployments/filter", json=body, timeout=30).json():
@@ -40,6 +37,7 @@ def _read_back(api: str, pool: str) -> dict:
 
 @pytest.fixture
 def prefect_server(tmp_path):
+    """A real ``prefect server start`` in its own process on loopback (scheduler included)."""
     port = free_port()
     env = dict(
         os.environ,
@@ -48,6 +46,7 @@ def prefect_server(tmp_path):
         PREFECT_UI_ENABLED="false",
     )
     env.pop("PREFECT_API_URL", None)
+    log = (tmp_path / "prefect-server.log").open("w")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -61,8 +60,8 @@ def prefect_server(tmp_path):
             str(port),
         ],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     api = f"http://127.0.0.1:{port}/api"
@@ -79,11 +78,20 @@ def prefect_server(tmp_path):
             time.sleep(1)
         yield api
     finally:
+        _stop_group(proc)
+        log.close()
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """SIGTERM the process group of ``proc`` (it and its children), SIGKILL after 30 s."""
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
 
 
 def test_deploy_registers_three_deployments(agentsync_env, prefect_server, tmp_path):
@@ -218,3 +226,139 @@ def test_deployed_dispatcher_starts_the_onboard_deployment_for_an_inserted_job(
     job = jobs.get_job(81)
     assert job.status == "New"  # a worker has not run it yet
     assert job.flow_run_id == jobs.DISPATCHED + handed["flow_run_id"]
+
+
+def _runs(api: str, deployment: str, state: str | None = None) -> list[dict]:
+    """Flow runs of one deployment, optionally in one state type, over the REST API."""
+    dep = httpx.get(f"{api}/deployments/name/{deployment}", timeout=30).json()
+    body: dict = {"limit": 200, "offset": 0, "deployments": {"id": {"any_": [dep["id"]]}}}
+    if state:
+        body["flow_runs"] = {"state": {"type": {"any_": [state]}}}
+    return httpx.post(f"{api}/flow_runs/filter", json=body, timeout=30).json()
+
+
+def test_schedules_fire_on_a_real_server_and_prefect_ls_works(
+    sandbox_env, sandbox_server, prefect_server, tmp_path
+):
+    """What an operator relies on: nobody triggers anything, and the onboarding still happens.
+
+    A real Prefect server (its own process, its real scheduler), the deployments registered by
+    ``agentsync deploy`` (dispatcher every 15 s for the test), a real worker on the work pool, and
+    a New job inserted with plain SQL. The scheduler must create and the worker run a dispatcher
+    flow run by itself, that run must start the onboarding deployment, and the onboarding must
+    complete. The daily cron must have runs scheduled ahead. Prefect's own listing commands must
+    work against the same server.
+    """
+    from sqlalchemy import text
+
+    from agentsync import agents, db, jobs
+
+    user_id, pool = 103, "agentsync-e2e"
+    spec = next(a for a in sandbox_server.sandbox.demo_agents() if a["user_id"] == user_id)
+    # Qualia only: the smallest real onboarding (its other integrations are simply not connected).
+    agents.add_agent(user_id, spec["name"], {"qualia": spec["credentials"]["qualia"]})
+    db.ensure_ready()
+
+    env = dict(
+        os.environ,
+        PREFECT_API_URL=prefect_server,
+        PREFECT_HOME=str(tmp_path / "prefect-client"),
+        AGENTSYNC_DISPATCH_INTERVAL_SECONDS="15",
+        AGENTSYNC_DAILY_SYNC_CRON="0 6 * * *",
+        COLUMNS="250",  # Prefect's tables: full names, not "dispatch-onb…"
+    )
+    deployed = subprocess.run(
+        [sys.executable, "-m", "agentsync.cli", "deploy", "--work-pool", pool],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert deployed.returncode == 0, deployed.stderr[-2000:]
+
+    worker_log = (tmp_path / "worker.log").open("w")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--limit", "3"],
+        env=env,
+        stdout=worker_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        with db.begin() as conn:
+            conn.execute(
+                text("insert into ops.onboarding_jobs (user_id) values (:u)"), {"u": user_id}
+            )
+
+        deadline = time.monotonic() + 600
+        onboarded: list[dict] = []
+        while time.monotonic() < deadline:
+            onboarded = _runs(prefect_server, "onboard-user/onboard", "COMPLETED")
+            if onboarded and jobs.get_job(user_id).status not in ("New", "Started"):
+                break
+            assert worker.poll() is None, "the worker exited: " + _tail(tmp_path / "worker.log")
+            failed = _runs(prefect_server, "onboard-user/onboard", "FAILED")
+            assert not failed, "onboarding run failed: " + _tail(tmp_path / "worker.log")
+            time.sleep(3)
+        else:
+            dispatched = _runs(prefect_server, "dispatch-onboardings/dispatcher")
+            pytest.fail(
+                f"no Completed onboarding within 600 s; dispatcher runs: "
+                f"{[(r['name'], r['state_type']) for r in dispatched][:10]}; "
+                f"server log: {_tail(tmp_path / 'prefect-server.log')}"
+            )
+
+        # The onboarding run was started by a scheduled dispatcher run, not by anyone here.
+        dispatched = _runs(prefect_server, "dispatch-onboardings/dispatcher", "COMPLETED")
+        assert dispatched, "no dispatcher run completed"
+        assert all(r["auto_scheduled"] for r in dispatched), "a dispatcher run was not scheduled"
+        (run,) = onboarded
+        assert run["parameters"] == {"user_id": user_id}
+        job = jobs.get_job(user_id)
+        assert job.status == "Complete", [(s.step, s.status, s.error) for s in job.steps]
+        assert job.flow_run_id in (run["id"], jobs.DISPATCHED + run["id"])
+        with db.begin() as conn:
+            orders = conn.execute(
+                text("select count(*) from marts.title_orders where user_id = :u"), {"u": user_id}
+            ).scalar_one()
+        truth = httpx.get(
+            f"{sandbox_server.url}/_sandbox/truth/qualia", params={"user_id": user_id}, timeout=30
+        ).json()
+        assert orders == truth[str(user_id)]["orders"]["count"] > 0
+
+        # The daily cron is scheduled ahead by the server (its 06:00 cannot be waited for here).
+        ahead = _runs(prefect_server, "daily-sync/daily", "SCHEDULED")
+        assert ahead and all(r["auto_scheduled"] for r in ahead)
+
+        # Prefect's own CLI lists what is deployed and what ran.
+        listed = {}
+        commands = (
+            ["deployment", "ls"],
+            ["flow-run", "ls"],
+            ["flow-run", "ls", "--state", "COMPLETED", "--limit", "200"],
+            ["work-pool", "ls"],
+            ["flow", "ls"],
+        )
+        for args in commands:
+            done = subprocess.run(
+                [sys.executable, "-m", "prefect", *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert done.returncode == 0, (args, done.stdout[-1500:], done.stderr[-1500:])
+            listed[" ".join(args[:3])] = done.stdout
+        for name in ("daily-sync/daily", "dispatch-onboardings/dispatcher", "onboard-user/onboard"):
+            assert name in listed["deployment ls"], listed["deployment ls"]
+        ran = listed["flow-run ls --state"]
+        assert run["name"] in ran and dispatched[0]["name"] in ran, ran
+        assert pool in listed["work-pool ls"]
+        assert "onboard-user" in listed["flow ls"]
+    finally:
+        _stop_group(worker)
+        worker_log.close()
+
+
+def _tail(path, chars: int = 3000) -> str:
+    return path.read_text(errors="replace")[-chars:] if path.exists() else "(no log)"
