@@ -137,8 +137,8 @@ def deploy_all(
             kwargs["schedules"] = [Interval(settings.dispatch_interval_seconds)]
             kwargs["concurrency_limit"] = 1
         deployments.append(flow.to_deployment(**kwargs))
-    # ``RunnerDeployment.apply`` rather than ``prefect.deploy``: the latter then asks the server
-    # for online workers with ``limit: null``, which Prefect 3.8.8's server rejects (422).
+    # ``RunnerDeployment.apply``: registers the deployment and nothing else (``prefect.deploy``
+    # would also build images and ask the server for online workers).
     for deployment in deployments:
         deployment.apply(work_pool_name=work_pool)
     return [p.full_name for p in plans(settings)]
