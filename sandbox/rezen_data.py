@@ -53,6 +53,14 @@ def rezen_record_id(seed: int, user_id: int, deal_key: int, is_listing: bool) ->
     return make_uuid(seed, "rezen-listing" if is_listing else "rezen-tx", user_id, deal_key)
 
 
+def _same_day_in(day: date, year: int) -> date:
+    """``day``'s month and day in ``year`` (a 29 February becomes the 28th in a common year)."""
+    try:
+        return day.replace(year=year)
+    except ValueError:
+        return day.replace(year=year, day=28)
+
+
 def epoch_ms(dt: datetime) -> int:
     """Epoch milliseconds (A.4: some date fields are epoch ms, e.g. ``closedAt``)."""
     return int(dt.timestamp() * 1000)
@@ -610,9 +618,9 @@ class RezenData:
         rng = random.Random(stable_int(self.world.seed, "rezen-cap", book.user_id, self.version))
         cap = 1_200_000
         paid = min(cap, rng.randint(100_000, 1_400_000))
-        anniversary = book.join_date.replace(year=EPOCH.year)
+        anniversary = _same_day_in(book.join_date, EPOCH.year)
         if anniversary > EPOCH.date():
-            anniversary = anniversary.replace(year=EPOCH.year - 1)
+            anniversary = _same_day_in(book.join_date, EPOCH.year - 1)
         return {
             "agentId": book.yenta_id,
             "capYearStart": anniversary.isoformat(),

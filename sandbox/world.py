@@ -175,6 +175,11 @@ class World:
         self.agents = [self._agent(i) for i in range(self.profile.agents)]
 
     # -- clock ---------------------------------------------------------------------------------
+    @property
+    def start(self) -> datetime:
+        """Where this world's clock started (``EPOCH``)."""
+        return EPOCH
+
     def now(self) -> datetime:
         with self._lock:
             return EPOCH + self._offset

@@ -4,6 +4,9 @@ One embedded PostgreSQL (pgserver) per test session, in a temporary data dir. Ea
 for ``agentsync_env`` gets its own fresh database on that server, exposed to in-process code and
 to subprocesses through ``AGENTSYNC_DATABASE_URL``, so tests never see each other's rows.
 Data volume in the end-to-end tests is scaled with ``AGENTSYNC_TEST_SCALE`` (default ``tiny``).
+
+No test may depend on the order tests run in, on what another test left behind, or on the date:
+each test gets its own database and sandbox, and changes it needs in the sandbox it makes itself.
 """
 
 from __future__ import annotations
@@ -21,6 +24,10 @@ from agentsync import db
 from agentsync.settings import load_settings
 
 TEST_SCALE = os.environ.get("AGENTSYNC_TEST_SCALE", "tiny")
+# Set for a whole run, kept in every test's environment (so a subprocess's sandbox has the same
+# clock as the test's): the data scale, and the sandbox epoch (unset: yesterday's midnight UTC).
+# The suite must pass with any epoch: `AGENTSYNC_SANDBOX_EPOCH=2025-03-15 make test`.
+RUN_WIDE = ("AGENTSYNC_TEST_SCALE", "AGENTSYNC_SANDBOX_EPOCH")
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +86,7 @@ def agentsync_env(
         "AGENTSYNC_ENCRYPTION_KEY": Fernet.generate_key().decode(),
     }
     for key in list(os.environ):
-        if key.startswith("AGENTSYNC_") and key not in env and key != "AGENTSYNC_TEST_SCALE":
+        if key.startswith("AGENTSYNC_") and key not in env and key not in RUN_WIDE:
             monkeypatch.delenv(key)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
