@@ -11,10 +11,11 @@ import os
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from agentsync.errors import SettingError
 
@@ -94,7 +95,18 @@ class Settings(BaseSettings):
     max_record_age_hours: float = Field(
         default=365 * 24,
         gt=0,
-        description="Quality gate freshness: an entity's newest record may be at most this old.",
+        description="Quality gate freshness: an entity's newest record may be at most this old "
+        "(a warning unless record_age_severity is error).",
+    )
+    max_record_age_hours_by_entity: Annotated[dict[str, float], NoDecode] = Field(
+        default_factory=dict,
+        description="Per-entity record-age thresholds overriding max_record_age_hours, "
+        "e.g. 'fub.people=17520,rezen.transactions=26280'.",
+    )
+    record_age_severity: Literal["warn", "error"] = Field(
+        default="warn",
+        description="What an old newest record (over the record-age threshold) is in the quality "
+        "gate: warn (reported, the gate passes) or error (the gate fails).",
     )
 
     # --- alerts ----------------------------------------------------------------------------------
@@ -129,6 +141,37 @@ class Settings(BaseSettings):
                 "is not an ISO date/datetime (e.g. 2024-05-01 or 2024-05-01T06:00:00Z)"
             ) from None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+    @field_validator("record_age_severity", mode="before")
+    @classmethod
+    def _lower_severity(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("max_record_age_hours_by_entity", mode="before")
+    @classmethod
+    def _check_age_map(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        out: dict[str, float] = {}
+        for item in (p.strip() for p in value.split(",")):
+            if not item:
+                continue
+            key, sep, hours = item.partition("=")
+            key = key.strip().lower()
+            source, dot, entity = key.partition(".")
+            if not sep or not dot or not source or not entity:
+                raise ValueError(
+                    f"entry {item!r} is not <source>.<entity>=<hours> "
+                    "(e.g. fub.people=17520,rezen.transactions=26280)"
+                )
+            try:
+                limit = float(hours)
+            except ValueError:
+                raise ValueError(f"entry {item!r}: {hours.strip()!r} is not a number") from None
+            if not limit > 0 or limit == float("inf"):
+                raise ValueError(f"entry {item!r}: hours must be a positive number")
+            out[key] = limit
+        return out
 
     @field_validator("database_url")
     @classmethod

@@ -2,8 +2,9 @@
 
 - ``quality-build``: (re)write the GX context in ``expectations/`` from the entity registry (the
   deliberate build step; never during flows).
-- ``quality-gate``: GX checkpoint + ``dbt test``; exit 1 naming each failing check. The step that
-  gates a deployment.
+- ``quality-gate``: GX checkpoint + ``dbt test``; exit 1 naming each failing check (``FAIL``);
+  warnings (``WARN``: an old newest record) and dbt tests over models never built (``SKIP``,
+  with the reason) are listed but do not fail it. The step that gates a deployment.
 - ``health``: backlog, sync age, errors, stuck jobs; exit 0 ok / 1 warning / 2 critical.
 - ``alert``: send the alert messages owed (one when a problem appears, one when it clears).
 - ``reconcile``: reported ↔ raw ↔ final per agent and entity; exit 1 when a gap exceeds the
@@ -48,13 +49,28 @@ def register(app: typer.Typer) -> None:
                 {
                     "success": result.success,
                     "failures": result.failures,
+                    "warnings": [w.line for w in result.warnings],
+                    "skipped": [{"test": t.name, "reason": t.reason} for t in result.skipped],
                     "data_docs_path": result.data_docs_path,
                 }
             )
         else:
+            for t in result.skipped:
+                typer.echo(f"SKIP {t.line}")
+            for w in result.warnings:
+                typer.echo(f"WARN {w.line}")
             for line in result.failures:
                 typer.echo(f"FAIL {line}")
-            typer.echo("quality gate: " + ("passed" if result.success else "FAILED"))
+            verdict = "passed" if result.success else "FAILED"
+            extra = [
+                f"{n} {what}"
+                for n, what in (
+                    (len(result.warnings), "warnings"),
+                    (len(result.skipped), "skipped"),
+                )
+                if n
+            ]
+            typer.echo(f"quality gate: {verdict}" + (f" ({', '.join(extra)})" if extra else ""))
             if result.data_docs_path:
                 typer.echo(f"Data Docs: {result.data_docs_path}")
         raise typer.Exit(0 if result.success else 1)

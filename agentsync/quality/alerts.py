@@ -109,14 +109,15 @@ def send_webhook(url: str, text: str, timeout: float = 10.0) -> None:
 
 
 def gate_items(gate: GateResult) -> list[HealthItem]:
-    """A failing gate as alert items: one per failing check and agent.
+    """A failing gate as alert items: one per failing (or warning) check and agent.
 
     A failing count check (data missing or unexplained) is critical; a failing freshness check
     is a warning, like the health check's sync age; any other failure (a view that could not be
     built, a checkpoint error, a dbt test) is critical.
     """
     items = []
-    for check in gate.checks:
+    # the gate's warnings (an old newest record) alert as warnings, like failing freshness
+    for check in [*gate.checks, *getattr(gate, "warnings", [])]:
         level = WARNING if " freshness:" in check.name else CRITICAL
         for user_id in check.agents:
             items.append(

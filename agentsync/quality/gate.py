@@ -4,22 +4,45 @@ This is the step that gates a deployment (``agentsync quality-gate``, exit 1 on 
 last step of every flow (``run_quality_gate(user_ids)``). Each failure is one line naming the
 check: ``gx <source>.<entity> count: ...`` / ``gx <source>.<entity> freshness: ...`` (with the
 failing agents) or ``dbt test.<project>.<test>: fail: ...``.
+
+Two kinds of result are neither passed nor failed:
+
+- *warnings*: a newest record older than its record-age threshold (while
+  ``AGENTSYNC_RECORD_AGE_SEVERITY`` is ``warn``, the default), with the observed age and the
+  threshold; the gate still passes.
+- *skipped dbt tests*: a test over a model whose relation does not exist in the database (e.g.
+  the FUB marts on an install where no agent has loaded FUB yet) is not run; it is listed with
+  the reason. A test over a built model runs and fails the gate as before.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agentsync.errors import AgentsyncError
+from agentsync import db
+from agentsync.errors import AgentsyncError, SettingError
 from agentsync.quality import gx
 from agentsync.quality.gx import FailedCheck
 from agentsync.settings import Settings, get_settings
 from dlt_pipelines.common import EntitySpec
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class SkippedTest:
+    """A dbt test the gate did not run: ``name`` as in failures (``dbt test.<project>.<test>``)."""
+
+    name: str
+    reason: str
+
+    @property
+    def line(self) -> str:
+        return f"{self.name}: skipped: {self.reason}"
 
 
 @dataclass
@@ -37,6 +60,129 @@ class GateResult:
     data_docs_path: str | None = None
     checks: list[FailedCheck] = field(default_factory=list)
     user_ids: list[int] | None = None
+    #: reported, never failing: e.g. a newest record older than its threshold (observed, limit)
+    warnings: list[FailedCheck] = field(default_factory=list)
+    #: dbt tests not run because a model they read was never built, each with the reason
+    skipped: list[SkippedTest] = field(default_factory=list)
+
+
+# --- which dbt tests can run -----------------------------------------------------------------
+
+
+def _existing_relations(settings: Settings) -> set[tuple[str, str]]:
+    import sqlalchemy as sa
+
+    with db.engine(settings).connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "select n.nspname, c.relname from pg_class as c "
+                "join pg_namespace as n on n.oid = c.relnamespace "
+                "where c.relkind in ('r', 'v', 'm', 'p', 'f')"
+            )
+        ).all()
+    return {(str(schema), str(name)) for schema, name in rows}
+
+
+def unbuilt_tests(manifest: dict, relations: set[tuple[str, str]]) -> dict[str, SkippedTest]:
+    """The tests in a dbt ``manifest`` that read a model (or source) absent from ``relations``.
+
+    A model counts as built when its relation exists (an ephemeral model: when everything it
+    reads does). The reason names the first missing model and why it is missing: no agent has
+    loaded its source yet (none of that source's raw tables exist), a raw table not loaded yet,
+    or simply not built.
+
+    Returns:
+        ``{test node name: SkippedTest}``.
+    """
+    nodes: dict[str, dict] = {**manifest.get("nodes", {}), **manifest.get("sources", {})}
+    loaded_sources = {
+        str(n.get("source_name"))
+        for n in manifest.get("sources", {}).values()
+        if (str(n.get("schema")), str(n.get("identifier") or n.get("name"))) in relations
+    }
+    memo: dict[str, str | None] = {}
+
+    def exists(node: dict) -> bool:
+        return (str(node.get("schema")), str(node.get("alias") or node.get("name"))) in relations
+
+    def missing_sources(uid: str, seen: set[str]) -> list[dict]:
+        if uid in seen or uid not in nodes:
+            return []
+        seen.add(uid)
+        node = nodes[uid]
+        if node.get("resource_type") == "source":
+            return [] if exists({**node, "alias": node.get("identifier")}) else [node]
+        out: list[dict] = []
+        for parent in node.get("depends_on", {}).get("nodes", []):
+            out += missing_sources(parent, seen)
+        return out
+
+    def why_missing(uid: str) -> str | None:
+        """None when ``uid`` can be read, else why not."""
+        if uid in memo:
+            return memo[uid]
+        memo[uid] = None  # cycles cannot happen in dbt; this guards the recursion anyway
+        node = nodes.get(uid)
+        reason: str | None = None
+        if node is None:
+            reason = None
+        elif node.get("resource_type") == "source":
+            if not exists({**node, "alias": node.get("identifier")}):
+                src = str(node.get("source_name"))
+                reason = (
+                    f"source {src}.{node.get('name')} not loaded yet"
+                    if src in loaded_sources
+                    else f"no agent has loaded {src} yet"
+                )
+        elif node.get("resource_type") in ("model", "seed", "snapshot"):
+            ephemeral = node.get("config", {}).get("materialized") == "ephemeral"
+            if ephemeral:
+                for parent in node.get("depends_on", {}).get("nodes", []):
+                    reason = why_missing(parent)
+                    if reason:
+                        break
+            elif not exists(node):
+                absent = missing_sources(uid, set())
+                unloaded = sorted({str(n.get("source_name")) for n in absent} - loaded_sources)
+                if unloaded:
+                    cause = f"no agent has loaded {', '.join(unloaded)} yet"
+                elif absent:
+                    cause = f"raw {absent[0].get('source_name')}.{absent[0].get('name')} not loaded"
+                else:
+                    cause = "not built yet (run `agentsync rebuild` or a sync)"
+                reason = f"model {node.get('name')} not built: {cause}"
+        memo[uid] = reason
+        return reason
+
+    skipped: dict[str, SkippedTest] = {}
+    for uid, node in manifest.get("nodes", {}).items():
+        if node.get("resource_type") != "test":
+            continue
+        for parent in node.get("depends_on", {}).get("nodes", []):
+            reason = why_missing(parent)
+            if reason:
+                skipped[str(node["name"])] = SkippedTest(f"dbt {uid}", reason)
+                break
+    return skipped
+
+
+def _dbt_test_plan(settings: Settings) -> tuple[list[str], list[SkippedTest]]:
+    """``--exclude`` arguments for the tests over unbuilt models, and those tests as skipped.
+
+    Reads the manifest of a fresh ``dbt parse``; if that fails, nothing is excluded (``dbt
+    test`` then reports what is wrong itself).
+    """
+    from agentsync.transform import run_dbt, target_dir
+
+    parsed = run_dbt(["parse"], settings, raise_on_failure=False, use_prefect=False)
+    path = target_dir(settings) / "manifest.json"
+    if not parsed.success or not path.is_file():
+        log.warning("quality gate: dbt parse failed; running every dbt test")
+        return [], []
+    skipped = unbuilt_tests(json.loads(path.read_text()), _existing_relations(settings))
+    if not skipped:
+        return [], []
+    return ["--exclude", *sorted(skipped)], sorted(skipped.values(), key=lambda t: t.name)
 
 
 def run_quality_gate(
@@ -55,6 +201,8 @@ def run_quality_gate(
         entities: default the whole registry.
         context_root: the GX project root (default ``expectations/``).
         dbt_args: the dbt command to run (``None`` skips dbt, for callers that just ran it).
+            For ``test``, tests over models that were never built are excluded and returned
+            as ``skipped`` with the reason.
         auto_build: when the context is out of date with the registry, validate with a private
             up-to-date one (see :func:`agentsync.quality.gx.run_checkpoint`) instead of failing.
         settings: default the process settings.
@@ -62,25 +210,40 @@ def run_quality_gate(
     Returns:
         A :class:`GateResult`; it never raises for a failing check, only for a broken setup
         that it reports as a failure too.
+
+    Raises:
+        SettingError: a quality setting is wrong (e.g. an unknown entity in
+            ``AGENTSYNC_MAX_RECORD_AGE_HOURS_BY_ENTITY``).
     """
     s = settings or get_settings()
     checks: list[FailedCheck] = []
+    warnings: list[FailedCheck] = []
+    skipped: list[SkippedTest] = []
     docs: str | None = None
     try:
         outcome = gx.run_checkpoint(
             user_ids, entities=entities, root=context_root, settings=s, auto_build=auto_build
         )
         checks += outcome.checks
+        warnings += outcome.warnings
         docs = outcome.data_docs_path
         if not outcome.success and not outcome.checks:
             line = "gx checkpoint failed without a failing expectation (see Data Docs)"
             checks.append(FailedCheck("gx checkpoint", [], line))
+    except SettingError:
+        raise
     except AgentsyncError as err:
         checks.append(FailedCheck("gx context", [], f"gx: {err}"))
     if dbt_args:
         from agentsync.transform import run_dbt
 
-        res = run_dbt(list(dbt_args), s, raise_on_failure=False)
+        args = list(dbt_args)
+        if args[0] == "test":
+            exclude, skipped = _dbt_test_plan(s)
+            args += exclude
+            for t in skipped:
+                log.info("quality gate: %s", t.line)
+        res = run_dbt(args, s, raise_on_failure=False)
         # a dbt failure reads "<node>: <status>: <message>"; the node is the stable name
         checks += [FailedCheck(f"dbt {f.split(': ')[0]}", [], f"dbt {f}") for f in res.failures]
         if not res.success and not res.failures:
@@ -89,10 +252,14 @@ def run_quality_gate(
     failures = [c.line for c in checks]
     for line in failures:
         log.warning("quality gate: %s", line)
+    for w in warnings:
+        log.warning("quality gate: WARN %s", w.line)
     return GateResult(
         success=not failures,
         failures=failures,
         data_docs_path=docs,
         checks=checks,
         user_ids=sorted(set(user_ids)) if user_ids else None,
+        warnings=warnings,
+        skipped=skipped,
     )

@@ -14,9 +14,14 @@ gate materialises, per entity, a view ``quality.<source>__<entity>`` with one ro
 - freshness (only for agents still present and connected to the source, ``sync_required``):
   every agent has a successful sync (``synced_ok``), no older than
   ``$PARAMETER max_sync_age_hours`` (``AGENTSYNC_SYNC_AGE_WARN_HOURS``), and — for entities
-  with a freshness column — the newest record is not in the future and not older than
-  ``$PARAMETER max_record_age_hours`` (``AGENTSYNC_MAX_RECORD_AGE_HOURS``, default 8760 h: a
-  year, since an agent's newest deal or contact can legitimately be months old).
+  with a freshness column — the newest record is not in the future (a data error: a failure)
+  and not older than ``$PARAMETER max_record_age_hours_<source>_<entity>``
+  (``AGENTSYNC_MAX_RECORD_AGE_HOURS_BY_ENTITY``, else ``AGENTSYNC_MAX_RECORD_AGE_HOURS``, default
+  8760 h: a year, since an agent's newest deal or contact can legitimately be months old).
+
+Record age is a *warning* by default (``AGENTSYNC_RECORD_AGE_SEVERITY=warn``): an account whose
+newest record is old but whose sync succeeded is reported (observed age and threshold) and the
+gate passes; ``error`` makes it fail the gate. Sync age stays a failure.
 
 Thresholds are expectation parameters passed at run time, so the suites never change during
 flows. Views are recreated at every run (they follow the registry and whether tables exist);
@@ -50,7 +55,7 @@ import sqlalchemy as sa
 import yaml
 
 from agentsync import db
-from agentsync.errors import AgentsyncError
+from agentsync.errors import AgentsyncError, SettingError
 from agentsync.quality.metrics import entity_key, metrics_sql, presence
 from agentsync.settings import Settings, get_settings
 from dlt_pipelines.common import EntitySpec
@@ -65,6 +70,11 @@ MANIFEST = "registry.json"
 ENV_DB = "GX_AGENTSYNC_DB"
 ENV_OUT = "GX_AGENTSYNC_OUT"
 FUTURE_SLACK_HOURS = 1.0
+# Bump when the suites' expectations change: a context built before no longer matches the
+# manifest, so a run falls back to a private up-to-date context (and CI asks for quality-build).
+CHECKS_VERSION = 2
+RECORD_AGE = "record_age"  # expectation meta ``agentsync_check``: newest record too old
+RECORD_FUTURE = "record_future"  # newest record in the future
 _GATE_LOCK_ID = 0x61677332  # "ags2"
 _process_lock = threading.Lock()
 
@@ -79,9 +89,46 @@ def view_name(spec: EntitySpec) -> str:
 
 def _manifest(entities: Sequence[EntitySpec]) -> list[dict[str, Any]]:
     return [
-        {"entity": entity_key(e), "view": view_name(e), "freshness": e.freshness_column is not None}
+        {
+            "entity": entity_key(e),
+            "view": view_name(e),
+            "freshness": e.freshness_column is not None,
+            "checks": CHECKS_VERSION,
+        }
         for e in entities
     ]
+
+
+def record_age_parameter(spec: EntitySpec) -> str:
+    """The expectation parameter holding ``spec``'s record-age threshold."""
+    safe = "".join(c if c.isalnum() else "_" for c in f"{spec.source}_{spec.entity}")
+    return f"max_record_age_hours_{safe}"
+
+
+def record_age_threshold(spec: EntitySpec, settings: Settings) -> tuple[float, str]:
+    """``spec``'s record-age threshold in hours and the setting it comes from."""
+    key = entity_key(spec)
+    by_entity = settings.max_record_age_hours_by_entity
+    if key in by_entity:
+        return float(by_entity[key]), f"AGENTSYNC_MAX_RECORD_AGE_HOURS_BY_ENTITY {key}"
+    return float(settings.max_record_age_hours), "AGENTSYNC_MAX_RECORD_AGE_HOURS"
+
+
+def check_record_age_settings(entities: Sequence[EntitySpec], settings: Settings) -> None:
+    """Every entity named in ``AGENTSYNC_MAX_RECORD_AGE_HOURS_BY_ENTITY`` exists and has a
+    freshness column (a typo would silently leave the default in force)."""
+    from dlt_pipelines.registry import all_entities
+
+    named = set(settings.max_record_age_hours_by_entity)
+    if not named:
+        return
+    known = {entity_key(e) for e in [*all_entities(), *entities] if e.freshness_column}
+    unknown = sorted(named - known)
+    if unknown:
+        raise SettingError(
+            f"AGENTSYNC_MAX_RECORD_AGE_HOURS_BY_ENTITY names {', '.join(unknown)}, which "
+            f"is not an entity with record freshness (one of: {', '.join(sorted(known))})"
+        )
 
 
 def output_dir(settings: Settings | None = None) -> Path:
@@ -213,17 +260,23 @@ def _expectations(spec: EntitySpec) -> list[Any]:
         ),
     ]
     if spec.freshness_column:
-        exps.append(
+        exps += [
             gxe.ExpectColumnValuesToBeBetween(
                 column="record_age_hours",
                 min_value={"$PARAMETER": "min_record_age_hours"},
-                max_value={"$PARAMETER": "max_record_age_hours"},
+                description=f"{key} freshness: newest {spec.freshness_column} not in the future",
+                meta={"agentsync_check": RECORD_FUTURE},
+            ),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="record_age_hours",
+                max_value={"$PARAMETER": record_age_parameter(spec)},
                 description=(
-                    f"{key} freshness: newest {spec.freshness_column} neither in the future "
-                    "nor older than the record-age threshold"
+                    f"{key} freshness: newest {spec.freshness_column} within the "
+                    "record-age threshold"
                 ),
-            )
-        )
+                meta={"agentsync_check": RECORD_AGE, "entity": key},
+            ),
+        ]
     return exps
 
 
@@ -310,10 +363,13 @@ class FailedCheck:
 
 @dataclass
 class CheckpointOutcome:
+    """``checks`` fail the gate; ``warnings`` (record age, by default) are reported only."""
+
     success: bool
     failures: list[str] = field(default_factory=list)
     data_docs_path: str | None = None
     checks: list[FailedCheck] = field(default_factory=list)
+    warnings: list[FailedCheck] = field(default_factory=list)
 
 
 @contextmanager
@@ -366,6 +422,30 @@ def _usable_root(
         return private
 
 
+def _unexpected_values(result: Any) -> list[float]:
+    values = []
+    for v in result.result.get("unexpected_list") or []:
+        try:
+            values.append(float(v))
+        except (TypeError, ValueError):
+            continue
+    return values
+
+
+def _observed(kind: str, result: Any, threshold: tuple[float, str] | None) -> str:
+    """The observed value (and threshold) of a failing freshness expectation, for its line."""
+    values = _unexpected_values(result)
+    if kind == RECORD_AGE and values and threshold:
+        hours, setting = threshold
+        return f": newest record {max(values):.0f} h old (threshold {hours:g} h, {setting})"
+    if kind == RECORD_FUTURE and values:
+        return (
+            f": newest record {-min(values):.1f} h in the future "
+            f"(allowed {FUTURE_SLACK_HOURS:g} h; a time-zone or parsing error)"
+        )
+    return ""
+
+
 def _failing_agents(result: Any) -> list[int]:
     ids = []
     for item in result.result.get("unexpected_index_list") or []:
@@ -390,12 +470,17 @@ def run_checkpoint(
     is never touched at run time) and logs a warning; without ``auto_build`` that is a failure.
 
     Args:
-        max_record_age_hours: the newest-record age limit (default
-            ``AGENTSYNC_MAX_RECORD_AGE_HOURS``).
+        max_record_age_hours: the newest-record age limit for every entity (default per entity
+            ``AGENTSYNC_MAX_RECORD_AGE_HOURS_BY_ENTITY``, else ``AGENTSYNC_MAX_RECORD_AGE_HOURS``).
 
     Returns:
         Success, one failure line per failing expectation (naming the check and the agents),
-        the same failures as :class:`FailedCheck` items, and the Data Docs index path.
+        the same failures as :class:`FailedCheck` items, the warnings (a record older than its
+        threshold while ``AGENTSYNC_RECORD_AGE_SEVERITY`` is ``warn``: observed age and
+        threshold in the line) and the Data Docs index path.
+
+    Raises:
+        SettingError: ``AGENTSYNC_MAX_RECORD_AGE_HOURS_BY_ENTITY`` names an unknown entity.
     """
     import great_expectations as gx
 
@@ -406,15 +491,27 @@ def run_checkpoint(
         entities = all_entities()
     if not entities:
         return CheckpointOutcome(True, [], None)
+    check_record_age_settings(entities, s)
     db.ensure_ready(s)
-    params = {
+    thresholds = {
+        entity_key(e): (
+            record_age_threshold(e, s)
+            if max_record_age_hours is None
+            else (float(max_record_age_hours), "max_record_age_hours argument")
+        )
+        for e in entities
+        if e.freshness_column
+    }
+    params: dict[str, float] = {
         "max_sync_age_hours": float(s.sync_age_warn_hours),
         "min_record_age_hours": -FUTURE_SLACK_HOURS,
-        "max_record_age_hours": float(
-            s.max_record_age_hours if max_record_age_hours is None else max_record_age_hours
-        ),
     }
+    for e in entities:
+        if e.freshness_column:
+            params[record_age_parameter(e)] = thresholds[entity_key(e)][0]
+    warn_on_age = s.record_age_severity == "warn"
     checks: list[FailedCheck] = []
+    warnings: list[FailedCheck] = []
     with _serialised(s):
         root = _usable_root(root, entities, s, auto_build)
         with db.begin(s) as conn:
@@ -439,16 +536,29 @@ def run_checkpoint(
             if er.success:
                 continue
             cfg = er.expectation_config
+            meta = cfg.meta or {}
+            kind = str(meta.get("agentsync_check") or "")
             agents = _failing_agents(er)
             detail = f" (agents {', '.join(map(str, agents))})" if agents else ""
-            if er.exception_info and er.exception_info.get("raised_exception"):
+            raised = bool(er.exception_info and er.exception_info.get("raised_exception"))
+            if raised:
                 detail += f" [error: {str(er.exception_info.get('exception_message'))[:200]}]"
+            else:
+                detail += _observed(kind, er, thresholds.get(str(meta.get("entity"))))
             name = cfg.description or cfg.type
-            checks.append(FailedCheck(name, agents, f"gx {name}{detail}"))
+            check = FailedCheck(name, agents, f"gx {name}{detail}")
+            if kind == RECORD_AGE and warn_on_age and not raised:
+                warnings.append(check)
+            else:
+                checks.append(check)
+    for w in warnings:
+        log.warning("quality gate warning: %s", w.line)
     index = data_docs_index(s)
+    # GX's own verdict counts the warnings as failed expectations
     return CheckpointOutcome(
-        success=bool(result.success) and not view_errors,
+        success=(bool(result.success) or bool(warnings)) and not checks,
         failures=[c.line for c in checks],
         data_docs_path=str(index) if index.exists() else None,
         checks=checks,
+        warnings=warnings,
     )

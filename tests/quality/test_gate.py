@@ -84,12 +84,23 @@ def test_removed_agents_keep_counts_but_not_freshness(tiny: TinySource, context:
     )
 
 
-def test_records_from_the_future_fail_freshness(tiny: TinySource, context: Path) -> None:
+def test_records_from_the_future_fail_freshness(
+    tiny: TinySource, context: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     tiny.sync(1, widgets(range(1, 3)), reported_total=2)
     tiny.build_mart()
     execute("update marts.qtest_widgets set updated_at = now() + interval '2 days'")
-    result = _gate(context)
-    assert [f for f in result.failures if "freshness: newest updated_at" in f]
+    for severity in ("warn", "error"):  # a future record is a data error whatever the severity
+        monkeypatch.setenv("AGENTSYNC_RECORD_AGE_SEVERITY", severity)
+        result = _gate(context)
+        assert not result.success
+        [line] = result.failures
+        assert line.startswith(
+            "gx qtest.widgets freshness: newest updated_at not in the future (agents 1): "
+            "newest record 4"  # 47.x or 48.0 h
+        ), line
+        assert "h in the future" in line
+        assert result.warnings == []
 
 
 def test_an_out_of_date_context_fails_or_falls_back(tiny: TinySource, context: Path) -> None:
@@ -148,7 +159,7 @@ def test_a_spec_that_does_not_match_its_mart_is_named(tiny: TinySource, context:
         reconcile(entities=[SPEC])
 
 
-def test_a_record_older_than_the_limit_fails_freshness_by_name(
+def test_an_old_newest_record_is_a_warning_with_observed_age_and_threshold(
     tiny: TinySource, context: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from datetime import UTC, datetime, timedelta
@@ -156,16 +167,111 @@ def test_a_record_older_than_the_limit_fails_freshness_by_name(
     ten_days_ago = datetime.now(UTC) - timedelta(days=10)
     tiny.sync(1, widgets(range(1, 3), updated_at=ten_days_ago), reported_total=2)
     tiny.build_mart()
-    assert _gate(context).success  # the default limit (a year) allows a 10-day-old record
+    clean = _gate(context)  # the default limit (a year) allows a 10-day-old record
+    assert clean.success and clean.warnings == []
+
+    # over the threshold, the sync itself fine: a warning naming observed age and threshold
     monkeypatch.setenv("AGENTSYNC_MAX_RECORD_AGE_HOURS", str(9 * 24))
+    result = _gate(context)
+    assert result.success, result.failures
+    assert result.failures == [] and result.checks == []
+    [warning] = result.warnings
+    assert warning.name == (
+        "qtest.widgets freshness: newest updated_at within the record-age threshold"
+    )
+    assert warning.agents == [1]
+    assert warning.line == (
+        "gx qtest.widgets freshness: newest updated_at within the record-age threshold "
+        "(agents 1): newest record 240 h old (threshold 216 h, AGENTSYNC_MAX_RECORD_AGE_HOURS)"
+    )
+
+    # an operator who wants old records to fail the gate
+    monkeypatch.setenv("AGENTSYNC_RECORD_AGE_SEVERITY", "error")
+    failed = _gate(context)
+    assert not failed.success
+    assert failed.failures == [warning.line]
+    assert failed.warnings == []
+
+    # a per-entity threshold overrides the global one, and is named in the line
+    monkeypatch.setenv("AGENTSYNC_MAX_RECORD_AGE_HOURS_BY_ENTITY", "qtest.widgets=100")
+    per_entity = _gate(context)
+    assert per_entity.failures == [
+        "gx qtest.widgets freshness: newest updated_at within the record-age threshold "
+        "(agents 1): newest record 240 h old "
+        "(threshold 100 h, AGENTSYNC_MAX_RECORD_AGE_HOURS_BY_ENTITY qtest.widgets)"
+    ]
+    monkeypatch.setenv("AGENTSYNC_MAX_RECORD_AGE_HOURS_BY_ENTITY", "qtest.widgets=300")
+    assert _gate(context).success
+    assert _gate(context).warnings == []
+
+
+def test_a_stale_sync_still_fails_while_record_age_only_warns(
+    tiny: TinySource, context: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    old = datetime.now(UTC) - timedelta(days=10)
+    tiny.sync(1, widgets(range(1, 3), updated_at=old), reported_total=2)
+    tiny.build_mart()
+    monkeypatch.setenv("AGENTSYNC_MAX_RECORD_AGE_HOURS", "24")
+    execute("update ops.sync_runs set ended_at = now() - interval '30 hours'")
     result = _gate(context)
     assert not result.success
     assert result.failures == [
-        "gx qtest.widgets freshness: newest updated_at neither in the future nor older than "
-        "the record-age threshold (agents 1)"
+        "gx qtest.widgets freshness: last successful sync within the sync-age threshold (agents 1)"
     ]
-    monkeypatch.setenv("AGENTSYNC_MAX_RECORD_AGE_HOURS", str(11 * 24))
-    assert _gate(context).success
+    assert [w.name for w in result.warnings] == [
+        "qtest.widgets freshness: newest updated_at within the record-age threshold"
+    ]
+
+
+def test_an_unknown_entity_in_the_record_age_mapping_is_a_setting_error(
+    tiny: TinySource, context: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentsync.errors import SettingError
+
+    monkeypatch.setenv("AGENTSYNC_MAX_RECORD_AGE_HOURS_BY_ENTITY", "fub.peeple=100")
+    with pytest.raises(
+        SettingError, match=r"AGENTSYNC_MAX_RECORD_AGE_HOURS_BY_ENTITY names fub\.peeple"
+    ):
+        _gate(context)
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "expected"),
+    [
+        ("AGENTSYNC_RECORD_AGE_SEVERITY", "fatal", "Input should be 'warn' or 'error'"),
+        ("AGENTSYNC_MAX_RECORD_AGE_HOURS_BY_ENTITY", "fub.people", "is not <source>.<entity>="),
+        ("AGENTSYNC_MAX_RECORD_AGE_HOURS_BY_ENTITY", "fub.people=soon", "'soon' is not a number"),
+        ("AGENTSYNC_MAX_RECORD_AGE_HOURS_BY_ENTITY", "fub.people=0", "must be a positive number"),
+    ],
+)
+def test_bad_record_age_settings_are_one_line_exit_2(
+    qenv: dict[str, str], var: str, value: str, expected: str
+) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "agentsync.cli", "quality-gate", "--skip-dbt"],
+        capture_output=True, text=True, env={**qenv, var: value, "PATH": "/usr/bin:/bin"},
+        timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith(f"agentsync: error: {var} ") and expected in line, line
+
+
+def test_record_age_settings_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentsync.settings import load_settings
+
+    monkeypatch.setenv("AGENTSYNC_RECORD_AGE_SEVERITY", " ERROR ")
+    monkeypatch.setenv(
+        "AGENTSYNC_MAX_RECORD_AGE_HOURS_BY_ENTITY", "FUB.people=17520, rezen.transactions=1.5,"
+    )
+    s = load_settings()
+    assert s.record_age_severity == "error"
+    assert s.max_record_age_hours_by_entity == {"fub.people": 17520.0, "rezen.transactions": 1.5}
 
 
 def test_the_committed_context_matches_the_entity_registry() -> None:
@@ -181,3 +287,23 @@ def test_the_committed_context_matches_the_entity_registry() -> None:
         f"{p.parent.name}.{p.stem}" for p in (CONTEXT_ROOT / "gx" / "expectations").rglob("*.json")
     }
     assert suites == {f"{e.source}.{e.entity}" for e in entities}
+
+
+def test_a_gate_that_only_warns_is_a_done_step_and_a_warning_alert(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The onboarding's ``quality.gate`` step is ``done`` (so the job is not partial) when the
+    gate only warns; the warning still alerts, at warning level."""
+    from agentsync.quality import alerts, gate
+    from agentsync.quality.gx import FailedCheck
+    from flows import post
+
+    name = "fub.people freshness: newest updated_at within the record-age threshold"
+    line = f"gx {name} (agents 7): newest record 9120 h old (threshold 8760 h, X)"
+    result = gate.GateResult(success=True, warnings=[FailedCheck(name, [7], line)], user_ids=[7])
+    monkeypatch.setattr(gate, "run_quality_gate", lambda *a, **k: result)
+    outcome = post.quality_gate([7])
+    assert outcome.status == "done", outcome
+    [item] = alerts.gate_items(result)
+    assert item.level == alerts.WARNING
+    assert item.key == f"user 7 {name}"
