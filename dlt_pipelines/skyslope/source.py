@@ -18,6 +18,18 @@ a reason naming the field; the quirks above are not wrong types.
 Paging and windows (research B.3): lists are 10 rows per page, 1-based ``pageNumber``; stop when
 ``links`` has no ``rel: "next"`` (a response without ``links`` ends at a short page); at most
 1,000 pages per window.
+
+Completeness (issue 14): the API reports no total, so the listed count is all the count checks
+can compare, and a page that silently lost rows would pass as complete. The paging's own
+invariant is checked instead: a page that links to a next one must be full (10 rows). A short
+non-final page is read again (at most ``SHORT_PAGE_REREADS`` times, only then: a normal run costs
+nothing extra); a full re-read is used, and a page still short fails the entity's run with an
+:class:`IntegrationError` naming the agent, entity and page ("n of 10 rows on a page that links to
+a next one: records would be lost"), so the step fails and nothing claims success. The check
+covers every read (onboarding, daily window, recount); the last page of a listing is short by
+nature and cannot be checked. ``/api/users`` is served unpaged; an answer that links to a next
+page fails too (this source would read only its first page). A guid listed twice in one walk (the
+list shifted under the walk) is counted once in ``reported_total`` and logged.
 Incremental loads send ``earliestDate`` (Unix seconds) = newest ``modifiedOn`` seen minus
 ``AGENTSYNC_SKYSLOPE_WINDOW_LAG_HOURS``; onboarding runs read everything (``earliestDate=0``).
 A window cannot count the account (the API reports no totals), so a daily run lists the whole
@@ -74,6 +86,7 @@ def _unwrap(err: BaseException) -> BaseException:
 
 SOURCE = "skyslope"
 PAGE_SIZE = 10
+SHORT_PAGE_REREADS = 2
 MAX_PAGES = 1000
 FILE_KINDS = {"sales": "sale", "listings": "listing"}
 
@@ -105,11 +118,58 @@ def _has_next(body: dict[str, Any], rows: list[Any]) -> bool:
     return len(rows) >= PAGE_SIZE
 
 
+def _page(
+    client: SkySlopeClient,
+    user_id: int,
+    entity: str,
+    path: str,
+    params: dict[str, Any],
+) -> tuple[dict[str, Any], list[Any]]:
+    """One list page whose paging holds: a page that links to a next one has ``PAGE_SIZE`` rows.
+
+    A short page that links on is read again, at most ``SHORT_PAGE_REREADS`` times; still short,
+    it raises :class:`IntegrationError` (its rows would be lost: the next page starts after them).
+    """
+    body = client.get(path, params)
+    rows = _rows(body, entity, path)
+    reads = 1
+    while len(rows) < PAGE_SIZE and _has_next(body, rows):
+        if reads > SHORT_PAGE_REREADS:
+            raise IntegrationError(
+                user_id,
+                SOURCE,
+                f"{entity} page {params['pageNumber']} (earliestDate={params['earliestDate']}): "
+                f"{len(rows)} of {PAGE_SIZE} rows on a page that links to a next one: records "
+                f"would be lost (read {reads} times; the API is serving inconsistent pages)",
+            )
+        log.warning(
+            "skyslope %s for agent %s: page %s has %s of %s rows but links to a next one; "
+            "reading it again",
+            entity,
+            user_id,
+            params["pageNumber"],
+            len(rows),
+            PAGE_SIZE,
+        )
+        body = client.get(path, params)
+        rows = _rows(body, entity, path)
+        reads += 1
+    return body, rows
+
+
 def users_resource(client: SkySlopeClient, user_id: int, stats: dict[str, Any]) -> Any:
     """All users of the agent's account (read in full each run; no paging observed)."""
 
     def gen() -> Iterator[dict[str, Any]]:
-        users = _rows(client.get("/api/users"), "users", "/api/users")
+        body = client.get("/api/users")
+        users = _rows(body, "users", "/api/users")
+        if isinstance(body.get("links"), list) and _has_next(body, users):
+            raise IntegrationError(
+                user_id,
+                SOURCE,
+                f"users: the answer ({len(users)} users) links to a next page, which this source "
+                "does not read: records would be lost",
+            )
         stats["reported_total"] = len(users)
         for user in users:
             guid = user.get("userGuid") if isinstance(user, dict) else None
@@ -171,17 +231,21 @@ def files_resource(
         stats["cursor_from"] = since
         stats["read"] = "full" if full else "recount" if recount else "window"
         newest: datetime | None = None
-        listed = 0
+        listed: set[str] = set()  # guids listed in this walk
+        unnamed = repeated = 0  # rows without a guid; guids listed again (the list shifted)
         page = 1
         while True:
-            body = client.get(path, {"pageNumber": page, "earliestDate": since})
-            rows = _rows(body, entity, path)
-            listed += len(rows)
+            params = {"pageNumber": page, "earliestDate": since}
+            body, rows = _page(client, user_id, entity, path, params)
             for row in rows:
                 guid = row.get(guid_key) if isinstance(row, dict) else None
                 if not guid:
+                    unnamed += 1
                     stats["quarantine"].add(entity, row, f"list row without {guid_key}")
                     continue
+                if str(guid) in listed:
+                    repeated += 1
+                listed.add(str(guid))
                 why = validate.problem(row, validate.LIST_ROW_FIELDS)
                 if why is not None:
                     stats["quarantine"].add(entity, row, f"list row: {why}", guid)
@@ -224,7 +288,15 @@ def files_resource(
                     " the API cannot page further",
                 )
             page += 1
-        stats["reported_total"] = listed if since == 0 else None
+        if repeated:
+            log.warning(
+                "skyslope %s for agent %s: %s guids were listed twice (the list shifted during "
+                "the walk); counted once",
+                entity,
+                user_id,
+                repeated,
+            )
+        stats["reported_total"] = len(listed) + unnamed if since == 0 else None
         if since == 0:
             state["last_full_at"] = now.isoformat()
         if newest is not None:
