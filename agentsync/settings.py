@@ -108,6 +108,12 @@ class Settings(BaseSettings):
         description="What an old newest record (over the record-age threshold) is in the quality "
         "gate: warn (reported, the gate passes) or error (the gate fails).",
     )
+    drift_severity: Literal["warn", "error"] = Field(
+        default="error",
+        description="What a mapped raw field that stopped arriving (null in every row of the "
+        "newest loads, populated before) is in the quality gate: error (the gate fails) or warn. "
+        "A partial drop is always a warning.",
+    )
 
     # --- alerts ----------------------------------------------------------------------------------
     alert_webhook_url: SecretStr | None = Field(
@@ -142,7 +148,7 @@ class Settings(BaseSettings):
             ) from None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
-    @field_validator("record_age_severity", mode="before")
+    @field_validator("record_age_severity", "drift_severity", mode="before")
     @classmethod
     def _lower_severity(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value

@@ -3,9 +3,11 @@
 - ``quality-build``: (re)write the GX context in ``expectations/`` from the entity registry (the
   deliberate build step; never during flows).
 - ``quality-gate``: GX checkpoint + ``dbt test``; exit 1 naming each failing check (``FAIL``);
-  warnings (``WARN``: an old newest record) and dbt tests over models never built (``SKIP``,
-  with the reason) are listed but do not fail it. The step that gates a deployment.
-- ``health``: backlog, sync age, errors, stuck jobs; exit 0 ok / 1 warning / 2 critical.
+  warnings (``WARN``: an old newest record, a mapped raw field partly missing), dbt tests over
+  models never built (``SKIP``, with the reason) and new raw columns no model reads (``INFO``)
+  are listed but do not fail it. The step that gates a deployment.
+- ``health``: backlog, sync age, errors, stuck jobs; exit 0 ok / 1 warning / 2 critical; new raw
+  columns no model reads are listed (information).
 - ``alert``: send the alert messages owed (one when a problem appears, one when it clears).
 - ``reconcile``: reported ↔ raw ↔ final per agent and entity; exit 1 when a gap exceeds the
   tolerance (optionally against a legacy database).
@@ -51,10 +53,14 @@ def register(app: typer.Typer) -> None:
                     "failures": result.failures,
                     "warnings": [w.line for w in result.warnings],
                     "skipped": [{"test": t.name, "reason": t.reason} for t in result.skipped],
+                    "drift": [d.as_dict() for d in result.drift],
+                    "new_columns": [c.as_dict() for c in result.new_columns],
                     "data_docs_path": result.data_docs_path,
                 }
             )
         else:
+            for c in result.new_columns:
+                typer.echo(f"INFO new raw column {c.line}")
             for t in result.skipped:
                 typer.echo(f"SKIP {t.line}")
             for w in result.warnings:
@@ -67,6 +73,7 @@ def register(app: typer.Typer) -> None:
                 for n, what in (
                     (len(result.warnings), "warnings"),
                     (len(result.skipped), "skipped"),
+                    (len(result.new_columns), "new raw columns not read by any model"),
                 )
                 if n
             ]
@@ -81,7 +88,7 @@ def register(app: typer.Typer) -> None:
         show_all: bool = typer.Option(False, "--all", help="List ok items too."),
     ) -> None:
         """Backlog, sync age, errors (24 h), stuck jobs; exit 0 ok, 1 warning, 2 critical."""
-        from agentsync.quality.health import LEVEL_NAMES, check_health
+        from agentsync.quality.health import LEVEL_NAMES, NEW_COLUMN_CHECK, check_health
 
         report = check_health()
         if as_json:
@@ -93,6 +100,10 @@ def register(app: typer.Typer) -> None:
                 ["level", "check", "what", "value", "message"],
                 [[i.level_name, i.check, i.key, i.value, i.message] for i in shown],
             )
+            if not show_all:  # information, never a problem: listed anyway
+                for i in report.items:
+                    if i.check == NEW_COLUMN_CHECK:
+                        typer.echo(f"info: new raw column {i.message}")
         raise typer.Exit(report.level)
 
     @app.command("alert")

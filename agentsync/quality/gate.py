@@ -26,6 +26,7 @@ from pathlib import Path
 from agentsync import db
 from agentsync.errors import AgentsyncError, SettingError
 from agentsync.quality import gx
+from agentsync.quality.drift import FieldDrift, NewColumn, check_drift
 from agentsync.quality.gx import FailedCheck
 from agentsync.settings import Settings, get_settings
 from dlt_pipelines.common import EntitySpec
@@ -64,6 +65,10 @@ class GateResult:
     warnings: list[FailedCheck] = field(default_factory=list)
     #: dbt tests not run because a model they read was never built, each with the reason
     skipped: list[SkippedTest] = field(default_factory=list)
+    #: mapped raw fields that stopped arriving or are dropping (also in checks or warnings)
+    drift: list[FieldDrift] = field(default_factory=list)
+    #: information only: raw columns dlt added after creating the table that no model reads
+    new_columns: list[NewColumn] = field(default_factory=list)
 
 
 # --- which dbt tests can run -----------------------------------------------------------------
@@ -234,6 +239,7 @@ def run_quality_gate(
         raise
     except AgentsyncError as err:
         checks.append(FailedCheck("gx context", [], f"gx: {err}"))
+    drift, new_columns = _drift(user_ids, entities, s, checks, warnings)
     if dbt_args:
         from agentsync.transform import run_dbt
 
@@ -254,6 +260,8 @@ def run_quality_gate(
         log.warning("quality gate: %s", line)
     for w in warnings:
         log.warning("quality gate: WARN %s", w.line)
+    for c in new_columns:
+        log.info("quality gate: INFO %s", c.line)
     return GateResult(
         success=not failures,
         failures=failures,
@@ -262,4 +270,33 @@ def run_quality_gate(
         user_ids=sorted(set(user_ids)) if user_ids else None,
         warnings=warnings,
         skipped=skipped,
+        drift=drift,
+        new_columns=new_columns,
     )
+
+
+def _drift(
+    user_ids: list[int] | None,
+    entities: Sequence[EntitySpec] | None,
+    settings: Settings,
+    checks: list[FailedCheck],
+    warnings: list[FailedCheck],
+) -> tuple[list[FieldDrift], list[NewColumn]]:
+    """The drift check (:mod:`agentsync.quality.drift`): a stopped field is a failing check
+    (a warning with ``AGENTSYNC_DRIFT_SEVERITY=warn``), a dropping one a warning. A drift check
+    that cannot run is a warning naming why (it never hides the other checks)."""
+    if entities is None:
+        from dlt_pipelines.registry import all_entities
+
+        entities = all_entities()
+    try:
+        with db.engine(settings).connect() as conn:
+            report = check_drift(conn, entities, user_ids, severity=settings.drift_severity)
+    except Exception as err:  # reported, never fatal to the gate
+        log.exception("quality gate: drift check failed")
+        warnings.append(FailedCheck("drift check", [], f"drift check could not run: {err}"))
+        return [], []
+    for f in report.fields:
+        item = FailedCheck(f.name, f.user_ids, f.line)
+        (checks if f.severity == "error" else warnings).append(item)
+    return report.fields, report.new_columns

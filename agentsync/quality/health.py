@@ -11,6 +11,8 @@ check                  warning                              critical
                        (agents that exist and are still connected to the source only)
 ``stuck_job``          > ``AGENTSYNC_JOB_STUCK_WARN_HOURS`` > ``AGENTSYNC_JOB_STUCK_CRITICAL_HOURS``
 ``sync_errors``        a run failed in the last 24 h and has not succeeded since (warning)
+``new_raw_column``     information only (level ok): a raw column dlt added after creating the
+                       table that no model reads (:mod:`agentsync.quality.drift`)
 =====================  ===================================  =====================================
 
 The backlog of an entity is the number of raw rows from committed dlt loads (``_dlt_loads.status =
@@ -35,6 +37,7 @@ from agentsync.settings import Settings, get_settings
 from dlt_pipelines.common import EntitySpec
 
 OK, WARNING, CRITICAL = 0, 1, 2
+NEW_COLUMN_CHECK = "new_raw_column"
 LEVEL_NAMES = {OK: "ok", WARNING: "warning", CRITICAL: "critical"}
 
 
@@ -291,6 +294,23 @@ def _stuck_job_items(conn: Connection, s: Settings) -> list[HealthItem]:
     return items
 
 
+def _new_column_items(conn: Connection, entities: Sequence[EntitySpec]) -> list[HealthItem]:
+    """Raw columns dlt added after creating the table that no model reads (information)."""
+    from agentsync.quality.drift import new_unmapped_columns
+
+    return [
+        HealthItem(
+            NEW_COLUMN_CHECK,
+            f"{c.raw_table}.{c.column}",
+            OK,
+            None,
+            c.line,
+            {"raw_table": c.raw_table, "column": c.column, "first_load_id": c.first_load_id},
+        )
+        for c in new_unmapped_columns(conn, entities)
+    ]
+
+
 def check_health(
     entities: Sequence[EntitySpec] | None = None, settings: Settings | None = None
 ) -> HealthReport:
@@ -311,4 +331,5 @@ def check_health(
         items += _sync_age_items(conn, s)
         items += _error_items(conn)
         items += _stuck_job_items(conn, s)
+        items += _new_column_items(conn, entities)
     return HealthReport(items=items, checked_at=datetime.now(UTC))

@@ -1,0 +1,412 @@
+"""Schema drift: mapped raw fields that stop arriving, and new raw columns no model reads.
+
+A vendor that renames a field (FUB ``name`` -> ``fullName``) breaks nothing visibly: dlt adds a
+column for the new name, the old column stays (dlt never drops one) and is simply null from then
+on, and the mart column it feeds turns NULL. Counts still reconcile. This module finds it.
+
+*Mapped columns* are the raw columns the dbt models read, taken from PostgreSQL's own dependency
+catalog: every staging model is a view (``dbt_project.yml``), and ``pg_depend`` records exactly
+which columns of ``raw_<source>.<table>`` a view in one of the model schemas (:data:`MODEL_SCHEMAS`)
+reads. No hand-maintained list: it follows the staging SQL as dbt last built it (a raw table no
+built view reads is not judged at all).
+
+*Loads compared*, per agent and raw table: the agent's newest successful loads of the entity
+(``ops.sync_runs.load_id``, at most :data:`HISTORY_LOADS`). The *new* loads are the newest one
+holding at least :data:`MIN_NEW_ROWS` rows of the table plus any smaller ones after it (a webhook
+load of one record does not hide the daily load before it); the *earlier* loads are the rest.
+One set-based query per raw table reads only those loads (through the ``_dlt_load_id`` index dbt
+keeps on every raw table): ``count(*)`` and ``count(col)`` per mapped column, grouped by agent
+and load.
+
+A mapped column is judged for an agent only with at least :data:`MIN_NEW_ROWS` new rows and
+:data:`MIN_HISTORY_ROWS` earlier rows (an onboarding's first load has nothing to compare with),
+and only when the earlier rows had it populated reliably (at least :data:`MIN_HISTORY_SHARE`),
+so a sparse field (a close date, a note) never raises anything:
+
+- **stopped**: null in every new row. Silent data loss: fails the gate
+  (``AGENTSYNC_DRIFT_SEVERITY=error``, the default; ``warn`` makes it a warning);
+- **dropping**: populated in fewer than :data:`PARTIAL_RATIO` of the earlier share: a warning.
+
+*New unmapped columns* are raw columns dlt added after it created the table (the first schema
+version in ``<schema>._dlt_version`` holding the column is later than the first holding the
+table) that no model view reads; each is listed with the first load carrying that schema
+version. Information only: it never fails the gate.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from agentsync.quality.metrics import entity_key, ident, qtable, split_table, table_exists
+from dlt_pipelines.common import EntitySpec
+
+log = logging.getLogger(__name__)
+
+#: schemas of the dbt models (dbt_project.yml): a view there reading a raw column maps it
+MODEL_SCHEMAS = ("staging", "intermediate", "marts")
+#: fewest rows in the new loads (per agent and table) for a column to be judged
+MIN_NEW_ROWS = 5
+#: fewest rows in the earlier loads: without history there is nothing to compare
+MIN_HISTORY_ROWS = 5
+#: a column is judged only when at least this share of the earlier rows had it populated
+MIN_HISTORY_SHARE = 0.95
+#: a new share below this fraction of the earlier share is a partial drop (a warning)
+PARTIAL_RATIO = 0.5
+#: loads per agent and entity read (new + earlier): bounds the history summary
+HISTORY_LOADS = 20
+#: never judged, never listed: dlt's bookkeeping and the agent column every source adds
+_IGNORED = ("user_id",)
+
+STOPPED, DROPPING = "stopped", "dropping"
+
+
+@dataclass
+class AgentField:
+    """One agent's counts for one mapped column: new loads vs earlier loads."""
+
+    user_id: int
+    new_rows: int
+    new_populated: int
+    old_rows: int
+    old_populated: int
+    new_loads: list[str]
+
+
+@dataclass
+class FieldDrift:
+    """A mapped raw column that stopped arriving (``kind`` stopped) or is dropping."""
+
+    source: str
+    entity: str
+    raw_table: str
+    column: str
+    kind: str
+    severity: str  # "error" (fails the gate) or "warn"
+    agents: list[AgentField] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}.{self.entity}"
+
+    @property
+    def user_ids(self) -> list[int]:
+        return sorted(a.user_id for a in self.agents)
+
+    @property
+    def name(self) -> str:
+        """Stable across runs (what alerts are keyed on)."""
+        what = "stopped arriving" if self.kind == STOPPED else "partly missing"
+        return f"drift {self.key} field {self.column} {what}"
+
+    @property
+    def line(self) -> str:
+        new = sum(a.new_rows for a in self.agents)
+        new_null = new - sum(a.new_populated for a in self.agents)
+        old = sum(a.old_rows for a in self.agents)
+        old_pct = 100.0 * sum(a.old_populated for a in self.agents) / old if old else 0.0
+        agents = ", ".join(str(u) for u in self.user_ids)
+        return (
+            f"drift {self.key} field {self.column}: null in {new_null} of {new} rows of the "
+            f"newest load(s), populated in {old_pct:.0f}% of earlier rows (agents {agents})"
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        out = asdict(self)
+        out.update(name=self.name, line=self.line)
+        return out
+
+
+@dataclass
+class NewColumn:
+    """A raw column dlt added after creating the table that no model reads."""
+
+    raw_table: str
+    column: str
+    first_load_id: str | None
+    added_at: object | None
+    #: agents with the column populated in their newest loads, and in how many rows
+    populated: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def line(self) -> str:
+        since = f"load {self.first_load_id}" if self.first_load_id else f"{self.added_at}"
+        rows = ""
+        if self.populated:
+            agents = ", ".join(str(u) for u in sorted(self.populated))
+            rows = f"; in {sum(self.populated.values())} rows of the newest loads (agents {agents})"
+        return f"{self.raw_table}.{self.column} (new since {since}, not read by any model{rows})"
+
+    def as_dict(self) -> dict[str, object]:
+        out = asdict(self)
+        out["populated"] = {str(k): v for k, v in self.populated.items()}
+        out["added_at"] = None if self.added_at is None else str(self.added_at)
+        out["line"] = self.line
+        return out
+
+
+@dataclass
+class DriftReport:
+    fields: list[FieldDrift] = field(default_factory=list)
+    new_columns: list[NewColumn] = field(default_factory=list)
+
+
+# --- catalog ---------------------------------------------------------------------------------
+
+
+def raw_columns(conn: Connection, table: str) -> list[str]:
+    rows = conn.execute(
+        sa.text(
+            "select attname from pg_attribute where attrelid = to_regclass(:t) "
+            "and attnum > 0 and not attisdropped order by attnum"
+        ),
+        {"t": table},
+    ).scalars()
+    return [str(r) for r in rows]
+
+
+def mapped_columns(conn: Connection, table: str) -> set[str]:
+    """The columns of raw ``table`` read by a view in :data:`MODEL_SCHEMAS` (the dbt models)."""
+    rows = conn.execute(
+        sa.text(
+            """
+            select distinct a.attname
+              from pg_depend as d
+              join pg_rewrite as r on r.oid = d.objid
+              join pg_class as v on v.oid = r.ev_class
+              join pg_namespace as vn on vn.oid = v.relnamespace
+              join pg_attribute as a on a.attrelid = d.refobjid and a.attnum = d.refobjsubid
+             where d.classid = 'pg_rewrite'::regclass and d.refclassid = 'pg_class'::regclass
+               and d.refobjid = to_regclass(:t) and d.refobjsubid > 0
+               and v.oid <> d.refobjid and vn.nspname = any(:schemas)
+            """
+        ),
+        {"t": table, "schemas": list(MODEL_SCHEMAS)},
+    ).scalars()
+    return {str(r) for r in rows}
+
+
+def _judged_column(name: str) -> bool:
+    return not name.startswith("_dlt") and name not in _IGNORED
+
+
+def added_columns(conn: Connection, table: str, candidates: Sequence[str]) -> dict[str, tuple]:
+    """Of ``candidates``, those dlt added after creating ``table``: ``{column: (first load id,
+    added_at)}``, from the schema versions in ``<schema>._dlt_version``."""
+    schema, name = split_table(table, "raw table")
+    if not candidates or not table_exists(conn, f"{schema}._dlt_version"):
+        return {}
+    loads = table_exists(conn, f"{schema}._dlt_loads")
+    first_load = (
+        f"""(select min(l.load_id) from "{schema}"._dlt_loads as l
+              where l.status = 0 and l.schema_version_hash in (
+                    select v2.version_hash from versions as v2 where v2.cols -> c.col is not null))"""
+        if loads
+        else "null::text"
+    )
+    rows = conn.execute(
+        sa.text(
+            f"""
+            with versions as (
+                select v.version_hash, v.inserted_at,
+                       cast(v.schema as jsonb) -> 'tables' -> :tbl -> 'columns' as cols
+                  from "{schema}"._dlt_version as v
+            ), created as (
+                select min(inserted_at) as at from versions where cols is not null
+            )
+            select c.col, min(v.inserted_at) as added_at, {first_load} as first_load
+              from unnest(cast(:cols as text[])) as c(col)
+              join versions as v on v.cols -> c.col is not null
+             group by c.col
+            having min(v.inserted_at) > (select at from created)
+            """
+        ),
+        {"tbl": name, "cols": list(candidates)},
+    ).all()
+    return {str(r[0]): (r[2], r[1]) for r in rows}
+
+
+# --- loads and the summary -------------------------------------------------------------------
+
+
+def _recent_loads(
+    conn: Connection, spec: EntitySpec, user_ids: Sequence[int] | None
+) -> dict[int, list[str]]:
+    """Per agent, the newest successful loads of the entity (newest first)."""
+    where = "and s.user_id = any(:users)" if user_ids else ""
+    rows = conn.execute(
+        sa.text(
+            f"""
+            select user_id, load_id from (
+                select s.user_id, s.load_id,
+                       row_number() over (partition by s.user_id
+                                          order by max(s.ended_at) desc, s.load_id desc) as n
+                  from ops.sync_runs as s
+                 where s.source = :src and s.entity = :ent and s.status = 'done'
+                   and s.load_id is not null {where}
+                 group by s.user_id, s.load_id
+            ) as t
+             where n <= :k
+             order by user_id, n
+            """
+        ),
+        {"src": spec.source, "ent": spec.entity, "users": list(user_ids or []), "k": HISTORY_LOADS},
+    ).all()
+    out: dict[int, list[str]] = {}
+    for user_id, load_id in rows:
+        out.setdefault(int(user_id), []).append(str(load_id))
+    return out
+
+
+def _summary(
+    conn: Connection,
+    table: str,
+    columns: Sequence[str],
+    loads: dict[int, list[str]],
+) -> dict[int, dict[str, tuple[int, list[int]]]]:
+    """``{agent: {load id: (rows, [count(col) for col in columns])}}`` over ``loads`` only."""
+    if not loads:
+        return {}
+    counts = "".join(f", count({ident(c, f'{table} column')})" for c in columns)
+    sql = f"""
+        select r.user_id, r._dlt_load_id, count(*){counts}
+          from {qtable(table, "raw table")} as r
+         where r._dlt_load_id = any(:loads) and r.user_id = any(:users)
+         group by 1, 2
+    """
+    wanted = {(u, lid) for u, ids in loads.items() for lid in ids}
+    params = {
+        "loads": sorted({lid for ids in loads.values() for lid in ids}),
+        "users": sorted(loads),
+    }
+    out: dict[int, dict[str, tuple[int, list[int]]]] = {}
+    for row in conn.execute(sa.text(sql), params).all():
+        user_id, load_id = int(row[0]), str(row[1])
+        if (user_id, load_id) in wanted:
+            out.setdefault(user_id, {})[load_id] = (int(row[2]), [int(v) for v in row[3:]])
+    return out
+
+
+def _split(ordered: list[str], per_load: dict[str, tuple[int, list[int]]]) -> tuple[list, list]:
+    """New and earlier loads (each newest first) of one agent, as in the module docstring."""
+    present = [lid for lid in ordered if lid in per_load]
+    for i, lid in enumerate(present):
+        if per_load[lid][0] >= MIN_NEW_ROWS:
+            return present[: i + 1], present[i + 1 :]
+    return present, []
+
+
+def _judge(counts: AgentField) -> str | None:
+    if counts.new_rows < MIN_NEW_ROWS or counts.old_rows < MIN_HISTORY_ROWS:
+        return None
+    old_share = counts.old_populated / counts.old_rows
+    if old_share < MIN_HISTORY_SHARE:
+        return None
+    if counts.new_populated == 0:
+        return STOPPED
+    if counts.new_populated / counts.new_rows < old_share * PARTIAL_RATIO:
+        return DROPPING
+    return None
+
+
+def check_table(
+    conn: Connection,
+    spec: EntitySpec,
+    user_ids: Sequence[int] | None = None,
+    *,
+    severity: str = "error",
+) -> DriftReport:
+    """Drift of one entity's raw table (see the module docstring)."""
+    table = spec.raw_table
+    split_table(table, f"{entity_key(spec)} raw_table")
+    if not table_exists(conn, table):
+        return DriftReport()
+    mapped = mapped_columns(conn, table)
+    if not mapped:  # no built model reads this table: nothing to judge against
+        return DriftReport()
+    existing = raw_columns(conn, table)
+    if "_dlt_load_id" not in existing or "user_id" not in existing:
+        return DriftReport()
+    judged = [c for c in existing if c in mapped and _judged_column(c)]
+    unmapped = [c for c in existing if c not in mapped and _judged_column(c)]
+    added = added_columns(conn, table, unmapped)
+    new_cols = [c for c in unmapped if c in added]
+
+    loads = _recent_loads(conn, spec, user_ids)
+    columns = judged + new_cols
+    summary = _summary(conn, table, columns, loads) if columns else {}
+
+    found: dict[tuple[str, str], FieldDrift] = {}
+    populated: dict[str, dict[int, int]] = {c: {} for c in new_cols}
+    for user_id, per_load in sorted(summary.items()):
+        new, old = _split(loads[user_id], per_load)
+        for i, col in enumerate(columns):
+            new_rows = sum(per_load[lid][0] for lid in new)
+            new_pop = sum(per_load[lid][1][i] for lid in new)
+            if col in populated:
+                if new_pop:
+                    populated[col][user_id] = new_pop
+                continue
+            counts = AgentField(
+                user_id,
+                new_rows,
+                new_pop,
+                sum(per_load[lid][0] for lid in old),
+                sum(per_load[lid][1][i] for lid in old),
+                new,
+            )
+            kind = _judge(counts)
+            if kind is None:
+                continue
+            sev = severity if kind == STOPPED else "warn"
+            item = found.setdefault(
+                (col, kind), FieldDrift(spec.source, spec.entity, table, col, kind, sev)
+            )
+            item.agents.append(counts)
+    report = DriftReport(fields=[found[k] for k in sorted(found)])
+    for col in new_cols:
+        first_load, added_at = added[col]
+        report.new_columns.append(NewColumn(table, col, first_load, added_at, populated[col]))
+    return report
+
+
+def check_drift(
+    conn: Connection,
+    entities: Sequence[EntitySpec],
+    user_ids: Sequence[int] | None = None,
+    *,
+    severity: str = "error",
+) -> DriftReport:
+    """Drift of every entity's raw table (each table once), for ``user_ids`` (None: all)."""
+    report = DriftReport()
+    seen: set[str] = set()
+    for spec in entities:
+        if spec.raw_table in seen:
+            continue
+        seen.add(spec.raw_table)
+        part = check_table(conn, spec, user_ids, severity=severity)
+        report.fields += part.fields
+        report.new_columns += part.new_columns
+    return report
+
+
+def new_unmapped_columns(conn: Connection, entities: Sequence[EntitySpec]) -> list[NewColumn]:
+    """Only the catalog side (no raw rows read): new raw columns no model reads."""
+    out: list[NewColumn] = []
+    seen: set[str] = set()
+    for spec in entities:
+        table = spec.raw_table
+        if table in seen or not table_exists(conn, table):
+            continue
+        seen.add(table)
+        mapped = mapped_columns(conn, table)
+        if not mapped:
+            continue
+        unmapped = [c for c in raw_columns(conn, table) if c not in mapped and _judged_column(c)]
+        for col, (first_load, added_at) in sorted(added_columns(conn, table, unmapped).items()):
+            out.append(NewColumn(table, col, first_load, added_at))
+    return out
