@@ -27,6 +27,10 @@ so a sparse field (a close date, a note) never raises anything:
   (``AGENTSYNC_DRIFT_SEVERITY=error``, the default; ``warn`` makes it a warning);
 - **dropping**: populated in fewer than :data:`PARTIAL_RATIO` of the earlier share: a warning.
 
+Once the change is mapped (a model reads a column dlt added after creating the table, and that
+column is populated in the new rows where it was not before: ``coalesce(name, full_name)``), the
+agent's stopped or dropping fields of that table are no longer reported.
+
 *New unmapped columns* are raw columns dlt added after it created the table (the first schema
 version in ``<schema>._dlt_version`` holding the column is later than the first holding the
 table) that no model view reads; each is listed with the first load carrying that schema
@@ -313,6 +317,14 @@ def _judge(counts: AgentField) -> str | None:
     return None
 
 
+def _took_over(counts: AgentField) -> bool:
+    """A column populated reliably in the new rows that was not before (a renamed field)."""
+    if counts.new_rows < MIN_NEW_ROWS:
+        return False
+    old_share = counts.old_populated / counts.old_rows if counts.old_rows else 0.0
+    return old_share < MIN_HISTORY_SHARE <= counts.new_populated / counts.new_rows
+
+
 def check_table(
     conn: Connection,
     spec: EntitySpec,
@@ -333,7 +345,7 @@ def check_table(
         return DriftReport()
     judged = [c for c in existing if c in mapped and _judged_column(c)]
     unmapped = [c for c in existing if c not in mapped and _judged_column(c)]
-    added = added_columns(conn, table, unmapped)
+    added = added_columns(conn, table, [*judged, *unmapped])
     new_cols = [c for c in unmapped if c in added]
 
     loads = _recent_loads(conn, spec, user_ids)
@@ -344,6 +356,8 @@ def check_table(
     populated: dict[str, dict[int, int]] = {c: {} for c in new_cols}
     for user_id, per_load in sorted(summary.items()):
         new, old = _split(loads[user_id], per_load)
+        agent_found: list[tuple[str, str, AgentField]] = []
+        takeover = False  # a mapped column dlt added later now carries what a stopped one did
         for i, col in enumerate(columns):
             new_rows = sum(per_load[lid][0] for lid in new)
             new_pop = sum(per_load[lid][1][i] for lid in new)
@@ -359,9 +373,14 @@ def check_table(
                 sum(per_load[lid][1][i] for lid in old),
                 new,
             )
+            if col in added and _took_over(counts):
+                takeover = True
             kind = _judge(counts)
-            if kind is None:
-                continue
+            if kind is not None:
+                agent_found.append((col, kind, counts))
+        if takeover:  # the change is mapped already (e.g. coalesce(name, full_name))
+            continue
+        for col, kind, counts in agent_found:
             sev = severity if kind == STOPPED else "warn"
             item = found.setdefault(
                 (col, kind), FieldDrift(spec.source, spec.entity, table, col, kind, sev)

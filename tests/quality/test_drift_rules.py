@@ -1,0 +1,80 @@
+"""The drift rules on a tiny real source (dlt loads into ``raw_qtest.widgets``, a staging view).
+
+A model view reads ``colour`` (and ``id``): that makes ``colour`` a mapped column. Each test loads
+real dlt loads through ``ops.sync_runs`` and checks what :func:`check_drift` reports.
+"""
+
+from __future__ import annotations
+
+from agentsync import db
+from agentsync.quality.drift import DROPPING, STOPPED, check_drift
+from tests.quality.conftest import SPEC, TinySource, execute, widgets
+
+
+def _model_view(columns: str = "id, colour") -> None:
+    execute("create schema if not exists staging")
+    execute("drop view if exists staging.qtest_widgets")
+    execute(f"create view staging.qtest_widgets as select {columns} from raw_qtest.widgets")
+
+
+def _drift(user_ids: list[int] | None = None, severity: str = "error"):
+    with db.engine().connect() as conn:
+        return check_drift(conn, [SPEC], user_ids, severity=severity)
+
+
+def test_stopped_dropping_and_clean(tiny: TinySource) -> None:
+    tiny.sync(1, widgets(range(10), colour="red"))
+    _model_view()
+    assert not _drift().fields  # one load: no history
+
+    tiny.sync(1, widgets(range(10), colour="red"))  # clean
+    tiny.sync(2, widgets(range(10), colour="blue"))
+    assert not _drift().fields
+
+    tiny.sync(1, widgets(range(10)))  # colour stops arriving for agent 1
+    half = widgets(range(10), colour="blue")
+    for w in half[:7]:
+        w["colour"] = None
+    tiny.sync(2, widgets(range(10), colour="blue"))
+    tiny.sync(2, half)  # agent 2: only 3 of 10 rows have it
+    report = _drift()
+    got = {(f.column, f.kind): f for f in report.fields}
+    stopped = got[("colour", STOPPED)]
+    assert stopped.user_ids == [1] and stopped.severity == "error"
+    assert stopped.line == (
+        "drift qtest.widgets field colour: null in 10 of 10 rows of the newest load(s), "
+        "populated in 100% of earlier rows (agents 1)"
+    )
+    dropping = got[("colour", DROPPING)]
+    assert dropping.user_ids == [2] and dropping.severity == "warn"
+    assert _drift(severity="warn").fields[1].severity == "warn"
+    assert [f.user_ids for f in _drift([2]).fields] == [[2]]  # scoped to the agents asked
+
+    # a tiny load after it (a webhook's one record) is judged with the load before it
+    tiny.sync(1, widgets(range(2)))
+    assert [f.user_ids for f in _drift([1]).fields] == [[1]]
+    # an unmapped column is never judged
+    _model_view("id")
+    assert not _drift().fields
+
+
+def test_new_unmapped_column_listed_until_mapped(tiny: TinySource) -> None:
+    tiny.sync(1, widgets(range(10), colour="red"))
+    tiny.sync(1, widgets(range(10), colour="red"))
+    _model_view()
+    assert not _drift().new_columns  # colour came with the table: not new
+
+    load = tiny.sync(1, widgets(range(10), hue="red"))  # colour renamed to hue
+    report = _drift()
+    assert [(f.column, f.kind) for f in report.fields] == [("colour", STOPPED)]
+    [new] = report.new_columns
+    assert (new.raw_table, new.column, new.first_load_id) == ("raw_qtest.widgets", "hue", load)
+    assert new.populated == {1: 10}
+    assert new.line == (
+        f"raw_qtest.widgets.hue (new since load {load}, not read by any model; "
+        "in 10 rows of the newest loads (agents 1))"
+    )
+
+    _model_view("id, coalesce(colour, hue) as colour")  # the rename mapped
+    report = _drift()
+    assert not report.fields and not report.new_columns
