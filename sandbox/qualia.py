@@ -20,6 +20,14 @@ literal or ``$variable`` ``limit``/``offset`` (or ``input: $input``). The whole 
 returned whatever the selection set asks for (a simplification). Any other operation gets a
 GraphQL error body (400).
 
+Record faults (``malformed``, ``malformed_types``, ``drift_added``, ``drift_renamed``,
+``lose_page``) apply to one answered ``orders`` page per fault count, like the other replicas'.
+``lose_page``: a page serves only its last order although more were asked for and more exist;
+the others silently go missing. Offset paging has no cursor to skip past them, but a client
+cannot tell which orders a short page lacks: one that moves its offset on by the orders it got
+re-reads the page's later orders and never sees its first one; one that moves on by the limit
+loses all but one. (An empty page is not served: that would mean the end.)
+
 Orders per agent: ``world.share("qualia", profile.qualia_orders, user_id)`` plus orders created
 by ``advance``; about half are on the addresses of the agent's real deals (same street, city,
 zip, price), the rest elsewhere.
@@ -100,8 +108,9 @@ class QualiaApi:
 
     name = "qualia"
     prefix = "/qualia"
-    # no lose_page: offset paging has no cursor that could skip a page's records
-    record_faults = frozenset({"malformed", "malformed_types", "drift_added", "drift_renamed"})
+    record_faults = frozenset(
+        {"malformed", "malformed_types", "drift_added", "drift_renamed", "lose_page"}
+    )
 
     def __init__(self, world: World, faults: FaultPlan) -> None:
         self.world = world
@@ -324,6 +333,8 @@ class QualiaApi:
         if orders and self.faults.take(self.name, path, {"drift_renamed"}) is not None:
             old, new = RENAMED
             orders = [{(new if k == old else k): v for k, v in o.items()} for o in orders]
+        if orders and self.faults.take(self.name, path, {"lose_page"}) is not None:
+            orders = orders[-1:]  # the rest of the page silently goes missing (module docstring)
         return JSONResponse({"data": {"orders": {"orders": orders}}})
 
     # -- control -------------------------------------------------------------------------------

@@ -15,7 +15,15 @@ class QualiaSettings(BaseSettings):
         env_prefix="AGENTSYNC_QUALIA_", env_file=".env", extra="ignore"
     )
 
-    page_size: int = Field(default=100, ge=1, le=1000, description="orders per GraphQL page.")
+    page_size: int = Field(
+        default=100,
+        ge=1,
+        le=1000,
+        description=(
+            "orders per GraphQL page. Must not exceed the API's own page cap (100 in the "
+            "sandbox): a page shorter than this that more orders follow is read as lost records."
+        ),
+    )
     lookback_orders: int = Field(
         default=200,
         ge=0,

@@ -25,6 +25,19 @@ the next run. Which kind of read it was is recorded in ``ops.sync_runs.cursor`` 
 ``<first offset>..<end offset> full`` or ``... tail``.
 The offset at which the API answers an empty page is the account's order count: that is the
 ``reported_total`` for reconciliation.
+
+Completeness (issue 14): that total is only the offset the walk ended at, so it cannot show
+records a page failed to serve. Two invariants of offset paging are checked instead. A page
+shorter than the ``limit`` asked for is the end of the list, unless the next page (read anyway)
+has orders: then records went missing from it (the client cannot tell which), so the page is read
+again, at most ``SHORT_PAGE_REREADS`` times, and a re-read that is full (or the last page)
+replaces it; still short, the run fails with an :class:`IntegrationError` naming the agent, the
+offset and "n of <limit> orders on a page that more orders follow: records would be lost". And
+every offset of the walk must have served a different order: fewer distinct ids than offsets
+walked (an order served twice in place of another) fails the run the same way. Only the final short page of a normal run is
+followed by the empty page the walk reads anyway, so the checks cost a normal run nothing.
+``AGENTSYNC_QUALIA_PAGE_SIZE`` must therefore not exceed the API's own page cap (100 in the
+sandbox, UNCONFIRMED for the real API), or every page reads as short.
 """
 
 from __future__ import annotations
@@ -68,6 +81,7 @@ def _unwrap(err: BaseException) -> BaseException:
 
 
 SOURCE = "qualia"
+SHORT_PAGE_REREADS = 2
 ORDERS_QUERY = """
 query GetOrders($limit: Int, $offset: Int) {
   orders(input: {limit: $limit, offset: $offset}) {
@@ -110,6 +124,44 @@ def fetch_page(client: ApiClient, user_id: int, limit: int, offset: int) -> list
     return orders
 
 
+def checked_page(
+    client: ApiClient, user_id: int, page_size: int, offset: int
+) -> tuple[list[Any], list[Any] | None]:
+    """The page at ``offset``, checked against offset paging's invariant, and the page after it
+    when that was read for the check (``None`` otherwise).
+
+    A page shorter than ``page_size`` must be the last one: the page after it is read (the walk
+    reads it anyway) and must be empty. If it has orders, the short page lost some; it is read
+    again, at most ``SHORT_PAGE_REREADS`` times, until it is full or the last one; still short,
+    :class:`IntegrationError` (its missing orders would be lost).
+    """
+    orders = fetch_page(client, user_id, page_size, offset)
+    reads = 1
+    while 0 < len(orders) < page_size:
+        after = fetch_page(client, user_id, page_size, offset + len(orders))
+        if not after:
+            return orders, after  # the end of the list
+        if reads > SHORT_PAGE_REREADS:
+            raise IntegrationError(
+                user_id,
+                SOURCE,
+                f"orders page at offset {offset}: {len(orders)} of {page_size} orders on a page "
+                f"that more orders follow: records would be lost (read {reads} times; the API "
+                "is serving inconsistent pages)",
+            )
+        log.warning(
+            "qualia orders for agent %s: offset %s served %s of %s orders but more follow; "
+            "reading it again",
+            user_id,
+            offset,
+            len(orders),
+            page_size,
+        )
+        orders = fetch_page(client, user_id, page_size, offset)
+        reads += 1
+    return orders, None
+
+
 def orders_resource(
     client: ApiClient,
     user_id: int,
@@ -130,15 +182,17 @@ def orders_resource(
         stats["cursor_from"] = start
         stats["full_read"] = full
         offset = start
-        while True:
-            orders = fetch_page(client, user_id, page_size, offset)
-            if not orders:
-                break
+        seen: set[str] = set()  # distinct _id served in this walk
+        unnamed = 0  # orders served without an _id (quarantined)
+        orders, after = checked_page(client, user_id, page_size, offset)
+        while orders:
             for i, order in enumerate(orders):
                 oid = order.get("_id") if isinstance(order, dict) else None
                 if not oid:
+                    unnamed += 1
                     quarantine.add("orders", order, "order without _id", None)
                     continue
+                seen.add(str(oid))
                 why = validate.problem(order)
                 if why is not None:
                     quarantine.add("orders", order, why, oid)
@@ -151,6 +205,17 @@ def orders_resource(
                     "order": order,
                 }
             offset += len(orders)
+            if after is not None:  # read to check the page: the end of the list
+                break
+            orders, after = checked_page(client, user_id, page_size, offset)
+        if len(seen) + unnamed < offset - start:
+            raise IntegrationError(
+                user_id,
+                SOURCE,
+                f"orders at offsets {start}..{offset}: {len(seen) + unnamed} distinct orders for "
+                f"{offset - start} offsets (orders served twice in place of others): records "
+                "would be lost",
+            )
         state["last_end"] = offset
         if full:
             state["last_full_at"] = now.isoformat()

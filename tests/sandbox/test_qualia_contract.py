@@ -187,6 +187,10 @@ def test_record_faults_on_orders(qualia):
         (gone,) = set(c) - set(r)
         (new,) = set(r) - set(c)
         assert r[new] == c[gone]
+    lost = armed("lose_page")  # fewer orders than asked for although more exist
+    assert lost == clean[-1:]
+    after = _orders(url, auth, {"limit": 5, "offset": len(lost)}).json()["data"]["orders"]
+    assert after["orders"][:4] == clean[1:]  # moving the offset on by 1 never serves clean[0]
     assert _orders(url, auth, variables).json()["data"]["orders"]["orders"] == clean
 
 
