@@ -104,3 +104,20 @@ def test_a_page_that_stays_short_fails_the_run_by_name(register_agents, sandbox_
     assert _raw_ids(entity, agent) == set(expected["ids"])
     assert result.reported_total == expected["count"]
     assert [r[0] for r in _runs(agent, entity)] == ["failed", "done"]
+
+
+@pytest.mark.slow
+def test_a_daily_window_is_checked_the_same_way(register_agents, sandbox_server):
+    register_agents(SALES_AGENT)
+    run_entity(SALES_AGENT, "onboarding", None, "sales")
+    # every file changes: the next window lists all of them again, on two pages
+    httpx.post(f"{sandbox_server.url}/_sandbox/advance", json={"seconds": 3600, "fraction": 1})
+    expected = truth(sandbox_server, "skyslope", SALES_AGENT, "sales")
+    _arm(sandbox_server, "sales", SHORT_PAGE_REREADS + 1)
+    with pytest.raises(IntegrationError, match=r"sales page 1 \(earliestDate=[1-9]"):
+        run_entity(SALES_AGENT, "daily", None, "sales")
+    _arm(sandbox_server, "sales", 1)
+    window = run_entity(SALES_AGENT, "daily", None, "sales")  # page 1 read again: whole
+    assert window.reported_total is None and window.rows == expected["count"]
+    assert [r[0] for r in _runs(SALES_AGENT, "sales")] == ["done", "failed", "done"]
+    assert _raw_ids("sales", SALES_AGENT) == set(expected["ids"])
