@@ -4,7 +4,8 @@ An agent's deals are onboarded and re-read clean: the gate reports no drift. The
 renames the deal's ``name`` to ``fullName`` (``drift_renamed``) and the next full re-read lands
 rows with ``full_name`` and a null ``name``: the gate fails naming ``fub.deals`` field ``name``
 and the agent, and lists ``raw_fub.deals.full_name`` as a new raw column no model reads; so does
-``agentsync health`` (text and JSON).
+``agentsync health`` (text and JSON). Once a model reads the new column the drift is no longer
+reported.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
+from agentsync import db
 from agentsync.quality.gate import run_quality_gate
 from agentsync.quality.gx import build_context
 from dlt_pipelines.fub.source import FubRun
@@ -94,15 +97,30 @@ def test_renamed_field_fails_the_gate_and_lists_the_new_column(
     new = {c.column: c for c in drifted.new_columns}
     assert set(new) == {"full_name"}, [c.line for c in drifted.new_columns]
     assert new["full_name"].populated == {AGENT: total}
-    assert new["full_name"].line.startswith(
-        "raw_fub.deals.full_name (new since load "
-    ), new["full_name"].line
-    assert "not read by any model" in new["full_name"].line
+    listed = new["full_name"].line
+    assert listed.startswith("raw_fub.deals.full_name (new since load "), listed
+    assert "not read by any model" in listed
+
+    # the change mapped (as `coalesce(name, full_name)` in staging would): nothing to report
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "create view staging.test_deals_mapped as "
+                "select coalesce(name, full_name) as deal_name from raw_fub.deals"
+            )
+        )
+    try:
+        mapped = _gate(context)
+        assert mapped.success, mapped.failures
+        assert not mapped.drift and not mapped.new_columns, [d.line for d in mapped.drift]
+    finally:
+        with db.begin() as conn:
+            conn.execute(text("drop view staging.test_deals_mapped"))
 
     # health lists the unmapped column (information: it is not a problem)
-    text = _health(sandbox_env)
-    assert "info: new raw column raw_fub.deals.full_name (new since load " in text.stdout, (
-        text.stdout + text.stderr
+    shown = _health(sandbox_env)
+    assert "info: new raw column raw_fub.deals.full_name (new since load " in shown.stdout, (
+        shown.stdout + shown.stderr
     )
     as_json = _health(sandbox_env, "--json")
     report = json.loads(as_json.stdout)
