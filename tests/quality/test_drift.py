@@ -71,7 +71,9 @@ def test_renamed_field_fails_the_gate_and_lists_the_new_column(
     clean = _gate(context)
     assert clean.success, clean.failures
     assert not clean.drift, [d.line for d in clean.drift]
-    assert not clean.warnings, [w.line for w in clean.warnings]
+    # (record age may warn: with a pinned old sandbox epoch the newest deal is old by design)
+    drift_warnings = [w for w in clean.warnings if "freshness" not in w.name]
+    assert not drift_warnings, [w.line for w in drift_warnings]
     assert not clean.new_columns, [c.line for c in clean.new_columns]
 
     # the vendor renames `name` to `fullName` on every page of the next read
