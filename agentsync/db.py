@@ -16,7 +16,7 @@ import re
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlsplit
@@ -26,6 +26,7 @@ import psycopg2.extensions
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from agentsync import orphans
 from agentsync.errors import DatabaseError, SettingError
 from agentsync.settings import Settings, get_settings
 
@@ -43,6 +44,12 @@ _lock = threading.Lock()
 _server = None  # pgserver.PostgresServer handle held for the life of this process
 _url_cache: dict[str, str] = {}
 _engines: dict[str, Engine] = {}
+_release_hooks: list[Callable[[], None]] = []  # run when this process lets go of its databases
+
+
+def on_release(hook: Callable[[], None]) -> None:
+    """Call ``hook`` when :func:`stop_embedded` lets go of the database (e.g. to close leases)."""
+    _release_hooks.append(hook)
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,9 @@ def _start_embedded(settings: Settings) -> str:
     logging.getLogger("pgserver").setLevel(logging.CRITICAL)
     with _lock:
         if _server is None:
+            # A killed process never removed itself from the server's users: forget dead ones,
+            # so the server stops when the last living user exits (agentsync.orphans).
+            orphans.prune_pgserver_handles(settings.pgdata)
             _server = _get_server_with_retries(pgserver, settings.pgdata)
         info = _server.get_postmaster_info()
     socket_dir = str(info.socket_dir) if info.socket_dir else None
@@ -357,6 +367,8 @@ def ensure_ready(settings: Settings | None = None) -> str:
 def stop_embedded() -> None:
     """Release this process's handle on the embedded server (it stops when the last one goes)."""
     global _server
+    for hook in _release_hooks:
+        hook()
     with _lock:
         if _server is not None:
             _server.cleanup()

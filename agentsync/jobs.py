@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from agentsync import db
+from agentsync import db, liveness
 from agentsync.errors import NotFoundError
 
 JOB_STATES = ("New", "Started", "Complete", "Partial", "Error")
@@ -153,7 +153,8 @@ def create_job(user_id: int) -> Job:
             row = conn.execute(
                 text(
                     f"update ops.onboarding_jobs set status = 'New', updated_at = now(), "
-                    f"error = null, flow_run_id = null where job_id = :j returning {_JOB_COLUMNS}"
+                    f"error = null, flow_run_id = null, interruptions = 0 "
+                    f"where job_id = :j returning {_JOB_COLUMNS}"
                 ),
                 {"j": job.job_id},
             ).one()
@@ -256,12 +257,13 @@ def start_job(user_id: int, flow_run_id: str | None, steps: list[tuple[str, str]
                 f"""
                 update ops.onboarding_jobs
                    set status = 'Started', started_at = now(), ended_at = null,
-                       updated_at = now(), attempts = attempts + 1, flow_run_id = :f, error = null
+                       updated_at = now(), attempts = attempts + 1, flow_run_id = :f, error = null,
+                       owner = :o
                  where user_id = :u and status in ('New', 'Started')
                 returning {_JOB_COLUMNS}
                 """
             ),
-            {"u": user_id, "f": flow_run_id},
+            {"u": user_id, "f": flow_run_id, "o": liveness.owner_token()},
         ).first()
         if row is None:
             return None
@@ -351,7 +353,7 @@ def finish_job(job_id: int) -> Job:
             text(
                 f"""
                 update ops.onboarding_jobs
-                   set status = :st, ended_at = now(), updated_at = now(),
+                   set status = :st, ended_at = now(), updated_at = now(), interruptions = 0,
                        error = case when :st = 'Partial' then :msg else null end
                  where job_id = :j and status = 'Started'
                 returning {_JOB_COLUMNS}

@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     # --- orchestration ---------------------------------------------------------------------------
     max_concurrent_onboardings: int = Field(default=2, ge=1)
     dispatch_interval_seconds: int = Field(default=60, ge=5)
+    max_interrupted_attempts: int = Field(
+        default=3,
+        ge=0,
+        description="How many times the dispatcher re-queues an onboarding whose process died "
+        "before it ends the job Error (0: never re-queue, end it Error at once).",
+    )
     daily_sync_cron: str = "0 6 * * *"
     timezone: str = "UTC"
 

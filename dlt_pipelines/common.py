@@ -27,7 +27,7 @@ from typing import Any, Literal
 import dlt
 from sqlalchemy import text
 
-from agentsync import db
+from agentsync import db, liveness
 from agentsync.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -86,11 +86,18 @@ def record_sync(
         run_id = conn.execute(
             text(
                 """
-                insert into ops.sync_runs (kind, flow_run_id, user_id, source, entity)
-                values (:k, :f, :u, :s, :e) returning run_id
+                insert into ops.sync_runs (kind, flow_run_id, user_id, source, entity, owner)
+                values (:k, :f, :u, :s, :e, :o) returning run_id
                 """
             ),
-            {"k": kind, "f": flow_run_id, "u": user_id, "s": source, "e": entity},
+            {
+                "k": kind,
+                "f": flow_run_id,
+                "u": user_id,
+                "s": source,
+                "e": entity,
+                "o": liveness.owner_token(),
+            },
         ).scalar_one()
     run = SyncRun(run_id, user_id, source, entity)
     try:

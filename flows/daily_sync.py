@@ -17,7 +17,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from agentsync import agents
+from agentsync import agents, recovery
 from agentsync.errors import InvalidInputError
 from dlt_pipelines import registry
 from flows.post import dbt_build, quality_steps
@@ -53,6 +53,9 @@ def run_daily_sync(
     else:
         chosen = [a for a in known.values() if a.integrations]
     steps = registry.all_steps(sources)
+    recovered = recovery.recover_dead_runs()  # runs a killed earlier sync left "running"
+    if recovered.sync_runs:
+        emit(event="interrupted_runs_recovered", sync_runs=recovered.sync_runs)
     per_agent: dict[int, list[StepOutcome]] = {}
     for agent in chosen:
         emit(event="sync_agent_started", user_id=agent.user_id)

@@ -1,5 +1,9 @@
 """The dispatcher: picks up onboarding jobs that wait as New and runs them.
 
+Each dispatch first settles runs whose process died (:func:`agentsync.recovery.recover_dead_runs`):
+an onboarding killed mid-run is back to New (a bounded number of times) and is run by the same
+dispatch, with no person involved.
+
 Other systems create jobs with a plain ``insert into ops.onboarding_jobs (user_id) values (...)``
 (status defaults to New). Each dispatch takes the New jobs (oldest first), at most as many as
 there are onboarding slots, and runs them:
@@ -25,12 +29,12 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from agentsync import jobs
+from agentsync import jobs, recovery
 from agentsync.errors import ConflictError
 from agentsync.settings import get_settings
 from flows.onboard import onboard_user
 from flows.post import health_and_alerts, report_post_steps
-from flows.runner import error_text
+from flows.runner import emit, error_text
 
 ONBOARD_DEPLOYMENT = "onboard-user/onboard"
 
@@ -44,6 +48,16 @@ def dispatch_once(limit: int | None = None, via_deployment: bool = False) -> lis
     """
     limit = limit or get_settings().max_concurrent_onboardings
     out: list[dict[str, Any]] = []
+    recovered = recovery.recover_dead_runs()  # a job whose process died is New again (or Error)
+    if recovered:
+        emit(
+            event="interrupted_runs_recovered",
+            requeued=recovered.requeued,
+            gave_up=recovered.gave_up,
+            sync_runs=recovered.sync_runs,
+        )
+    for user_id in recovered.gave_up:
+        out.append({"user_id": user_id, "status": "Error", "message": jobs.get_job(user_id).error})
     for user_id in jobs.new_job_user_ids(limit):
         if via_deployment:
             from prefect.deployments import run_deployment

@@ -7,6 +7,8 @@ environment defaults (anything already set wins, e.g. ``PREFECT_API_URL`` in pro
   temporary API's SQLite database lives beside agentsync's other state;
 - a long ``PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS``: the temporary API needs ~25 s to
   start on a busy 2-core machine (measured here), more than Prefect's default allows;
+- before anything starts a new temporary API: a temporary API server that a killed run of the
+  same ``PREFECT_HOME`` left behind is stopped (:mod:`agentsync.orphans`);
 - no analytics/telemetry (there is no internet here, and it only logs errors);
 - ``DBT_LOG_LEVEL`` when Prefect logs at WARNING or CRITICAL: prefect-dbt 0.7.25 derives dbt's
   level from Prefect's and fails with ``'warning' is not a valid EventLevel`` otherwise
@@ -17,7 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+from pathlib import Path
 
+from agentsync import orphans
 from agentsync.errors import SettingError
 from agentsync.settings import get_settings
 
@@ -41,6 +45,9 @@ def configure_prefect_env(quiet: bool = False) -> dict[str, str]:
         home = get_settings().data_dir / "prefect"
         home.mkdir(parents=True, exist_ok=True)
         wanted["PREFECT_HOME"] = str(home)
+    # A temporary API server left running by a killed run of this data dir is stopped here.
+    with contextlib.suppress(Exception):
+        orphans.reap_prefect_servers(Path(os.environ.get("PREFECT_HOME") or wanted["PREFECT_HOME"]))
     if quiet:
         wanted["PREFECT_LOGGING_LEVEL"] = "WARNING"
     changed = {k: v for k, v in wanted.items() if k not in os.environ}

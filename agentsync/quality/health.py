@@ -11,6 +11,11 @@ check                  warning                              critical
                        (agents that exist and are still connected to the source only)
 ``stuck_job``          > ``AGENTSYNC_JOB_STUCK_WARN_HOURS`` > ``AGENTSYNC_JOB_STUCK_CRITICAL_HOURS``
 ``sync_errors``        a run failed in the last 24 h and has not succeeded since (warning)
+``interrupted_run``    a job re-queued after its process     a Started job or running sync run whose
+                       died (until it ends)                 process is gone (at once, not after
+                                                            the stuck-job threshold); a job ended
+                                                            Error after
+                                                            ``AGENTSYNC_MAX_INTERRUPTED_ATTEMPTS``
 ``new_raw_column``     information only (level ok): a raw column dlt added after creating the
                        table that no model reads (:mod:`agentsync.quality.drift`)
 =====================  ===================================  =====================================
@@ -33,11 +38,13 @@ from sqlalchemy.engine import Connection
 from agentsync import db
 from agentsync.agents import INTEGRATIONS
 from agentsync.quality.metrics import entity_key, qtable, split_table, table_exists
+from agentsync.recovery import INTERRUPTED, dead_runs
 from agentsync.settings import Settings, get_settings
 from dlt_pipelines.common import EntitySpec
 
 OK, WARNING, CRITICAL = 0, 1, 2
 NEW_COLUMN_CHECK = "new_raw_column"
+INTERRUPTED_CHECK = "interrupted_run"
 LEVEL_NAMES = {OK: "ok", WARNING: "warning", CRITICAL: "critical"}
 
 
@@ -294,6 +301,62 @@ def _stuck_job_items(conn: Connection, s: Settings) -> list[HealthItem]:
     return items
 
 
+def _interrupted_items(conn: Connection, s: Settings) -> list[HealthItem]:
+    """Runs whose process died (critical at once), and jobs re-queued or ended by that."""
+    items: list[HealthItem] = []
+    found = dead_runs(s)
+    for j in found.jobs:
+        what = f"job {j.job_id} (user {j.user_id})"
+        items.append(
+            HealthItem(
+                INTERRUPTED_CHECK,
+                what,
+                CRITICAL,
+                j.interruptions + 1,
+                f"onboarding {what} is Started but its process ({j.owner}) is gone"
+                + (f", during {j.step}" if j.step else "")
+                + "; the next dispatch re-queues it",
+                {"job_id": j.job_id, "user_id": j.user_id, "step": j.step, "owner": j.owner},
+            )
+        )
+    for r in found.sync_runs:
+        what = f"user {r['user_id']} {r['source']}.{r['entity']}"
+        items.append(
+            HealthItem(
+                INTERRUPTED_CHECK,
+                what,
+                CRITICAL,
+                None,
+                f"sync run {r['run_id']} ({what}) is running but its process ({r['owner']}) is "
+                "gone; the next dispatch or daily sync marks it failed",
+                {"run_id": r["run_id"], "owner": r["owner"]},
+            )
+        )
+    rows = conn.execute(
+        sa.text(
+            """
+            select job_id, user_id, status, interruptions, error from ops.onboarding_jobs
+             where interruptions > 0 and status in ('New', 'Error') and error like :p
+             order by job_id
+            """
+        ),
+        {"p": INTERRUPTED + "%"},
+    ).mappings()
+    for r in rows:
+        what = f"job {r['job_id']} (user {r['user_id']})"
+        items.append(
+            HealthItem(
+                INTERRUPTED_CHECK,
+                what,
+                CRITICAL if r["status"] == "Error" else WARNING,
+                r["interruptions"],
+                f"onboarding {what} is {r['status']}: {r['error']}",
+                {"job_id": r["job_id"], "user_id": r["user_id"], "status": r["status"]},
+            )
+        )
+    return items
+
+
 def _new_column_items(conn: Connection, entities: Sequence[EntitySpec]) -> list[HealthItem]:
     """Raw columns dlt added after creating the table that no model reads (information)."""
     from agentsync.quality.drift import new_unmapped_columns
@@ -331,5 +394,6 @@ def check_health(
         items += _sync_age_items(conn, s)
         items += _error_items(conn)
         items += _stuck_job_items(conn, s)
+        items += _interrupted_items(conn, s)
         items += _new_column_items(conn, entities)
     return HealthReport(items=items, checked_at=datetime.now(UTC))
