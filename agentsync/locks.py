@@ -106,3 +106,57 @@ def dbt_lock(settings: Settings | None = None) -> Iterator[None]:
                 yield
             finally:
                 _dbt_depth = 0
+
+
+PIPELINE_LOCK_WAIT_ENV = "AGENTSYNC_PIPELINE_LOCK_WAIT_SECONDS"
+DEFAULT_PIPELINE_LOCK_WAIT_SECONDS = 1800.0
+
+
+def pipeline_lock_wait_seconds() -> float:
+    """How long a run waits for its pipeline's lock (``AGENTSYNC_PIPELINE_LOCK_WAIT_SECONDS``)."""
+    import os
+
+    raw = os.environ.get(PIPELINE_LOCK_WAIT_ENV)
+    try:
+        return float(raw) if raw else DEFAULT_PIPELINE_LOCK_WAIT_SECONDS
+    except ValueError:
+        return DEFAULT_PIPELINE_LOCK_WAIT_SECONDS
+
+
+def _agent_of(pipeline_name: str) -> str:
+    _, sep, tail = pipeline_name.rpartition("_user_")
+    return tail if sep else "?"
+
+
+@contextlib.contextmanager
+def pipeline_lock(
+    pipeline_name: str,
+    wait: float | None = None,
+    poll_seconds: float = 0.2,
+    settings: Settings | None = None,
+) -> Iterator[None]:
+    """Hold the lock of one dlt pipeline (one writer per pipeline working dir and state).
+
+    Every path that runs a dlt pipeline holds it while the pipeline extracts, normalizes and
+    loads: the daily sync, onboarding, the FUB webhook worker and ``agentsync webhooks process``.
+    A second run of the same pipeline **waits** (it does not crash and does not corrupt the
+    first run's packages) for up to ``wait`` seconds (default
+    ``AGENTSYNC_PIPELINE_LOCK_WAIT_SECONDS``, 1800); after that it raises a plain
+    :class:`ConflictError` ("another run holds pipeline X for agent N"). ``wait=0`` tries once.
+    The lock is a PostgreSQL advisory lock on its own connection, so it holds across processes
+    and machines and vanishes with a dead process.
+    """
+    budget = pipeline_lock_wait_seconds() if wait is None else max(0.0, float(wait))
+    deadline = time.monotonic() + budget
+    name = f"pipeline:{pipeline_name}"
+    while True:
+        with _held(name, wait=False, settings=settings) as got:
+            if got:
+                yield
+                return
+        if time.monotonic() >= deadline:
+            raise ConflictError(
+                f"another run holds pipeline {pipeline_name} for agent {_agent_of(pipeline_name)}"
+                f" (waited {budget:.0f}s)"
+            )
+        time.sleep(poll_seconds)

@@ -48,6 +48,95 @@ def make_pipeline(source: str, user_id: int, settings: Settings | None = None) -
     )
 
 
+def settle_pending(pipeline: dlt.Pipeline) -> str:
+    """Finish or discard the load packages an earlier (killed) run left behind.
+
+    Call it with the pipeline's lock held and before any entity's ``record_sync``, so a pending
+    package is never loaded by (and booked in ``ops.sync_runs`` as) the next entity's run.
+    A complete package is normalized and loaded (its rows reach raw under their own load id and
+    dbt picks them up like any other load; no sync-run row claims them). A broken one (a
+    half-written package, missing schema, a failing load) is aborted with a warning: dlt's
+    ``abort_packages`` restores the local state (cursors) to where the package started, so the
+    next extract re-reads from the last committed cursor and nothing is lost. Returns
+    ``"none"``, ``"loaded"`` or ``"discarded"``.
+    """
+    try:
+        pending = pipeline.has_pending_data
+    except Exception:  # unreadable storage counts as broken
+        pending = True
+    if not pending:
+        return "none"
+    name = pipeline.pipeline_name
+    try:
+        extracted = list(pipeline.list_extracted_load_packages())
+        normalized = list(pipeline.list_normalized_load_packages())
+        log.warning(
+            "pipeline %s: completing pending load packages of an earlier run "
+            "(extracted %s, normalized %s)",
+            name,
+            extracted,
+            normalized,
+        )
+        if extracted:
+            pipeline.normalize()
+        pipeline.load()
+        if pipeline.has_pending_data:
+            raise RuntimeError("packages still pending after load")
+        return "loaded"
+    except Exception as err:
+        log.warning(
+            "pipeline %s: discarding broken pending load packages (%s: %s); the next extract "
+            "re-reads from the last committed cursor, so no record is lost",
+            name,
+            type(err).__name__,
+            str(err)[:300],
+        )
+    try:
+        pipeline.abort_packages()
+    except Exception as err:
+        log.warning(
+            "pipeline %s: abort of pending packages failed (%s); dropping the local working "
+            "dir so state is restored from the destination",
+            name,
+            type(err).__name__,
+        )
+        _drop_local(pipeline)
+    return "discarded"
+
+
+def _drop_local(pipeline: dlt.Pipeline) -> None:
+    import shutil
+
+    shutil.rmtree(pipeline.working_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def pipeline_guard(
+    pipeline_name: str, factory: Callable[[], dlt.Pipeline], wait: float | None = None
+) -> Iterator[dlt.Pipeline]:
+    """Hold the pipeline's lock (:func:`agentsync.locks.pipeline_lock`), then create it with
+    ``factory`` (dlt's working-dir setup is not safe against a concurrent run either) and settle
+    what an earlier run left pending (:func:`settle_pending`) before the body runs it.
+
+    Daily syncs, onboardings and webhook processing **wait** for a concurrent run of the same
+    pipeline (bounded by ``AGENTSYNC_PIPELINE_LOCK_WAIT_SECONDS``, then a plain ConflictError
+    "another run holds pipeline X for agent N"). If the local working dir had to be dropped,
+    the pipeline is created afresh (restored from the destination on its next run)."""
+    from agentsync.locks import pipeline_lock
+
+    with pipeline_lock(pipeline_name, wait=wait):
+        pipeline = factory()
+        if settle_pending(pipeline) == "discarded" and not _working_dir_ok(pipeline):
+            pipeline = factory()
+        yield pipeline
+
+
+def _working_dir_ok(pipeline: dlt.Pipeline) -> bool:
+    import os
+
+    return os.path.isdir(pipeline.working_dir)
+
+
 def last_load_id(info: Any) -> str | None:
     """The load id of a dlt ``LoadInfo`` (None when nothing was loaded)."""
     ids = getattr(info, "loads_ids", None) or []

@@ -10,7 +10,7 @@ from agentsync.errors import InvalidInputError
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``agentsync webhooks serve|process|register``."""
+    """Add ``agentsync webhooks serve|process|replay|register``."""
     grp = typer.Typer(
         help="Follow Up Boss webhooks (near-real-time updates).", no_args_is_help=True
     )
@@ -54,6 +54,23 @@ def register(app: typer.Typer) -> None:
         if transform and counts["processed"]:
             transform_fub()
         typer.echo(json.dumps(counts))
+
+    @grp.command("replay")
+    def replay_cmd(
+        user_id: int = typer.Option(None, "--user-id", help="Only this agent's events."),
+        status: str = typer.Option(
+            "failed", "--status", help="Which events to re-queue: failed (default) or processed."
+        ),
+    ) -> None:
+        """Re-queue events (failed ones by default) with a fresh attempt budget."""
+        from agentsync import db
+        from dlt_pipelines.fub.webhooks import replay
+
+        if status not in ("failed", "processed"):
+            raise InvalidInputError("--status must be failed or processed")
+        db.ensure_ready()
+        n = replay(user_id, status)
+        typer.echo(json.dumps({"requeued": n}))
 
     @grp.command("register")
     def register_cmd(

@@ -32,6 +32,7 @@ the full id set per stream (``fields=id``) lands in ``raw_fub.id_snapshots`` wit
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -47,7 +48,14 @@ from sqlalchemy import text
 from agentsync import db
 from agentsync.errors import IntegrationError
 from agentsync.settings import Settings, get_settings
-from dlt_pipelines.common import EntityResult, Quarantine, RunKind, last_load_id, record_sync
+from dlt_pipelines.common import (
+    EntityResult,
+    Quarantine,
+    RunKind,
+    last_load_id,
+    pipeline_guard,
+    record_sync,
+)
 from dlt_pipelines.fub.auth import FubAuth, load_auth
 from dlt_pipelines.fub.client import FubClient
 from dlt_pipelines.fub.prepare import prepare
@@ -72,6 +80,11 @@ def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def fub_pipeline_name(user_id: int, purpose: str | None = None) -> str:
+    """``fub_user_<id>``, or ``fub_<purpose>_user_<id>`` for a separate one (e.g. webhooks)."""
+    return f"{SOURCE}_user_{user_id}" if purpose is None else f"{SOURCE}_{purpose}_user_{user_id}"
+
+
 def make_fub_pipeline(user_id: int, settings: Settings, purpose: str | None = None) -> dlt.Pipeline:
     """The agent's FUB pipeline; ``purpose`` names a separate one (e.g. webhooks) on the same
     dataset, so a webhook load never races the scheduled sync's pipeline working dir."""
@@ -81,7 +94,7 @@ def make_fub_pipeline(user_id: int, settings: Settings, purpose: str | None = No
         return make_pipeline(SOURCE, user_id, settings)
     settings.dlt_dir.mkdir(parents=True, exist_ok=True)
     return dlt.pipeline(
-        pipeline_name=f"{SOURCE}_{purpose}_user_{user_id}",
+        pipeline_name=fub_pipeline_name(user_id, purpose),
         destination=dlt.destinations.postgres(credentials=db.database_url(settings)),
         dataset_name=DATASET,
         pipelines_dir=str(settings.dlt_dir),
@@ -148,12 +161,29 @@ class FubRun:
     def __post_init__(self) -> None:
         self.auth: FubAuth = load_auth(self.user_id, self.settings)
         self.client = FubClient(self.auth, self.settings)
-        self.pipeline = make_fub_pipeline(self.user_id, self.settings, self.purpose)
-        uncompressed_files(self.pipeline.pipeline_name)
         self.quarantine = Quarantine(self.user_id, SOURCE)
+        # One writer per pipeline: the lock is held for the session (waits, bounded, for a
+        # concurrent run of the same pipeline) and pending packages of a killed run are settled
+        # before the first entity's record_sync, so they are never booked as that entity.
+        self._guard = contextlib.ExitStack()
+        try:
+            name = fub_pipeline_name(self.user_id, self.purpose)
+            uncompressed_files(name)
+            self.pipeline = self._guard.enter_context(
+                pipeline_guard(
+                    name, lambda: make_fub_pipeline(self.user_id, self.settings, self.purpose)
+                )
+            )
+        except BaseException:
+            self._guard.close()
+            self.client.close()
+            raise
 
     def close(self) -> None:
-        self.client.close()
+        try:
+            self.client.close()
+        finally:
+            self._guard.close()
 
     def __enter__(self) -> FubRun:
         return self

@@ -6,7 +6,8 @@ agent, see :func:`register_webhooks`):
 1. ``FUB-Signature`` is checked: ``hex(HMAC_SHA256(key=X-System-Key, msg=base64(raw body)))``
    (research fub-api.md 5.4, best supported, not officially confirmed; ``sha256=<hex>`` is also
    accepted). The key is the agent's ``system_key`` or ``AGENTSYNC_FUB_SYSTEM_KEY``. A bad or
-   missing signature answers 401 and stores nothing.
+   missing signature answers 401 and stores nothing, for a known and an unknown agent alike (an
+   unknown agent's delivery is checked against the system key; only a valid one gets 404).
 2. The event (one object or a list of them, 5.3) is inserted into ``ops.webhook_events`` with
    status ``received`` and committed **before** the 2xx answer, so an accepted event is never lost.
 3. A worker thread processes received events: ``*Created``/``*Updated`` re-fetch the records by id
@@ -14,7 +15,12 @@ agent, see :func:`register_webhooks`):
    never trusted with credentials) into ``raw_fub`` through a separate per-agent dlt pipeline;
    ``*Deleted`` events land the ids in ``raw_fub.deleted_ids`` (the marts flag them); stage and
    pipeline definition events re-read that small stream. Events are marked ``processed``
-   (or ``failed`` with the error, retried up to :data:`MAX_ATTEMPTS`).
+   (or ``failed`` with the error). A failed event is retried by later passes with back-off
+   (``next_attempt_at`` = now + 30 s * 2^(attempts-1), capped at an hour), never several times in
+   one pass; after :data:`MAX_ATTEMPTS` it stays ``failed`` until ``agentsync webhooks replay``.
+   Processing goes through :class:`~dlt_pipelines.fub.source.FubRun`, which holds the pipeline
+   lock of ``fub_webhooks_user_<id>``: the receiver's worker and ``agentsync webhooks process``
+   never write one agent's webhook pipeline at once (the second waits).
 
 A crash after step 2 loses nothing: events still ``received`` are processed when the receiver
 starts and by ``agentsync webhooks process``.
@@ -47,6 +53,15 @@ from dlt_pipelines.fub.settings import STREAMS, WEBHOOK_PREFIXES
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 BATCH = 200
+RETRY_BASE_SECONDS = 30.0  # a failed event waits base * 2^(attempts-1) before its next attempt
+RETRY_CAP_SECONDS = 3600.0
+
+
+def retry_delay_seconds(attempts: int) -> float:
+    """Back-off before the next attempt of an event that has failed ``attempts`` times."""
+    return min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
+
+
 FULL_READ_STREAMS = {"stages", "pipelines"}
 
 
@@ -72,6 +87,11 @@ def system_key_for(user_id: int, settings: Settings | None = None) -> str | None
         return None
     if cred.get("system_key"):
         return cred["system_key"]
+    return settings.fub_system_key.get_secret_value() if settings.fub_system_key else None
+
+
+def _system_key(settings: Settings | None) -> str | None:
+    settings = settings or get_settings()
     return settings.fub_system_key.get_secret_value() if settings.fub_system_key else None
 
 
@@ -138,7 +158,8 @@ def _claim(user_id: int | None) -> list[Any]:
                         select event_id
                           from ops.webhook_events
                          where (status = 'received'
-                                or (status = 'failed' and attempts < :max))
+                                or (status = 'failed' and attempts < :max
+                                    and next_attempt_at <= now()))
                            and (cast(:u as bigint) is null or user_id = :u)
                          order by event_id
                          limit :n
@@ -152,6 +173,8 @@ def _claim(user_id: int | None) -> list[Any]:
 
 
 def _finish(event_ids_: list[int], status: str, error: str | None) -> None:
+    """Mark events; a ``failed`` one gets its back-off (``next_attempt_at``), or none (failed
+    permanently) once it has used :data:`MAX_ATTEMPTS`."""
     if not event_ids_:
         return
     with db.begin() as conn:
@@ -160,12 +183,80 @@ def _finish(event_ids_: list[int], status: str, error: str | None) -> None:
                 """
                 update ops.webhook_events
                    set status = :s, error = :e,
-                       processed_at = case when :s = 'processed' then now() end
+                       processed_at = case when :s = 'processed' then now() end,
+                       next_attempt_at = case
+                           when :s = 'failed' and attempts < :max then now()
+                                + make_interval(secs => least(
+                                    :cap, :base * power(2, greatest(attempts - 1, 0))))
+                       end
                  where event_id = any(:ids)
                 """
             ),
-            {"s": status, "e": error, "ids": event_ids_},
+            {
+                "s": status,
+                "e": error,
+                "ids": event_ids_,
+                "max": MAX_ATTEMPTS,
+                "cap": RETRY_CAP_SECONDS,
+                "base": RETRY_BASE_SECONDS,
+            },
         )
+
+
+def replay(user_id: int | None = None, status: str = "failed") -> int:
+    """Re-queue events (default: the ``failed`` ones) as ``received`` with a fresh attempt
+    budget; returns how many. ``agentsync webhooks replay`` calls it."""
+    if status not in ("failed", "processed"):
+        raise ValueError("status must be 'failed' or 'processed'")
+    with db.begin() as conn:
+        return int(
+            conn.execute(
+                text(
+                    """
+                    update ops.webhook_events
+                       set status = 'received', attempts = 0, next_attempt_at = null,
+                           error = null, processed_at = null
+                     where status = :st and (cast(:u as bigint) is null or user_id = :u)
+                    """
+                ),
+                {"st": status, "u": user_id},
+            ).rowcount
+        )
+
+
+def webhook_health() -> dict[str, Any]:
+    """Counts and oldest ages (seconds) of webhook events needing attention.
+
+    Returns ``{"failed": n, "failed_oldest_seconds": s | None, "failed_permanently": n,
+    "pending": n, "pending_oldest_seconds": s | None}``: ``failed`` counts every failed event
+    (``failed_permanently`` those out of attempts, waiting for ``agentsync webhooks replay``);
+    ``pending`` counts received-but-unprocessed ones. Ages are from ``received_at``.
+    """
+    with db.begin() as conn:
+        row = conn.execute(
+            text(
+                """
+                select
+                  count(*) filter (where status = 'failed') as failed,
+                  extract(epoch from now() - min(received_at) filter (where status = 'failed'))
+                      as failed_age,
+                  count(*) filter (where status = 'failed' and attempts >= :max) as dead,
+                  count(*) filter (where status = 'received') as pending,
+                  extract(epoch from now() - min(received_at) filter (where status = 'received'))
+                      as pending_age
+                from ops.webhook_events
+                where status in ('failed', 'received')
+                """
+            ),
+            {"max": MAX_ATTEMPTS},
+        ).one()
+    return {
+        "failed": int(row.failed),
+        "failed_oldest_seconds": None if row.failed_age is None else float(row.failed_age),
+        "failed_permanently": int(row.dead),
+        "pending": int(row.pending),
+        "pending_oldest_seconds": None if row.pending_age is None else float(row.pending_age),
+    }
 
 
 def _when(payload: dict[str, Any]) -> datetime:
@@ -287,10 +378,14 @@ def make_app(worker: Worker | None = None, settings: Settings | None = None) -> 
             return JSONResponse({"error": "user_id must be an integer"}, status_code=404)
         body = await request.body()
         key = await asyncio.to_thread(system_key_for, user_id, settings)
+        # The signature is checked before anything reveals whether the agent exists: for an
+        # unknown agent it is checked against the system key FUB signs with, so a bad signature
+        # gets the same 401 either way, and only a validly signed call learns "no such agent".
+        check_key = key if key is not None else _system_key(settings)
+        if not signature_ok(body, request.headers.get("fub-signature"), check_key):
+            return JSONResponse({"error": "invalid FUB-Signature"}, status_code=401)
         if key is None:
             return JSONResponse({"error": f"no FUB agent {user_id} here"}, status_code=404)
-        if not signature_ok(body, request.headers.get("fub-signature"), key):
-            return JSONResponse({"error": "invalid FUB-Signature"}, status_code=401)
         try:
             parsed = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError):

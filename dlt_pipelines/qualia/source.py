@@ -61,6 +61,7 @@ from dlt_pipelines.common import (
     full_read_due,
     last_load_id,
     make_pipeline,
+    pipeline_guard,
     record_sync,
 )
 from dlt_pipelines.http import ApiClient, ApiError, AuthError, gate_for
@@ -250,7 +251,6 @@ def run_orders(
             timeout=settings.http_timeout_seconds,
             max_retries=settings.http_max_retries,
         ) as client:
-            pipeline = make_pipeline(SOURCE, user_id, settings)
             resource = orders_resource(
                 client,
                 user_id,
@@ -262,7 +262,10 @@ def run_orders(
                 quarantine,
             )
             try:
-                info = pipeline.run(resource)
+                with pipeline_guard(
+                    f"{SOURCE}_user_{user_id}", lambda: make_pipeline(SOURCE, user_id, settings)
+                ) as pipeline:
+                    info = pipeline.run(resource)
             except PipelineStepFailed as err:
                 raise _unwrap(err) from None
         run.load_id = last_load_id(info)

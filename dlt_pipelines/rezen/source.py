@@ -73,6 +73,7 @@ from dlt_pipelines.common import (
     SyncRun,
     last_load_id,
     make_pipeline,
+    pipeline_guard,
     record_sync,
 )
 from dlt_pipelines.http import ApiError
@@ -638,7 +639,11 @@ def run_step(
         client = stack.enter_context(RezenClient(user_id, api_key, settings))
         me = client.get("yenta", "/agents/me")
         ctx = Ctx(user_id, client, me, Quarantine(user_id, SOURCE))
-        pipeline = make_pipeline(SOURCE, user_id, settings)
+        pipeline = stack.enter_context(
+            pipeline_guard(
+                f"{SOURCE}_user_{user_id}", lambda: make_pipeline(SOURCE, user_id, settings)
+            )
+        )
         source = rezen_source(ctx, entities)
         info = pipeline.run(source)
         load_id = last_load_id(info)

@@ -64,6 +64,7 @@ from dlt_pipelines.common import (
     full_read_due,
     last_load_id,
     make_pipeline,
+    pipeline_guard,
     record_sync,
 )
 from dlt_pipelines.http import ApiError
@@ -340,7 +341,6 @@ def run_entity(
     stats: dict[str, Any] = {"rows": 0, "reported_total": None, "quarantine": quarantine}
     with record_sync(kind, user_id, SOURCE, entity, flow_run_id) as run:
         credential = get_credentials(user_id, SOURCE)
-        pipeline = make_pipeline(SOURCE, user_id, settings)
         with SkySlopeClient(user_id, credential, settings) as client:
             client.ensure_session()
             if entity == "users":
@@ -357,7 +357,10 @@ def run_entity(
                     timedelta(days=knobs.full_reread_days),
                 )
             try:
-                info = pipeline.run(resource)
+                with pipeline_guard(
+                    f"{SOURCE}_user_{user_id}", lambda: make_pipeline(SOURCE, user_id, settings)
+                ) as pipeline:
+                    info = pipeline.run(resource)
             except PipelineStepFailed as err:
                 raise _unwrap(err) from None
             stats["logins"] = client.logins
