@@ -79,16 +79,22 @@ def test_two_concurrent_syncs_of_one_pipeline(sandbox_env, sandbox_server) -> No
 
 def test_half_written_package_does_not_wedge_or_lose(sandbox_env, sandbox_server) -> None:
     """A run killed after extract left a package without its schema: the next run discards it
-    (restoring the cursor) and loads everything; the package is not booked as another entity."""
+    (restoring the cursor) and loads everything; the package is not booked as another entity.
+
+    A regression guard: dlt 1.31 also gets through this package on the old code (it falls back to
+    the pipeline schema), so unlike the other tests here it does not fail there."""
     add_agent(sandbox_server.sandbox, AGENT)
     with FubRun(AGENT, "onboarding") as run:
         pipeline = run.pipeline
         pipeline.run = lambda data, **kw: pipeline.extract(data, **kw)  # "killed" after extract
         run.load_stream("people")
-    schemas = list(Path(pipeline.working_dir).glob("normalize/extracted/*/schema.json"))
-    assert schemas, "extract left no pending package"
-    for schema in schemas:
-        schema.unlink()
+    packages = list(Path(pipeline.working_dir).glob("normalize/extracted/*"))
+    assert packages, "extract left no pending package"
+    for package in packages:  # half-written: no schema, data files cut mid-record
+        (package / "schema.json").unlink()
+        for job in (package / "new_jobs").iterdir():
+            data = job.read_bytes()
+            job.write_bytes(data[: len(data) // 2])
 
     run_streams(AGENT, "daily", None, ["users", "people"])
     expected = set(truth(sandbox_server.url, AGENT, "people")["ids"])
