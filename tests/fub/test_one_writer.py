@@ -244,3 +244,34 @@ def test_bad_signature_same_status_for_unknown_and_known_agent(sandbox_env, sand
     )
     assert good.status_code == 200
     assert rows("select count(*) from ops.webhook_events")[0][0] == 1
+
+
+def test_unloadable_normalized_package_is_discarded_without_loss(sandbox_env, sandbox_server):
+    """A killed run left a normalized package whose load file is cut mid-statement: the next run
+    discards it (the cursor goes back with it) instead of failing on it, and loses nothing.
+
+    A regression guard: it also passes on the old code (dlt 1.31 aborts such a package itself)."""
+    add_agent(sandbox_server.sandbox, AGENT)
+    with FubRun(AGENT, "onboarding") as run:
+        pipeline = run.pipeline
+
+        def extract_normalize(data, **kw):
+            pipeline.extract(data, **kw)
+            pipeline.normalize()
+
+        pipeline.run = extract_normalize
+        run.load_stream("people")
+    jobs = [
+        j
+        for j in Path(pipeline.working_dir).glob("load/normalized/*/new_jobs/people.*")
+        if j.is_file()
+    ]
+    assert jobs, "normalize left no people load job"
+    for job in jobs:
+        data = job.read_bytes()
+        job.write_bytes(data[: len(data) // 2])
+
+    run_streams(AGENT, "daily", None, ["users", "people"])
+    expected = set(truth(sandbox_server.url, AGENT, "people")["ids"])
+    assert ids("select id from raw_fub.people where user_id = :u", u=AGENT) == expected
+    assert not make_fub_pipeline(AGENT, get_settings()).has_pending_data
