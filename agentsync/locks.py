@@ -108,19 +108,9 @@ def dbt_lock(settings: Settings | None = None) -> Iterator[None]:
                 _dbt_depth = 0
 
 
-PIPELINE_LOCK_WAIT_ENV = "AGENTSYNC_PIPELINE_LOCK_WAIT_SECONDS"
-DEFAULT_PIPELINE_LOCK_WAIT_SECONDS = 1800.0
-
-
 def pipeline_lock_wait_seconds() -> float:
     """How long a run waits for its pipeline's lock (``AGENTSYNC_PIPELINE_LOCK_WAIT_SECONDS``)."""
-    import os
-
-    raw = os.environ.get(PIPELINE_LOCK_WAIT_ENV)
-    try:
-        return float(raw) if raw else DEFAULT_PIPELINE_LOCK_WAIT_SECONDS
-    except ValueError:
-        return DEFAULT_PIPELINE_LOCK_WAIT_SECONDS
+    return get_settings().pipeline_lock_wait_seconds
 
 
 def _agent_of(pipeline_name: str) -> str:

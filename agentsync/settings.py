@@ -82,6 +82,13 @@ class Settings(BaseSettings):
     # --- orchestration ---------------------------------------------------------------------------
     max_concurrent_onboardings: int = Field(default=2, ge=1)
     dispatch_interval_seconds: int = Field(default=60, ge=5)
+    pipeline_lock_wait_seconds: float = Field(
+        default=1800.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="How long a run waits for another run of the same dlt pipeline to finish "
+        "before it fails with 'another run holds pipeline ...'.",
+    )
     max_interrupted_attempts: int = Field(
         default=3,
         ge=0,

@@ -16,6 +16,9 @@ check                  warning                              critical
                                                             the stuck-job threshold); a job ended
                                                             Error after
                                                             ``AGENTSYNC_MAX_INTERRUPTED_ATTEMPTS``
+``webhook_events``     failed events waiting for a retry;   events that failed every attempt
+                       received events unprocessed for      (``agentsync webhooks replay``);
+                       > ``AGENTSYNC_JOB_STUCK_WARN_HOURS`` unprocessed > the critical hours
 ``new_raw_column``     information only (level ok): a raw column dlt added after creating the
                        table that no model reads (:mod:`agentsync.quality.drift`)
 =====================  ===================================  =====================================
@@ -45,6 +48,7 @@ from dlt_pipelines.common import EntitySpec
 OK, WARNING, CRITICAL = 0, 1, 2
 NEW_COLUMN_CHECK = "new_raw_column"
 INTERRUPTED_CHECK = "interrupted_run"
+WEBHOOK_CHECK = "webhook_events"
 LEVEL_NAMES = {OK: "ok", WARNING: "warning", CRITICAL: "critical"}
 
 
@@ -357,6 +361,62 @@ def _interrupted_items(conn: Connection, s: Settings) -> list[HealthItem]:
     return items
 
 
+def _webhook_items(conn: Connection, s: Settings) -> list[HealthItem]:
+    """FUB webhook events that failed (retrying or out of attempts) or wait unprocessed."""
+    row = conn.execute(
+        sa.text(
+            """
+            select
+              count(*) filter (where status = 'failed' and next_attempt_at is not null) as retrying,
+              count(*) filter (where status = 'failed' and next_attempt_at is null) as dead,
+              extract(epoch from now() - min(received_at) filter (where status = 'failed'))
+                  / 3600.0 as failed_age,
+              count(*) filter (where status = 'received') as pending,
+              extract(epoch from now() - min(received_at) filter (where status = 'received'))
+                  / 3600.0 as pending_age
+              from ops.webhook_events
+             where status in ('failed', 'received')
+            """
+        )
+    ).one()
+    items: list[HealthItem] = []
+    if row.dead:
+        items.append(
+            HealthItem(
+                WEBHOOK_CHECK,
+                "failed",
+                CRITICAL,
+                int(row.dead),
+                f"{row.dead} webhook event(s) failed every attempt (oldest "
+                f"{float(row.failed_age):.1f} h); fix the cause, then `agentsync webhooks replay`",
+            )
+        )
+    if row.retrying:
+        items.append(
+            HealthItem(
+                WEBHOOK_CHECK,
+                "retrying",
+                WARNING,
+                int(row.retrying),
+                f"{row.retrying} webhook event(s) failed and wait for a retry with back-off",
+            )
+        )
+    if row.pending:
+        age = float(row.pending_age)
+        level = _level(age, s.job_stuck_warn_hours, s.job_stuck_critical_hours)
+        items.append(
+            HealthItem(
+                WEBHOOK_CHECK,
+                "received",
+                level,
+                int(row.pending),
+                f"{row.pending} webhook event(s) received and not processed yet (oldest "
+                f"{age:.1f} h; warn > {s.job_stuck_warn_hours:g} h)",
+            )
+        )
+    return items
+
+
 def _new_column_items(conn: Connection, entities: Sequence[EntitySpec]) -> list[HealthItem]:
     """Raw columns dlt added after creating the table that no model reads (information)."""
     from agentsync.quality.drift import new_unmapped_columns
@@ -395,5 +455,6 @@ def check_health(
         items += _error_items(conn)
         items += _stuck_job_items(conn, s)
         items += _interrupted_items(conn, s)
+        items += _webhook_items(conn, s)
         items += _new_column_items(conn, entities)
     return HealthReport(items=items, checked_at=datetime.now(UTC))

@@ -179,3 +179,25 @@ def test_default_thresholds_are_the_legacy_manuals(
     assert (s.backlog_warn_rows, s.backlog_critical_rows) == (1000, 5000)
     assert (s.sync_age_warn_hours, s.sync_age_critical_hours) == (24, 72)
     assert (s.job_stuck_warn_hours, s.job_stuck_critical_hours) == (4, 24)
+
+
+def test_webhook_events_that_failed_or_wait_are_reported(qenv: dict[str, str]) -> None:
+    def webhook_items():
+        return {i.key: i for i in check_health([SPEC]).items if i.check == "webhook_events"}
+
+    assert webhook_items() == {}
+    execute(
+        "insert into ops.webhook_events (user_id, event, payload, status, attempts, "
+        "next_attempt_at, received_at) values "
+        "(1, 'peopleUpdated', '{}', 'failed', 5, null, now() - interval '2 hours'), "
+        "(1, 'peopleUpdated', '{}', 'failed', 1, now() + interval '30 seconds', now()), "
+        "(1, 'peopleUpdated', '{}', 'received', 0, null, now() - interval '5 hours'), "
+        "(1, 'peopleUpdated', '{}', 'processed', 1, null, now() - interval '9 hours')"
+    )
+    items = webhook_items()
+    assert items["failed"].level == CRITICAL and items["failed"].value == 1
+    assert "webhooks replay" in items["failed"].message
+    assert items["retrying"].level == WARNING and items["retrying"].value == 1
+    assert items["received"].level == WARNING and items["received"].value == 1  # 5 h > 4 h
+    execute("update ops.webhook_events set status = 'processed'")
+    assert webhook_items() == {}
