@@ -95,6 +95,25 @@ class Settings(BaseSettings):
         description="How many times the dispatcher re-queues an onboarding whose process died "
         "before it ends the job Error (0: never re-queue, end it Error at once).",
     )
+    webhook_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="How many times a FUB webhook event is tried (once per processing pass) "
+        "before it stays failed until 'agentsync webhooks replay'.",
+    )
+    webhook_retry_base_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Back-off of a failed webhook event: it waits base * 2^(attempts-1) seconds "
+        "before its next attempt.",
+    )
+    webhook_retry_cap_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="The longest back-off between two attempts of a failed webhook event.",
+    )
     daily_sync_cron: str = "0 6 * * *"
     timezone: str = "UTC"
 

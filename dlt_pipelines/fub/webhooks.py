@@ -16,8 +16,10 @@ agent, see :func:`register_webhooks`):
    ``*Deleted`` events land the ids in ``raw_fub.deleted_ids`` (the marts flag them); stage and
    pipeline definition events re-read that small stream. Events are marked ``processed``
    (or ``failed`` with the error). A failed event is retried by later passes with back-off
-   (``next_attempt_at`` = now + 30 s * 2^(attempts-1), capped at an hour), never several times in
-   one pass; after :data:`MAX_ATTEMPTS` it stays ``failed`` until ``agentsync webhooks replay``.
+   (``next_attempt_at`` = now + 30 s * 2^(attempts-1), capped at an hour: settings
+   ``AGENTSYNC_WEBHOOK_RETRY_BASE_SECONDS`` / ``AGENTSYNC_WEBHOOK_RETRY_CAP_SECONDS``), never
+   several times in one pass; after ``AGENTSYNC_WEBHOOK_MAX_ATTEMPTS`` (5) attempts it stays
+   ``failed`` until ``agentsync webhooks replay``.
    Processing goes through :class:`~dlt_pipelines.fub.source.FubRun`, which holds the pipeline
    lock of ``fub_webhooks_user_<id>``: the receiver's worker and ``agentsync webhooks process``
    never write one agent's webhook pipeline at once (the second waits).
@@ -51,15 +53,17 @@ from agentsync.settings import Settings, get_settings
 from dlt_pipelines.fub.settings import STREAMS, WEBHOOK_PREFIXES
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 5
 BATCH = 200
-RETRY_BASE_SECONDS = 30.0  # a failed event waits base * 2^(attempts-1) before its next attempt
-RETRY_CAP_SECONDS = 3600.0
+# Retries (attempts, back-off base and cap) are settings: AGENTSYNC_WEBHOOK_MAX_ATTEMPTS,
+# AGENTSYNC_WEBHOOK_RETRY_BASE_SECONDS, AGENTSYNC_WEBHOOK_RETRY_CAP_SECONDS.
 
 
-def retry_delay_seconds(attempts: int) -> float:
+def retry_delay_seconds(attempts: int, settings: Settings | None = None) -> float:
     """Back-off before the next attempt of an event that has failed ``attempts`` times."""
-    return min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    s = settings or get_settings()
+    return min(
+        s.webhook_retry_cap_seconds, s.webhook_retry_base_seconds * 2 ** max(0, attempts - 1)
+    )
 
 
 FULL_READ_STREAMS = {"stages", "pipelines"}
@@ -168,15 +172,16 @@ def _claim(user_id: int | None) -> list[Any]:
                 returning w.event_id, w.user_id, w.event, w.payload
                 """
             ),
-            {"u": user_id, "n": BATCH, "max": MAX_ATTEMPTS},
+            {"u": user_id, "n": BATCH, "max": get_settings().webhook_max_attempts},
         ).all()
 
 
 def _finish(event_ids_: list[int], status: str, error: str | None) -> None:
     """Mark events; a ``failed`` one gets its back-off (``next_attempt_at``), or none (failed
-    permanently) once it has used :data:`MAX_ATTEMPTS`."""
+    permanently) once it has used ``AGENTSYNC_WEBHOOK_MAX_ATTEMPTS``."""
     if not event_ids_:
         return
+    s = get_settings()
     with db.begin() as conn:
         conn.execute(
             text(
@@ -196,9 +201,9 @@ def _finish(event_ids_: list[int], status: str, error: str | None) -> None:
                 "s": status,
                 "e": error,
                 "ids": event_ids_,
-                "max": MAX_ATTEMPTS,
-                "cap": RETRY_CAP_SECONDS,
-                "base": RETRY_BASE_SECONDS,
+                "max": s.webhook_max_attempts,
+                "cap": s.webhook_retry_cap_seconds,
+                "base": s.webhook_retry_base_seconds,
             },
         )
 
@@ -248,7 +253,7 @@ def webhook_health() -> dict[str, Any]:
                 where status in ('failed', 'received')
                 """
             ),
-            {"max": MAX_ATTEMPTS},
+            {"max": get_settings().webhook_max_attempts},
         ).one()
     return {
         "failed": int(row.failed),

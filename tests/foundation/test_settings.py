@@ -59,6 +59,10 @@ def test_dotenv_file_is_read(monkeypatch, tmp_path):
             "AGENTSYNC_ENCRYPTION_KEY is not a valid Fernet key",
         ),
         ("AGENTSYNC_BACKLOG_WARN_ROWS", "lots", "AGENTSYNC_BACKLOG_WARN_ROWS"),
+        ("AGENTSYNC_WEBHOOK_MAX_ATTEMPTS", "0", "AGENTSYNC_WEBHOOK_MAX_ATTEMPTS"),
+        ("AGENTSYNC_WEBHOOK_MAX_ATTEMPTS", "five", "AGENTSYNC_WEBHOOK_MAX_ATTEMPTS"),
+        ("AGENTSYNC_WEBHOOK_RETRY_BASE_SECONDS", "-1", "AGENTSYNC_WEBHOOK_RETRY_BASE_SECONDS"),
+        ("AGENTSYNC_WEBHOOK_RETRY_CAP_SECONDS", "nan", "AGENTSYNC_WEBHOOK_RETRY_CAP_SECONDS"),
     ],
 )
 def test_bad_setting_names_itself(monkeypatch, var, value, expected):
@@ -71,6 +75,35 @@ def test_bad_setting_names_itself(monkeypatch, var, value, expected):
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run([AGENTSYNC, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_webhook_retry_settings(monkeypatch):
+    """The webhook retry budget and back-off are settings (defaults: 5 attempts, 30 s, 1 h)."""
+    from dlt_pipelines.fub.webhooks import retry_delay_seconds
+
+    for var in ("MAX_ATTEMPTS", "RETRY_BASE_SECONDS", "RETRY_CAP_SECONDS"):
+        monkeypatch.delenv(f"AGENTSYNC_WEBHOOK_{var}", raising=False)
+    s = load_settings()
+    assert (s.webhook_max_attempts, s.webhook_retry_base_seconds) == (5, 30.0)
+    assert s.webhook_retry_cap_seconds == 3600.0
+    assert [retry_delay_seconds(n, s) for n in (1, 2, 3, 10)] == [30.0, 60.0, 120.0, 3600.0]
+    monkeypatch.setenv("AGENTSYNC_WEBHOOK_MAX_ATTEMPTS", "2")
+    monkeypatch.setenv("AGENTSYNC_WEBHOOK_RETRY_BASE_SECONDS", "5")
+    monkeypatch.setenv("AGENTSYNC_WEBHOOK_RETRY_CAP_SECONDS", "12")
+    s = load_settings()
+    assert s.webhook_max_attempts == 2
+    assert [retry_delay_seconds(n, s) for n in (1, 2, 3)] == [5.0, 10.0, 12.0]
+
+
+def test_bad_webhook_setting_is_one_line_exit_2(tmp_path):
+    proc = _run(
+        ["webhooks", "process"],
+        _env(AGENTSYNC_DATA_DIR=str(tmp_path), AGENTSYNC_WEBHOOK_MAX_ATTEMPTS="0"),
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "AGENTSYNC_WEBHOOK_MAX_ATTEMPTS" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_unwritable_data_dir_is_one_line_no_traceback(tmp_path):

@@ -3,17 +3,46 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import text
 
 from agentsync import agents, db
 from agentsync.transform import run_dbt
 
 FUB_MODELS = ["--select", "path:models/staging/fub", "path:models/marts/crm"]
+
+
+@pytest.fixture
+def receiver(sandbox_env, request) -> Iterator[tuple[str, Any]]:
+    """The webhook receiver on a free loopback port with its worker running (no dbt).
+
+    Yields ``(base URL, worker)``. The worker polls every ``RECEIVER_INTERVAL`` seconds of the
+    test module (default 1.0).
+    """
+    from dlt_pipelines.fub.webhooks import Worker, make_app
+    from sandbox.core import free_port
+
+    worker = Worker(transform=False, interval=getattr(request.module, "RECEIVER_INTERVAL", 1.0))
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(make_app(worker), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    worker.start()
+    yield f"http://127.0.0.1:{port}", worker
+    worker.stop()
+    server.should_exit = True
+    thread.join(timeout=10)
 
 
 @pytest.fixture

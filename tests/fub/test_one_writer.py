@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from starlette.testclient import TestClient
 
 from agentsync import db
@@ -21,8 +20,6 @@ from agentsync.locks import pipeline_lock
 from agentsync.settings import get_settings
 from dlt_pipelines.fub.source import FubRun, make_fub_pipeline, run_streams
 from dlt_pipelines.fub.webhooks import (
-    MAX_ATTEMPTS,
-    Worker,
     compute_signature,
     make_app,
     process_pending,
@@ -30,7 +27,6 @@ from dlt_pipelines.fub.webhooks import (
     store_events,
     webhook_health,
 )
-from sandbox.core import free_port
 from tests.fub.conftest import add_agent, ids, rows, truth
 
 AGENT = 102
@@ -129,22 +125,9 @@ def test_complete_pending_package_is_loaded_not_booked_as_next_entity(
     assert users_load not in people_loads
 
 
-@pytest.fixture
-def receiver(sandbox_env):
-    worker = Worker(transform=False, interval=0.5)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(make_app(worker), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    worker.start()
-    yield f"http://127.0.0.1:{port}", worker
-    worker.stop()
-    server.should_exit = True
-    thread.join(timeout=10)
+# The shared ``receiver`` fixture (tests/fub/conftest.py) runs its worker at this interval here:
+# short, so the worker's passes overlap ``webhooks process`` during the flood.
+RECEIVER_INTERVAL = 0.5
 
 
 def test_worker_and_process_under_a_flood(sandbox_server, receiver) -> None:
@@ -194,7 +177,7 @@ def test_worker_and_process_under_a_flood(sandbox_server, receiver) -> None:
 
 def test_failed_events_back_off_and_replay(sandbox_env) -> None:
     """An event that fails is tried once per pass, later passes wait for its back-off, it stops
-    after MAX_ATTEMPTS, and replay re-queues it; webhook_health reports it."""
+    after AGENTSYNC_WEBHOOK_MAX_ATTEMPTS, and replay re-queues it; webhook_health reports it."""
     db.ensure_ready()
     [event] = store_events(9191, [{"event": "peopleUpdated", "resourceIds": [1]}])  # no agent
     assert webhook_health()["pending"] == 1
@@ -211,14 +194,15 @@ def test_failed_events_back_off_and_replay(sandbox_env) -> None:
         "select attempts, extract(epoch from next_attempt_at - now()) from ops.webhook_events"
     )[0]
     assert delays[0] == 2 and delays[1] > 40  # doubled
+    max_attempts = get_settings().webhook_max_attempts
     rows(
         "update ops.webhook_events set attempts = :m - 1, next_attempt_at = now() "
         "returning event_id",
-        m=MAX_ATTEMPTS,
+        m=max_attempts,
     )
     assert process_pending()["failed"] == 1
     assert rows("select attempts, next_attempt_at from ops.webhook_events")[0] == (
-        MAX_ATTEMPTS,
+        max_attempts,
         None,
     )
     health = webhook_health()

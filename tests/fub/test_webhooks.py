@@ -4,44 +4,21 @@ without a scheduled sync; bad signatures are refused; accepted events survive a 
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import httpx
 import pytest
-import uvicorn
 
 from dlt_pipelines.fub.source import run_streams
 from dlt_pipelines.fub.webhooks import (
-    Worker,
     compute_signature,
-    make_app,
     process_pending,
     register_webhooks,
     store_events,
 )
-from sandbox.core import free_port
 from tests.fub.conftest import add_agent, build_marts, control, ids, rows, truth
 
 EVENTS = ["peopleCreated", "peopleUpdated", "peopleDeleted", "peopleStageUpdated"]
-
-
-@pytest.fixture
-def receiver(sandbox_env):
-    worker = Worker(transform=False, interval=1.0)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(make_app(worker), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    worker.start()
-    yield f"http://127.0.0.1:{port}", worker
-    worker.stop()
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 def _wait_processed(timeout: float = 180) -> None:
