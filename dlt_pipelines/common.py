@@ -28,9 +28,26 @@ import dlt
 from sqlalchemy import text
 
 from agentsync import db, liveness
+from agentsync.errors import IntegrationError
 from agentsync.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+
+
+def integration_error_behind(err: BaseException) -> BaseException:
+    """The :class:`IntegrationError` behind a dlt step failure, if any (else ``err`` itself).
+
+    dlt wraps what a resource raises (``PipelineStepFailed`` → ``ResourceExtractionError`` →
+    ours); the job and ``ops.sync_runs`` should record the source's own message, which names
+    the endpoint and page, not dlt's envelope around it.
+    """
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, IntegrationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return err
+
 
 RunKind = Literal["onboarding", "daily", "webhook", "manual"]
 

@@ -59,6 +59,7 @@ from dlt_pipelines.common import (
     Quarantine,
     RunKind,
     full_read_due,
+    integration_error_behind,
     last_load_id,
     make_pipeline,
     pipeline_guard,
@@ -69,16 +70,6 @@ from dlt_pipelines.qualia import settings as q_settings
 from dlt_pipelines.qualia import validate
 
 log = logging.getLogger(__name__)
-
-
-def _unwrap(err: BaseException) -> BaseException:
-    """The :class:`IntegrationError` behind a dlt step failure, if any (else ``err`` itself)."""
-    seen: BaseException | None = err
-    while seen is not None:
-        if isinstance(seen, IntegrationError):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return err
 
 
 SOURCE = "qualia"
@@ -267,7 +258,7 @@ def run_orders(
                 ) as pipeline:
                     info = pipeline.run(resource)
             except PipelineStepFailed as err:
-                raise _unwrap(err) from None
+                raise integration_error_behind(err) from None
         run.load_id = last_load_id(info)
         quarantined = quarantine.flush(run.load_id)
         run.rows = stats["rows"]

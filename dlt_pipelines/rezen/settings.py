@@ -10,6 +10,9 @@ from datetime import date
 # A.5: 0-based pageNumber + pageSize; working code uses 100..1000 (1000 for down-line).
 PAGE_SIZE = 200
 DOWNLINE_PAGE_SIZE = 1000
+# A page that breaks the paging's invariants (wrong page served, short page that links on, last
+# page short of totalCount) is read again this many times before the run fails by name.
+SHORT_PAGE_REREADS = 2
 # A.6.4 / A.6.5: lifecycle groups of the participant transaction and listing lists.
 LIFECYCLE_GROUPS: tuple[str, ...] = ("OPEN", "CLOSED", "TERMINATED")
 # A.6.3: tiers 1-5 are used in practice.

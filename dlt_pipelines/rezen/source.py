@@ -60,6 +60,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import dlt
+from dlt.pipeline.exceptions import PipelineStepFailed
 from sqlalchemy import text
 
 from agentsync import db
@@ -71,6 +72,7 @@ from dlt_pipelines.common import (
     Quarantine,
     RunKind,
     SyncRun,
+    integration_error_behind,
     last_load_id,
     make_pipeline,
     pipeline_guard,
@@ -494,8 +496,10 @@ def _contributions(ctx: Ctx) -> Iterator[Any]:
     for tier in TIERS:
         path = f"/revshares/{ctx.yenta_id}/contributions/{tier}"
         params = {"startDate": since} if since else {}
-        for rows, env in ctx.client.pages("arrakis", path, "contributions", params):
-            if env.get("pageNumber", 0) == 0:
+        for page, (rows, env) in enumerate(
+            ctx.client.pages("arrakis", path, "contributions", params)
+        ):
+            if page == 0:
                 reported += int(env.get("totalCount") or 0)
             kept = _keep(ctx, "contributions", rows, tier=tier)
             for r in kept:
@@ -526,8 +530,10 @@ def _contributors(ctx: Ctx) -> Iterator[Any]:
     reported = 0
     for tier in TIERS:
         path = f"/revshares/{ctx.yenta_id}/contributors/{tier}"
-        for rows, env in ctx.client.pages("arrakis", path, "contributors", params):
-            if env.get("pageNumber", 0) == 0:
+        for page, (rows, env) in enumerate(
+            ctx.client.pages("arrakis", path, "contributors", params)
+        ):
+            if page == 0:
                 reported += int(env.get("totalCount") or 0)
             rows = [{**r, "id": r.get("agentYentaId")} for r in rows]
             kept = _keep(ctx, "contributors", rows, tier=tier)
@@ -645,7 +651,10 @@ def run_step(
             )
         )
         source = rezen_source(ctx, entities)
-        info = pipeline.run(source)
+        try:
+            info = pipeline.run(source)
+        except PipelineStepFailed as err:
+            raise integration_error_behind(err) from None
         load_id = last_load_id(info)
         quarantined = {e: ctx.quarantine.count(e) for e in entities}
         ctx.quarantine.flush(load_id)

@@ -62,6 +62,7 @@ from dlt_pipelines.common import (
     Quarantine,
     RunKind,
     full_read_due,
+    integration_error_behind,
     last_load_id,
     make_pipeline,
     pipeline_guard,
@@ -73,16 +74,6 @@ from dlt_pipelines.skyslope import validate
 from dlt_pipelines.skyslope.client import SkySlopeClient
 
 log = logging.getLogger(__name__)
-
-
-def _unwrap(err: BaseException) -> BaseException:
-    """The :class:`IntegrationError` behind a dlt step failure, if any (else ``err`` itself)."""
-    seen: BaseException | None = err
-    while seen is not None:
-        if isinstance(seen, IntegrationError):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return err
 
 
 SOURCE = "skyslope"
@@ -362,7 +353,7 @@ def run_entity(
                 ) as pipeline:
                     info = pipeline.run(resource)
             except PipelineStepFailed as err:
-                raise _unwrap(err) from None
+                raise integration_error_behind(err) from None
             stats["logins"] = client.logins
         run.load_id = last_load_id(info)
         quarantined = quarantine.flush(run.load_id)
