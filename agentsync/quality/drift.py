@@ -10,6 +10,13 @@ which columns of ``raw_<source>.<table>`` a view in one of the model schemas (:d
 reads. No hand-maintained list: it follows the staging SQL as dbt last built it (a raw table no
 built view reads is not judged at all).
 
+*Mapped JSON keys*: a source that keeps the vendor's record as one JSON column (Qualia's
+``order``, SkySlope's ``record``) has one raw column for all its fields, so a renamed field never
+shows as a column. For a mapped ``json``/``jsonb`` column, the keys the model views read
+(``->> 'key'`` / ``-> 'key'`` in their definitions, ``pg_get_viewdef``) are judged like columns,
+as ``<column>.<key>`` at the top level of the record. A key named only deeper in the record is
+never populated at the top level, so history never qualifies it and it raises nothing.
+
 *Loads compared*, per agent and raw table: the agent's newest successful loads of the entity
 (``ops.sync_runs.load_id``, at most :data:`HISTORY_LOADS`). The *new* loads are the newest one
 holding at least :data:`MIN_NEW_ROWS` rows of the table plus any smaller ones after it (a webhook
@@ -40,6 +47,7 @@ version. Information only: it never fails the gate.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -194,6 +202,55 @@ def mapped_columns(conn: Connection, table: str) -> set[str]:
     return {str(r) for r in rows}
 
 
+def json_columns(conn: Connection, table: str) -> set[str]:
+    """The ``json``/``jsonb`` columns of raw ``table``."""
+    rows = conn.execute(
+        sa.text(
+            "select attname from pg_attribute where attrelid = to_regclass(:t) "
+            "and attnum > 0 and not attisdropped and atttypid in ('json'::regtype, "
+            "'jsonb'::regtype)"
+        ),
+        {"t": table},
+    ).scalars()
+    return {str(r) for r in rows}
+
+
+_KEY_READ = re.compile(r"->>?\s*'((?:[^']|'')+)'(?:::text)?")
+
+
+def mapped_json_keys(conn: Connection, table: str) -> set[str]:
+    """The JSON keys read (``->``/``->>`` with a literal key) by the model views over ``table``."""
+    defs = conn.execute(
+        sa.text(
+            """
+            select distinct pg_get_viewdef(v.oid)
+              from pg_depend as d
+              join pg_rewrite as r on r.oid = d.objid
+              join pg_class as v on v.oid = r.ev_class
+              join pg_namespace as vn on vn.oid = v.relnamespace
+             where d.classid = 'pg_rewrite'::regclass and d.refclassid = 'pg_class'::regclass
+               and d.refobjid = to_regclass(:t) and v.oid <> d.refobjid
+               and vn.nspname = any(:schemas)
+            """
+        ),
+        {"t": table, "schemas": list(MODEL_SCHEMAS)},
+    ).scalars()
+    return {m.replace("''", "'") for text in defs for m in _KEY_READ.findall(str(text))}
+
+
+def _populated_sql(label: str, table: str) -> str:
+    """SQL counted for one judged label: a column, or ``column.key`` of a JSON column."""
+    if "\x1f" in label:
+        col, key = label.split("\x1f", 1)
+        literal = key.replace("'", "''")
+        return f"nullif(cast({ident(col, f'{table} column')} as jsonb) ->> '{literal}', '')"
+    return ident(label, f"{table} column")
+
+
+def _display(label: str) -> str:
+    return label.replace("\x1f", ".")
+
+
 def _judged_column(name: str) -> bool:
     return not name.startswith("_dlt") and name not in _IGNORED
 
@@ -275,7 +332,7 @@ def _summary(
     """``{agent: {load id: (rows, [count(col) for col in columns])}}`` over ``loads`` only."""
     if not loads:
         return {}
-    counts = "".join(f", count({ident(c, f'{table} column')})" for c in columns)
+    counts = "".join(f", count({_populated_sql(c, table)})" for c in columns)
     sql = f"""
         select r.user_id, r._dlt_load_id, count(*){counts}
           from {qtable(table, "raw table")} as r
@@ -348,6 +405,10 @@ def check_table(
     added = added_columns(conn, table, [*judged, *unmapped])
     new_cols = [c for c in unmapped if c in added]
 
+    # a JSON record column: the keys the models read from it are judged as fields of their own
+    keys = sorted(mapped_json_keys(conn, table)) if json_columns(conn, table) & set(judged) else []
+    judged += [f"{c}\x1f{k}" for c in sorted(json_columns(conn, table) & set(judged)) for k in keys]
+
     loads = _recent_loads(conn, spec, user_ids)
     columns = judged + new_cols
     summary = _summary(conn, table, columns, loads) if columns else {}
@@ -383,7 +444,8 @@ def check_table(
         for col, kind, counts in agent_found:
             sev = severity if kind == STOPPED else "warn"
             item = found.setdefault(
-                (col, kind), FieldDrift(spec.source, spec.entity, table, col, kind, sev)
+                (col, kind),
+                FieldDrift(spec.source, spec.entity, table, _display(col), kind, sev),
             )
             item.agents.append(counts)
     report = DriftReport(fields=[found[k] for k in sorted(found)])

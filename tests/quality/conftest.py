@@ -59,6 +59,8 @@ class TinySource:
                 "updated_at": {"data_type": "timestamp"},
                 "is_deleted": {"data_type": "bool"},
                 "is_trashed": {"data_type": "bool"},
+                # a vendor record kept whole, as Qualia's and SkySlope's are
+                **({"payload": {"data_type": "json"}} if any("payload" in r for r in rows) else {}),
             },
         )
         return info.loads_ids[-1]

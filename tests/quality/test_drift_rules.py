@@ -78,3 +78,40 @@ def test_new_unmapped_column_listed_until_mapped(tiny: TinySource) -> None:
     _model_view("id, coalesce(colour, hue) as colour")  # the rename mapped
     report = _drift()
     assert not report.fields and not report.new_columns
+
+
+def test_a_key_of_a_json_record_that_stops_arriving_is_reported(tiny: TinySource) -> None:
+    """A source keeping the vendor's record as one JSON column: a renamed key shows no column.
+
+    The model reads ``payload ->> 'order_number'`` (as Qualia's staging does); the vendor renames
+    the key to ``file_number``: the JSON column stays populated, the key it fed is what stops.
+    """
+
+    def records(key: str) -> list[dict]:
+        rows = widgets(range(10))
+        for i, w in enumerate(rows):
+            w["payload"] = {key: f"Q-{i}", "status": "open", "notes": None}
+        return rows
+
+    tiny.sync(1, records("order_number"))
+    _model_view(
+        "id, payload ->> 'order_number' as order_number, payload ->> 'status' as status, "
+        "payload -> 'properties' -> 0 ->> 'city' as city"
+    )
+    tiny.sync(1, records("order_number"))
+    assert not _drift().fields  # clean: history and new loads agree
+
+    tiny.sync(1, records("file_number"))
+    report = _drift()
+    assert [(f.column, f.kind, f.user_ids) for f in report.fields] == [
+        ("payload.order_number", STOPPED, [1])
+    ]
+    assert (
+        report.fields[0].name == "drift qtest.widgets field payload.order_number stopped arriving"
+    )
+    assert report.fields[0].line.startswith(
+        "drift qtest.widgets field payload.order_number: null in 10 of 10 rows of the newest load"
+    )
+    # a key the models do not read is not judged, however it changes
+    _model_view("id, payload ->> 'status' as status")
+    assert not _drift().fields
