@@ -1,6 +1,6 @@
 """Onboarding jobs and their steps: the state machine kept in ``ops.onboarding_jobs`` / ``_steps``.
 
-States (from the legacy system, ``shared/seeds/onboarding-job-creation-flow.md``)::
+States (from the legacy system, ``docs/vendors/legacy.md`` §1)::
 
     [no row] --create--> New --start--> Started --+--> Complete  (0 failed steps)
                                                   +--> Partial   (>= 1 failed step)

@@ -202,7 +202,7 @@ def qualia_walk(server: ServerProcess) -> Walk:
         resp = client.post(url, json=body)
         resp.raise_for_status()
         orders = resp.json()["data"]["orders"]["orders"]
-        # offset paging ends on an empty list (C.2): that request is a page too
+        # offset paging ends on an empty list (qualia.md §2): that request is a page too
         return len(orders), resp.content, offset + len(orders) if orders else None
 
     same = {"query": QUALIA_QUERY, "variables": {"limit": 100, "offset": 0}}

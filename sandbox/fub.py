@@ -1,7 +1,7 @@
 """Follow Up Boss (FUB) replica: REST ``/fub/v1/...`` and OAuth ``/fub/oauth/token``.
 
-Every behaviour follows ``../shared/research/fub-api.md`` (section cited where it is used; the
-research's UNCONFIRMED points are called out where a guess was made). The pieces:
+Every behaviour follows ``docs/vendors/fub.md`` (its section cited where it is used; the
+UNCONFIRMED points are called out where a guess was made). The pieces:
 
 - :mod:`sandbox.fub_data` — each agent's account, records derived on demand from the seed;
 - :mod:`sandbox.fub_query` — filters, ordering, ``offset``/``next`` paging, ``_metadata``;

@@ -7,7 +7,7 @@ are stored, in dicts keyed by index. Ids are arithmetic: ``id = id_base + index 
 record's ``created`` time grows with its index, so id order is creation order and keyset paging,
 ``idGreaterThan`` and ``createdAfter`` are bisections, not scans.
 
-Shapes follow the samples in ``../shared/research/fub-api.md`` (§2.1 person, §2.2 deal,
+Shapes follow ``docs/vendors/fub.md`` (§2.1 person, §2.2 deal,
 §2.3 event, §2.4 call, §2.5 appointment, §2.6 text message, §2.7 user, §2.8 stage,
 §2.9 pipeline, §2.10 group): integer ids, ISO-8601 ``Z`` timestamps, ``isPrimary`` as ``1/0``,
 ``contacted`` as an integer, deals with ``createdAt`` and no ``updated``, event ``property``

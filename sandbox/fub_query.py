@@ -1,6 +1,6 @@
 """Follow Up Boss replica: list queries — filters, ordering, ``offset``/``next`` paging, totals.
 
-Behaviour (``../shared/research/fub-api.md`` §3):
+Behaviour (``docs/vendors/fub.md`` §3; every § below is a section of that file):
 
 - ``limit`` default 10, max 100 (§3.1, OFFICIAL). A larger limit is clamped to 100 and a
   non-number answers 400 — the real answer to a bad limit is UNCONFIRMED; this is a guess.

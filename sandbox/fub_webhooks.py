@@ -1,6 +1,6 @@
 """Follow Up Boss replica: webhook subscriptions and signed deliveries.
 
-research ``../shared/research/fub-api.md`` §5:
+Facts: ``docs/vendors/fub.md`` §5 (every § below is a section of that file):
 
 - ``POST /v1/webhooks`` ``{"event", "url"}`` → ``{"id", "status": "Active", "event", "url"}``;
   ``GET /v1/webhooks`` (filters ``event``, ``status``), ``GET/PUT/DELETE /v1/webhooks/{id}``

@@ -1,6 +1,6 @@
 """Offline replica of Qualia's GraphQL orders API (title / escrow).
 
-Facts followed (``../shared/research/rezen-skyslope-qualia-apis.md``, part C):
+Facts followed (``docs/vendors/qualia.md``; C.n below is §n of that file):
 
 - C.1 [OFFICIAL/probe] GraphQL over HTTPS POST with HTTP Basic auth. Exact error bodies: no
   ``Authorization`` header → 401 ``Authorization header is missing`` (``UNAUTHORIZED``); a

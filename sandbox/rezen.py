@@ -1,6 +1,6 @@
 """reZEN replica: yenta, arrakis and keymaker under ``/rezen/<service>/api/v1``.
 
-Facts followed (``../shared/research/rezen-skyslope-qualia-apis.md`` part A, simulator notes E):
+Facts followed (``docs/vendors/rezen.md``; A.n below is §n of that file, E is its §8):
 
 - A.1 three services, each with the ``/api/v1`` prefix; base URL settings ``rezen_yenta_url``,
   ``rezen_arrakis_url``, ``rezen_keymaker_url``.

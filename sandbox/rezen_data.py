@@ -1,9 +1,9 @@
 """reZEN sandbox data: every agent's records, derived on demand from the seed.
 
 The replica's HTTP layer (``sandbox.rezen``) asks this module for records; nothing here knows
-about HTTP. Facts followed are from ``../shared/research/rezen-skyslope-qualia-apis.md`` part A
-(cited per field below as A.x); where the research marks a shape [UNCONFIRMED] the choice made
-here is the most plausible one and is said so.
+about HTTP. Facts followed are from ``docs/vendors/rezen.md`` (cited per field
+below as A.x = §x of that file; B.x = ``docs/vendors/skyslope.md`` §x); where a shape is
+[UNCONFIRMED] the choice made here is the most plausible one and is said so.
 
 Determinism: every value comes from ``stable_int(seed, kind, user_id, index)``. Only the changes
 made by :meth:`RezenData.advance` are stored (per-transaction overrides, new transactions, new

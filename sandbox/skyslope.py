@@ -1,6 +1,6 @@
 """Offline replica of the SkySlope Transaction Management ("Listings and Sales") API.
 
-Facts followed (``../shared/research/rezen-skyslope-qualia-apis.md``, part B):
+Facts followed (``docs/vendors/skyslope.md``; B.n below is §n of that file):
 
 - B.2 [OFFICIAL] ``POST /auth/login``: ``Authorization: SS {access_key}:{hmac}`` (``ss`` accepted
   too), ``Timestamp`` header, ``hmac = base64(HMAC_SHA256(key=access_secret,

@@ -61,7 +61,7 @@ SCALES: dict[str, ScaleProfile] = {
     "tiny": ScaleProfile("tiny", 3, 4_000, 90, 45, 60, 30, 40),
     "small": ScaleProfile("small", 5, 25_000, 1_500, 650, 600, 300, 200),
     "medium": ScaleProfile("medium", 10, 250_000, 15_000, 6_500, 6_000, 3_000, 1_000),
-    # the legacy system's volumes (shared/architecture.md: FUB people 1.7M, staged reZEN
+    # the legacy system's volumes (docs/vendors/legacy.md §4: FUB people 1.7M, staged reZEN
     # transactions 102,843, staged listings 44,688)
     "seed": ScaleProfile("seed", 25, 1_700_000, 102_843, 44_688, 40_000, 20_000, 5_000),
 }

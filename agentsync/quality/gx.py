@@ -5,9 +5,10 @@ one suite per ``<source>.<entity>``, one validation definition each, the ``quali
 checkpoint). Validation results and Data Docs are written under the data dir
 (``<data_dir>/gx/``), never into the checkout.
 
-What is validated. GX 1.24.1 cannot compare row counts across schemas (stack-notes §0.4), so the
-gate materialises, per entity, a view ``quality.<source>__<entity>`` with one row per agent
-(columns: :mod:`agentsync.quality.metrics`) and the suites hold plain column expectations on it:
+What is validated. GX 1.24.1 cannot compare row counts across schemas (docs/vendors/stack.md
+§3), so the gate materialises, per entity, a view ``quality.<source>__<entity>`` with one row
+per agent (columns: :mod:`agentsync.quality.metrics`) and the suites hold plain column
+expectations on it:
 
 - counts: ``unexplained_gap`` = 0 (source-reported total = final + excluded by reason) and
   ``missing_in_mart`` = 0 (every raw id reached the final table);
@@ -27,7 +28,7 @@ Thresholds are expectation parameters passed at run time, so the suites never ch
 flows. Views are recreated at every run (they follow the registry and whether tables exist);
 that touches only the database.
 
-Build vs run (stack-notes §0.7: never mutate the file context during parallel runs):
+Build vs run (docs/vendors/stack.md §4: never mutate the file context during parallel runs):
 :func:`build_context` (``agentsync quality-build``) writes the context from the registry; a run
 (:func:`run_checkpoint`) only reads it. Scoping a run to some agents does not change the context
 either: the views filter on the session setting ``agentsync.gate_users``, passed in the
@@ -35,7 +36,8 @@ connection string GX resolves from ``${GX_AGENTSYNC_DB}`` at run time. Runs are 
 database by an advisory lock.
 
 Unix-socket URLs: GX rejects ``postgresql://u:p@/db?host=/sock``; the ``localhost`` +
-``?host=/sock`` form (what :func:`agentsync.db.sqlalchemy_url` returns) works (stack-notes §0.3).
+``?host=/sock`` form (what :func:`agentsync.db.sqlalchemy_url` returns) works
+(docs/vendors/stack.md §2).
 """
 
 from __future__ import annotations

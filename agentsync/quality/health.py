@@ -1,7 +1,7 @@
 """``check_health()``: staging backlog, sync age, errors in the last 24 h, stuck onboarding jobs.
 
-Thresholds are the legacy operations manual's (``../shared/seeds/v2-operations-manual.md``,
-"Alert Thresholds"), read from settings so an operator can change them:
+Thresholds are the legacy operations manual's (``docs/vendors/legacy.md`` §2, "Alert
+Thresholds"), read from settings so an operator can change them:
 
 =====================  ===================================  =====================================
 check                  warning                              critical

@@ -6,10 +6,9 @@ exclusion flag of the entity, ``quarantined``, ``superseded``), ids missing from
 the unexplained gap. A row fails when ``|unexplained_gap|`` or ``missing_in_mart`` exceeds the
 tolerance.
 
-``--against`` runs the legacy system's "parallel run" (``../shared/seeds/
-pipeline-gap-investigation.md``): a mapping file says, per entity, which legacy table or query
-gives the legacy count per agent, and each agent's final count is compared with it. Mapping file
-(YAML or JSON)::
+``--against`` runs the legacy system's "parallel run" (``docs/vendors/legacy.md`` §3): a
+mapping file says, per entity, which legacy table or query gives the legacy count per agent,
+and each agent's final count is compared with it. Mapping file (YAML or JSON)::
 
     entities:
       fub.people:                       # <source>.<entity> from the registry

@@ -1,11 +1,11 @@
 """Per-agent FUB authentication: API key (HTTP Basic) or OAuth bearer with refresh.
 
-- API key: sent as the Basic-auth username with a blank password [research fub-api.md 1.2].
+- API key: sent as the Basic-auth username with a blank password [docs/vendors/fub.md §1.2].
 - OAuth: ``Authorization: Bearer <access_token>``; on a 401 (or a stored ``expires_at`` in the
   past) the token is refreshed at ``AGENTSYNC_FUB_OAUTH_TOKEN_URL`` with
-  ``grant_type=refresh_token`` and Basic client credentials [1.4, body fields UNCONFIRMED]. The
+  ``grant_type=refresh_token`` and Basic client credentials [§1.4, body fields UNCONFIRMED]. The
   new tokens are stored back encrypted via :func:`agentsync.agents.update_credential_fields`.
-- ``X-System`` / ``X-System-Key`` identify this software on every request [1.3].
+- ``X-System`` / ``X-System-Key`` identify this software on every request [§1.3].
 
 Secrets live only in headers and the encrypted store; no message here ever contains one.
 """

@@ -1,12 +1,12 @@
 """FUB HTTP access for one agent: auth, per-context rate gates, `next`-cursor paging.
 
-Paging [research fub-api.md 3.1]: every list is read with ``limit=100`` and the ``next`` token
+Paging [docs/vendors/fub.md §3.1]: every list is read with ``limit=100`` and the ``next`` token
 from ``_metadata.next``; we re-send our own filters with each ``next`` rather than following
-``nextLink`` blindly (stack-notes finding 5: link paginators can drop query params), and never
+``nextLink`` blindly (docs/vendors/stack.md §1: link paginators can drop query params), and never
 use ``offset`` (FUB rejects deep offsets). An empty page ends the list even if a stale ``next``
-is echoed [3.1 LIVE-OBS].
+is echoed [§3.1 LIVE-OBS].
 
-Rate limits [4]: each FUB rate-limit context (``global``, ``events``) is counted separately by
+Rate limits [§4]: each FUB rate-limit context (``global``, ``events``) is counted separately by
 FUB, so each gets its own :class:`~dlt_pipelines.http.RateGate`, keyed by the account's
 fingerprint and shared by every run in this process (agents sharing an account share the gate).
 """
@@ -165,7 +165,7 @@ _ACCOUNT_KEYS: dict[str, str] = {}
 
 
 def _collection(body: dict[str, Any], key: str) -> list[Any]:
-    """The records of a list envelope (key per the research; falls back to the one list)."""
+    """The records of a list envelope (key per docs/vendors/fub.md; falls back to the one list)."""
     if isinstance(body.get(key), list):
         return body[key]
     lists = [v for k, v in body.items() if k != "_metadata" and isinstance(v, list)]

@@ -1,6 +1,6 @@
 """Constants of the Follow Up Boss source (streams, paging, cursors); URLs are agentsync settings.
 
-Facts cited from ``../shared/research/fub-api.md`` (section numbers in brackets).
+Facts cited from ``docs/vendors/fub.md`` (its section numbers in brackets).
 """
 
 from __future__ import annotations

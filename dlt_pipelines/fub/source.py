@@ -13,7 +13,7 @@ Incremental cursors live in dlt resource state, stored in the destination with e
 stream         cursor                notes
 =============  ====================  ==========================================================
 people         ``updatedAfter``      ``includeTrash=true``, ``fields=allFields``
-deals          ``createdAfter``      no ``updated`` on deals [research 2.2]: plus a full re-read
+deals          ``createdAfter``      no ``updated`` on deals [fub.md §2.2]: plus a full re-read
                                      every ``DEALS_FULL_REREAD_DAYS``, and ``dealsUpdated``
                                      webhooks in between
 events         ``createdAfter``      own rate-limit context

@@ -4,7 +4,7 @@ Flow for one delivery to ``POST /fub/webhooks/{user_id}`` (the callback URL regi
 agent, see :func:`register_webhooks`):
 
 1. ``FUB-Signature`` is checked: ``hex(HMAC_SHA256(key=X-System-Key, msg=base64(raw body)))``
-   (research fub-api.md 5.4, best supported, not officially confirmed; ``sha256=<hex>`` is also
+   (docs/vendors/fub.md §5.4, best supported, not officially confirmed; ``sha256=<hex>`` is also
    accepted). The key is the agent's ``system_key`` or ``AGENTSYNC_FUB_SYSTEM_KEY``. A bad or
    missing signature answers 401 and stores nothing, for a known and an unknown agent alike (an
    unknown agent's delivery is checked against the system key; only a valid one gets 404).
@@ -70,7 +70,7 @@ FULL_READ_STREAMS = {"stages", "pipelines"}
 
 
 def compute_signature(body: bytes, key: str) -> str:
-    """``FUB-Signature`` of a raw body (research 5.4)."""
+    """``FUB-Signature`` of a raw body (docs/vendors/fub.md §5.4)."""
     return hmac.new(key.encode(), base64.b64encode(body), hashlib.sha256).hexdigest()
 
 

@@ -1,6 +1,6 @@
 """Qualia dlt loads: title orders per agent over GraphQL into ``raw_qualia.orders``.
 
-Research ``../shared/research/rezen-skyslope-qualia-apis.md`` part C: GraphQL POST with HTTP
+Facts (``docs/vendors/qualia.md``; C.n below is §n there): GraphQL POST with HTTP
 Basic auth (C.1; 401 for a missing/badly formed header, 403 ``User is not authenticated`` for
 wrong credentials); ``orders(input: {limit, offset}) { orders { ... } }`` paged by offset until an
 empty list, no cursor, no total (C.2); ids are ``_id`` strings.

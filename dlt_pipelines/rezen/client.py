@@ -1,5 +1,7 @@
 """HTTP access to reZEN's three services for one agent, over :class:`ApiClient`.
 
+Facts: ``docs/vendors/rezen.md`` (A.n below is §n of that file).
+
 - A.2: ``X-API-KEY`` header (Bearer is refused with 403) and a normal ``User-Agent``.
 - A.4: money is parsed exactly: JSON numbers with a fraction become :class:`~decimal.Decimal`.
 - A.5: 0-based ``pageNumber`` + ``pageSize``, stop when ``hasNext`` is false (falling back to an

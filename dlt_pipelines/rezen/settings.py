@@ -1,6 +1,6 @@
 """reZEN source settings: services, page sizes, lifecycle groups, tiers, statuses, look-backs.
 
-Facts: ``../shared/research/rezen-skyslope-qualia-apis.md`` part A (section cited per value).
+Facts: ``docs/vendors/rezen.md`` (section cited per value: A.n is §n of that file).
 """
 
 from __future__ import annotations

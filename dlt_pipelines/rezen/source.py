@@ -8,7 +8,7 @@ row carries ``user_id``; money stays exact (``{amount, currency}`` → ``<field>
 agent, ``roles``/``flexRoles`` on roster items) are JSON columns. Participants are written by the
 source as their own rows (``transaction_participants``), not as a dlt child table.
 
-Per stream (facts: ``../shared/research/rezen-skyslope-qualia-apis.md`` part A):
+Per stream (facts: ``docs/vendors/rezen.md``; A.n below is §n of that file):
 
 =====================  =====================================================  ===================
 entity (raw table)     endpoint                                               mode

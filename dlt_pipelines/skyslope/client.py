@@ -1,6 +1,6 @@
 """SkySlope TM API session: HMAC login, ``Session`` header, renewal on 401.
 
-Research ``../shared/research/rezen-skyslope-qualia-apis.md`` B.2 [OFFICIAL sample]:
+``docs/vendors/skyslope.md`` §2 [OFFICIAL sample] (B.n below is §n of that file):
 ``timestamp`` = UTC ISO-8601 without millis, ``hmac = base64(HMAC_SHA256(access_secret,
 "client_id:client_secret:timestamp"))``, ``POST /auth/login`` with ``Authorization: SS
 access_key:hmac`` and ``Timestamp``, body ``{"ClientId", "ClientSecret"}`` → ``{"Session",

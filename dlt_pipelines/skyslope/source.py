@@ -8,14 +8,14 @@ Raw shape (append-only, every fetched version; dedupe happens in dbt):
   ``GET /api/files/{kind}/{guid}``, JSON) and ``summary`` (the list row, JSON).
 
 The whole vendor object is kept as one JSON column because SkySlope's file shape is wide and
-variable (research B.4) and because the quirks must survive untouched into raw: dates without a
+variable (skyslope.md §4) and because the quirks must survive untouched into raw: dates without a
 timezone, ``0001-01-01T00:00:00`` null dates and control characters are cleaned in staging SQL
 (``dbt_project/macros/skyslope/skyslope_quirks.sql``), never here. New vendor fields land in the JSON
 without breaking the load. JSON numbers (prices) are stored by jsonb as exact numerics. A list row,
 file or user whose fields have the wrong JSON type (``validate``) goes to ``ops.quarantine`` with
 a reason naming the field; the quirks above are not wrong types.
 
-Paging and windows (research B.3): lists are 10 rows per page, 1-based ``pageNumber``; stop when
+Paging and windows (skyslope.md §3): lists are 10 rows per page, 1-based ``pageNumber``; stop when
 ``links`` has no ``rel: "next"`` (a response without ``links`` ends at a short page); at most
 1,000 pages per window.
 
@@ -37,7 +37,7 @@ account again when the last full listing (``last_full_at`` in the resource state
 ``AGENTSYNC_SKYSLOPE_FULL_REREAD_DAYS`` old (default 7): the listed count becomes the run's
 ``reported_total`` for the count checks, and only files that raw does not hold in that version
 (guid + ``modifiedOn``) are fetched in full, so the recount costs list pages, not file reads.
-That ``earliestDate`` filters on the modified date is [UNCONFIRMED] in the research; the cursor
+That ``earliestDate`` filters on the modified date is [UNCONFIRMED] (skyslope.md §3); the cursor
 lives in dlt resource state (in the destination, so a fresh machine resumes).
 """
 

@@ -3,7 +3,7 @@
 The fields the staging models (``dbt_project/models/staging/skyslope/base``) read and cast, as the
 API serves them: text (statuses, guids, address parts), prices (numbers), dates and datetimes
 (ISO-8601 strings), the ``property`` object; and the list row's own fields. SkySlope's documented
-quirks are *not* errors and stay raw for staging to clean (research B.4): ``0001-01-01`` null
+quirks are *not* errors and stay raw for staging to clean (skyslope.md §4): ``0001-01-01`` null
 dates, datetimes without a timezone, control characters inside text, empty strings. A value of
 another JSON type (a number where a date belongs, a string where an object belongs) is: staging
 would fail on it or read it as null, so the record goes to ``ops.quarantine`` instead. New

@@ -96,7 +96,7 @@ def test_agents_of_one_account_share_a_gate_key(sandbox_env, sandbox_server) -> 
 
 
 def test_paging_resends_filters_with_next(sandbox_env, sandbox_server) -> None:
-    """stack-notes finding 5: check nextLink keeps our params, and that we send them anyway."""
+    """docs/vendors/stack.md §1: check nextLink keeps our params, and that we send them anyway."""
     add_agent(sandbox_server.sandbox, 102)
     seen: list[httpx.URL] = []
     with FubClient(load_auth(102)) as client:

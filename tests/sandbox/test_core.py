@@ -343,7 +343,7 @@ def _call(server: RunningSandbox, api: str, **headers: str) -> httpx.Response:
 def _shape(api: str, body: object) -> str:
     """The error message, asserting the body has exactly the vendor's documented shape."""
     assert isinstance(body, dict)
-    if api == "fub":  # fub-api.md §1.1
+    if api == "fub":  # docs/vendors/fub.md §1.1
         assert set(body) == {"errorMessage"}
         return body["errorMessage"]
     if api == "rezen":  # A.3 / E: ApiError under the class-name key, nothing else

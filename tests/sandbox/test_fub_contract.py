@@ -2,7 +2,7 @@
 
 Expected values come from the sandbox's ground truth (``/_sandbox/truth``) or from other answers
 of the same API (e.g. a filtered list against the unfiltered one), never from copied numbers.
-Behaviour references are to ``../shared/research/fub-api.md``.
+Behaviour references (§n) are to sections of ``docs/vendors/fub.md``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Contract tests for the Qualia replica over plain HTTP (research part C)."""
+"""Contract tests for the Qualia replica over plain HTTP (``docs/vendors/qualia.md``)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Contract tests of the reZEN replica, over plain HTTP (no agentsync code involved).
 
-Each test checks a documented behaviour (``../shared/research/rezen-skyslope-qualia-apis.md``
-part A) against what the replica serves, and the replica against its own ground truth.
+Each test checks a documented behaviour (``docs/vendors/rezen.md``; A.n below is §n there)
+against what the replica serves, and the replica against its own ground truth.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Contract tests for the SkySlope replica over plain HTTP (research part B)."""
+"""Contract tests for the SkySlope replica over plain HTTP (``docs/vendors/skyslope.md``)."""
 
 from __future__ import annotations
 

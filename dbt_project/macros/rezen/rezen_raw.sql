@@ -20,7 +20,8 @@
 {% endmacro %}
 
 
-{#- A reZEN timestamp in any of its encodings (research A.4): ISO text, epoch s or epoch ms. -#}
+{#- A reZEN timestamp in any of its encodings (docs/vendors/rezen.md §4): ISO text, epoch s or
+    epoch ms. -#}
 {% macro rezen_timestamp(expr) -%}
     (case
         when ({{ expr }})::text ~ '^\d{4}-\d{2}-\d{2}' then ({{ expr }})::text::timestamptz
@@ -45,7 +46,8 @@
 {%- endmacro %}
 
 
-{#- reZEN writes states/provinces as upper-snake names (research A.4); the marts use codes. -#}
+{#- reZEN writes states/provinces as upper-snake names (docs/vendors/rezen.md §4); the marts use
+    codes. -#}
 {% macro rezen_state_code(expr) -%}
     {%- set codes = {
         'ALABAMA': 'AL', 'ALASKA': 'AK', 'ARIZONA': 'AZ', 'ARKANSAS': 'AR', 'CALIFORNIA': 'CA',

@@ -1,6 +1,6 @@
 {#
   SkySlope data quirks, cleaned in staging SQL (raw keeps the vendor's text untouched).
-  Research ../shared/research/rezen-skyslope-qualia-apis.md B.4 [LIVE-OBSERVED]:
+  docs/vendors/skyslope.md §4 [LIVE-OBSERVED]:
   - datetimes without a timezone ("2020-10-13T18:38:42.997"): read in the timezone given by the
     dbt var skyslope_naive_timezone, else env AGENTSYNC_SKYSLOPE_NAIVE_TIMEZONE, else
     America/Los_Angeles (agentsync.settings.Settings.skyslope_naive_timezone documents it);

@@ -29,7 +29,8 @@ with rezen_transactions as (
     select
         'transaction', 'skyslope', user_id, sale_guid, lower(lifecycle), street_address, unit,
         city, state, zip, lower(side), coalesce(sale_price, listing_price),
-        -- SkySlope prices are plain numbers without a currency (research B.4): USD assumed
+        -- SkySlope prices are plain numbers without a currency (docs/vendors/skyslope.md §4):
+        -- USD assumed
         'USD', close_date, created_at, modified_at
     from {{ ref('skyslope_sales') }}
 ), skyslope_listings as (
