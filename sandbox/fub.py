@@ -63,12 +63,12 @@ RENAMES = (("name", "fullName"), ("type", "eventType"), ("title", "subject"))
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    """FUB's error body ``{"errorMessage": ...}`` (research §1.1, OFFICIAL)."""
+    """FUB's error body ``{"errorMessage": ...}`` (fub.md §1.1, OFFICIAL)."""
     return JSONResponse({"errorMessage": message}, status_code=status, headers=headers)
 
 
 def unknown_collection(collection: str, headers: dict[str, str]) -> JSONResponse:
-    """404 with the live text for an unknown collection (research §1.1, LIVE-OBS)."""
+    """404 with the live text for an unknown collection (fub.md §1.1, LIVE-OBS)."""
     return error(
         404,
         f"Collection name '{collection[:1].upper()}{collection[1:]}' in the URL is not valid. "
@@ -130,7 +130,7 @@ class FubApi:
         return self.auth.credentials(user_id)
 
     def fault_response(self, kind: str, rule: FaultRule) -> Response:
-        """FUB's own answer to an injected fault, always ``{"errorMessage": ...}`` (research §1.1).
+        """FUB's own answer to an injected fault, always ``{"errorMessage": ...}`` (fub.md §1.1).
 
         ``rate_limit``: 429 with ``Retry-After`` and ``X-RateLimit-Remaining: 0`` (§4, OFFICIAL;
         the exact 429 text is UNCONFIRMED, §7). ``server_error``: the rule's 5xx. ``expired_credentials``:
@@ -230,7 +230,7 @@ class FubApi:
             "next": token,
             "nextLink": self._next_link(request, token),
         }
-        if not registered:  # research §1.3 LIVE-OBS (UNCONFIRMED officially)
+        if not registered:  # fub.md §1.3 LIVE-OBS (UNCONFIRMED officially)
             meta["notice"] = (
                 "This request did not include a registered X-System-Key; lower rate limits apply."
             )
@@ -250,7 +250,7 @@ class FubApi:
             return records
         if self.faults.take(self.name, sub, {"lose_page"}):
             # the page's records silently go missing; ``next`` still moves past them. One record
-            # is kept so the page is not empty (an empty page means "the end", research §3.1).
+            # is kept so the page is not empty (an empty page means "the end", fub.md §3.1).
             records = records[:1]
         if self.faults.take(self.name, sub, {"malformed"}):
             bad = dict(records[len(records) // 2])
@@ -341,12 +341,12 @@ class FubApi:
         return JSONResponse(body, headers=headers)
 
     async def _oauth_token(self, request: Request) -> Response:
-        if request.method != "POST":  # research §1.4: GET /oauth/token is deprecated
+        if request.method != "POST":  # fub.md §1.4: GET /oauth/token is deprecated
             return JSONResponse(
                 {"error": "invalid_request", "error_description": "use POST /oauth/token"},
                 status_code=405,
             )
-        # form-encoded per research §1.4 (parsed here: no multipart dependency); JSON accepted too
+        # form-encoded per fub.md §1.4 (parsed here: no multipart dependency); JSON accepted too
         raw = await request.body()
         if request.headers.get("content-type", "").startswith("application/json"):
             try:
@@ -370,7 +370,7 @@ class FubApi:
         if isinstance(auth, Response):
             return auth
         uid, registered, headers = auth
-        if not request.headers.get("x-system"):  # research §1.3: X-System required
+        if not request.headers.get("x-system"):  # fub.md §1.3: X-System required
             return error(400, "The X-System header is required for /v1/webhooks", headers)
         if not registered:
             return error(403, "Webhooks are restricted to registered systems", headers)
@@ -468,7 +468,7 @@ class FubApi:
     def advance(self, fraction: float, rng: random.Random) -> dict[str, Any]:
         """Create, update, trash and delete ``fraction`` of each agent's people; add events/deals.
 
-        Deleted people just disappear (404, absent from lists — research §3.4: deletions are
+        Deleted people just disappear (404, absent from lists — fub.md §3.4: deletions are
         invisible to polling) together with their child records; trashed people move to the
         Trash stage (hidden unless ``includeTrash``). Webhooks fire for every change (§5.2).
         """

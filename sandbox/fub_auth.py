@@ -1,6 +1,6 @@
 """Follow Up Boss replica: credentials, OAuth tokens, system keys and the rate limiter.
 
-- API keys go in HTTP Basic as the username, password blank/anything (research §1.2, OFFICIAL);
+- API keys go in HTTP Basic as the username, password blank/anything (fub.md §1.2, OFFICIAL);
   OAuth access tokens go in ``Authorization: Bearer`` (§1.4). Anything else: 401
   ``{"errorMessage": ...}`` (§7.1: 401 = "Missing or invalid user API key").
 - OAuth token endpoint (§1.4): ``POST /fub/oauth/token`` form-encoded with

@@ -30,10 +30,10 @@ START_S = EPOCH_S - SPAN_S
 MAX_UPDATE_LAG_S = 180 * 86_400  # a base record's ``updated`` is at most this after ``created``
 ID_SPAN = 10_000_000  # each account owns ids [(i+1)*ID_SPAN, (i+2)*ID_SPAN) in every collection
 TRASH_MOD = (
-    8  # one base person in eight sits in the Trash stage (research §2.1: live 3,318 vs 2,091)
+    8  # one base person in eight sits in the Trash stage (fub.md §2.1: live 3,318 vs 2,091)
 )
 
-#: Big collections: URL name -> (JSON collection key, records per person). research §3.1: most
+#: Big collections: URL name -> (JSON collection key, records per person). fub.md §3.1: most
 #: keys are the camelCase resource name; the official textMessages example uses ``textmessages``.
 BIG = {
     "people": ("people", 1.0),
@@ -75,7 +75,7 @@ DEFAULT_PERSON_FIELDS = (
 
 
 def iso_s(ts: int) -> str:
-    """POSIX seconds as FUB writes timestamps: ISO-8601 UTC with ``Z`` (research §1.1)."""
+    """POSIX seconds as FUB writes timestamps: ISO-8601 UTC with ``Z`` (fub.md §1.1)."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
@@ -263,7 +263,7 @@ class Account:
         self.trash_stage = next(s for s in self.stages if s["name"] == "Trash")
         self._live_stages = [s for s in self.stages if s["name"] != "Trash"]
         self.pipelines = []
-        deal_stage_id = small_base + 100  # deal stages: a disjoint id range (research §2.8)
+        deal_stage_id = small_base + 100  # deal stages: a disjoint id range (fub.md §2.8)
         for p, (name, stage_names) in enumerate(PIPELINES):
             stages = []
             for s, sname in enumerate(stage_names):
@@ -337,7 +337,7 @@ class Account:
         }
 
     def user_json(self, u: User) -> dict[str, Any]:
-        """A user, with the live fields of research §2.7."""
+        """A user, with the live fields of fub.md §2.7."""
         email = f"{u.first}.{u.last}@example.com".lower()
         return {
             "id": u.id,
@@ -514,7 +514,7 @@ class Account:
             "teamLeaders": [],
             "pondMembers": [],
         }
-        if custom:  # research §2.1: custom fields only with fields=allFields
+        if custom:  # fub.md §2.1: custom fields only with fields=allFields
             rec["customBirthday"] = f"19{_int(r, 50, 99)}-{_int(r, 1, 12):02d}-15"
             rec["customClosePrice"] = str(price) if r() < 0.3 else None
             rec["customLeadScore"] = _int(r, 0, 100)
@@ -570,7 +570,7 @@ class Account:
         city, state, zip3 = rng.choice(CITIES)
         prop = None
         if etype in ("Viewed Property", "Saved Property", "Property Inquiry"):
-            prop = {  # research §2.3: numbers as strings in live data
+            prop = {  # fub.md §2.3: numbers as strings in live data
                 "id": rng.randint(100_000, 999_999),
                 "street": f"{rng.randint(10, 9999)} {rng.choice(STREETS)}",
                 "city": city,

@@ -38,9 +38,9 @@ DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
 MAX_OFFSET = 2000
 SORTABLE = ("id", "created", "updated")
-#: Small collections sort in memory by their documented keys (research §2.7, §2.8, §3.2).
+#: Small collections sort in memory by their documented keys (fub.md §2.7, §2.8, §3.2).
 SMALL_SORTABLE = ("id", "created", "updated", "name", "orderWeight", "event", "status")
-#: Per-collection equality filters on the served record (documented params, research §2).
+#: Per-collection equality filters on the served record (documented params, fub.md §2).
 RECORD_FILTERS: dict[str, dict[str, str]] = {
     "people": {"stage": "stage", "source": "source", "assignedUserId": "assignedUserId"},
     "deals": {"pipelineId": "pipelineId", "status": "status"},
@@ -54,11 +54,11 @@ TEXT_FILTERS = ("personId", "toNumber", "fromNumber", "id", "ids")
 
 
 class BadRequest(ValueError):
-    """A query FUB would refuse: answered 400 with ``{"errorMessage": ...}`` (research §1.1)."""
+    """A query FUB would refuse: answered 400 with ``{"errorMessage": ...}`` (fub.md §1.1)."""
 
 
 def parse_time(name: str, value: str) -> int:
-    """An ISO-8601 time parameter as POSIX seconds; naive times are UTC (research §1.1)."""
+    """An ISO-8601 time parameter as POSIX seconds; naive times are UTC (fub.md §1.1)."""
     raw = value.strip().replace(" ", "T")
     try:
         dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
@@ -196,7 +196,7 @@ def parse_query(collection: str, params: dict[str, str], single: bool = False) -
         if params.get(name):
             setattr(q, attr, parse_time(name, params[name]))
     if collection == "deals":
-        q.updated_after = q.updated_before = None  # deals carry no `updated` (research §2.2)
+        q.updated_after = q.updated_before = None  # deals carry no `updated` (fub.md §2.2)
     q.include_trash = _flag(params.get("includeTrash"))
     if collection in CHILD_PERSON_FILTER and params.get("personId"):
         q.person_ids = parse_ids("personId", params["personId"])
@@ -204,7 +204,7 @@ def parse_query(collection: str, params: dict[str, str], single: bool = False) -
         if params.get(param):
             q.record_eq[fld] = params[param]
     if collection == "textMessages" and not single and not any(params.get(k) for k in TEXT_FILTERS):
-        # research §1.1 LIVE-OBS: the exact live error text
+        # fub.md §1.1 LIVE-OBS: the exact live error text
         raise BadRequest(
             "personId, threadId, phone, toNumber, fromNumber, sharedInboxId, groupTextId, "
             "participants, or id list must be specified for GET /v1/textMessages."
@@ -216,7 +216,7 @@ def parse_query(collection: str, params: dict[str, str], single: bool = False) -
     if params.get("fields"):
         names = [f.strip() for f in params["fields"].split(",") if f.strip()]
         if "allFields" in names:
-            if collection == "deals":  # research §2.2 LIVE-OBS: deals 400 on fields=allFields
+            if collection == "deals":  # fub.md §2.2 LIVE-OBS: deals 400 on fields=allFields
                 raise BadRequest("fields=allFields is not supported for deals")
             q.all_fields = True
             names = [n for n in names if n != "allFields"]
@@ -227,7 +227,7 @@ def parse_query(collection: str, params: dict[str, str], single: bool = False) -
 
 
 def project(collection: str, rec: dict[str, Any], q: ListQuery) -> dict[str, Any]:
-    """Apply ``fields``: ``id`` always included (research §2.1)."""
+    """Apply ``fields``: ``id`` always included (fub.md §2.1)."""
     if q.fields is None:
         return rec
     unknown = [f for f in q.fields if f not in rec]
@@ -471,7 +471,7 @@ class BigLister:
 
     def _page_by_updated(self) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """Sorted by ``updated``: scans the candidates (how ``next`` works with a non-id sort
-        is UNCONFIRMED, research §3.2; here the token carries ``sinceUpdated`` + ``sinceId``)."""
+        is UNCONFIRMED, fub.md §3.2; here the token carries ``sinceUpdated`` + ``sinceId``)."""
         q, col = self.q, self.col
 
         def sort_keys() -> list[tuple[int, int]]:

@@ -55,7 +55,7 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def sign(body: bytes, system_key: str) -> str:
-    """``FUB-Signature`` for a raw body (research §5.4)."""
+    """``FUB-Signature`` for a raw body (fub.md §5.4)."""
     msg = base64.b64encode(body)
     return hmac.new(system_key.encode(), msg, hashlib.sha256).hexdigest()
 
@@ -112,7 +112,7 @@ class Webhooks:
 
     def __init__(self) -> None:
         self._subs: dict[int, Subscription] = {}
-        self._next_id = 1244  # research §5.1 example id
+        self._next_id = 1244  # fub.md §5.1 example id
         self._lock = threading.Lock()
         self._queue: queue.Queue[Delivery] = queue.Queue()
         self.deliveries: list[Delivery] = []

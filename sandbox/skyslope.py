@@ -7,7 +7,7 @@ Facts followed (``docs/vendors/skyslope.md``; B.n below is §n of that file):
   msg="client_id:client_secret:timestamp"))``; body ``{"ClientId", "ClientSecret"}`` bound
   case-insensitively; answer ``{"Session", "Expiration"}``; later calls send ``Session``.
   Allowed clock skew is [UNCONFIRMED]: we reject timestamps more than 5 minutes away from the
-  real wall clock (the signer's clock), as the research suggests for simulators.
+  real wall clock (the signer's clock): a replica choice.
 - B.2 session lifetime: 2 hours [UNCONFIRMED beyond integrations' assumption], measured on the
   **sandbox clock**, so ``POST /_sandbox/advance`` past it kills sessions; the framework's
   ``expired_credentials`` fault answers one request with 401 so a session can die mid-run.

@@ -290,7 +290,7 @@ def test_fields_projection_and_all_fields(shared: RunningSandbox) -> None:
         assert {"customBirthday", "customLeadScore"} <= set(full)
         assert set(plain) <= set(full)
         deals = client.get("/deals", params={"fields": "allFields"})
-        assert deals.status_code == 400  # research §2.2 LIVE-OBS
+        assert deals.status_code == 400  # fub.md §2.2 LIVE-OBS
         bad = client.get("/people", params={"fields": "email"})  # it's `emails` (§6)
         assert bad.status_code == 400 and "email" in bad.json()["errorMessage"]
 
