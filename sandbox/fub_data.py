@@ -29,9 +29,7 @@ SPAN_S = 4 * 365 * 86_400  # base records were created over the four years befor
 START_S = EPOCH_S - SPAN_S
 MAX_UPDATE_LAG_S = 180 * 86_400  # a base record's ``updated`` is at most this after ``created``
 ID_SPAN = 10_000_000  # each account owns ids [(i+1)*ID_SPAN, (i+2)*ID_SPAN) in every collection
-TRASH_MOD = (
-    8  # one base person in eight sits in the Trash stage (fub.md §2.1: live 3,318 vs 2,091)
-)
+TRASH_MOD = 8  # one base person in eight sits in the Trash stage (fub.md §2.1: live 3,318 vs 2,091)
 
 #: Big collections: URL name -> (JSON collection key, records per person). fub.md §3.1: most
 #: keys are the camelCase resource name; the official textMessages example uses ``textmessages``.
