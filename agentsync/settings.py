@@ -211,6 +211,46 @@ class Settings(BaseSettings):
             out[key] = limit
         return out
 
+    @field_validator(
+        "fub_base_url",
+        "fub_oauth_token_url",
+        "rezen_yenta_url",
+        "rezen_arrakis_url",
+        "rezen_keymaker_url",
+        "skyslope_base_url",
+        "qualia_base_url",
+    )
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError(
+                f"{value!r} is not an http(s) URL with a host (e.g. https://api.example.com/v1)"
+            )
+        return value.strip()
+
+    @field_validator("timezone", "skyslope_naive_timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not an IANA time zone (e.g. UTC or America/New_York)"
+            ) from None
+        return value.strip()
+
+    @field_validator("daily_sync_cron")
+    @classmethod
+    def _check_cron(cls, value: str) -> str:
+        from croniter import croniter
+
+        if not croniter.is_valid(value.strip()):
+            raise ValueError(f"{value!r} is not a valid cron expression (e.g. '0 6 * * *')")
+        return value.strip()
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:

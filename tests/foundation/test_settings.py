@@ -63,6 +63,12 @@ def test_dotenv_file_is_read(monkeypatch, tmp_path):
         ("AGENTSYNC_WEBHOOK_MAX_ATTEMPTS", "five", "AGENTSYNC_WEBHOOK_MAX_ATTEMPTS"),
         ("AGENTSYNC_WEBHOOK_RETRY_BASE_SECONDS", "-1", "AGENTSYNC_WEBHOOK_RETRY_BASE_SECONDS"),
         ("AGENTSYNC_WEBHOOK_RETRY_CAP_SECONDS", "nan", "AGENTSYNC_WEBHOOK_RETRY_CAP_SECONDS"),
+        ("AGENTSYNC_TIMEZONE", "Mars/Olympus", "AGENTSYNC_TIMEZONE 'Mars/Olympus' is not an IANA"),
+        ("AGENTSYNC_SKYSLOPE_NAIVE_TIMEZONE", "EST5", "AGENTSYNC_SKYSLOPE_NAIVE_TIMEZONE"),
+        ("AGENTSYNC_DAILY_SYNC_CRON", "61 * * * *", "AGENTSYNC_DAILY_SYNC_CRON '61 * * * *' is"),
+        ("AGENTSYNC_FUB_BASE_URL", "notaurl", "AGENTSYNC_FUB_BASE_URL 'notaurl' is not an http(s)"),
+        ("AGENTSYNC_QUALIA_BASE_URL", "ftp://h/graphql", "AGENTSYNC_QUALIA_BASE_URL"),
+        ("AGENTSYNC_REZEN_YENTA_URL", "https:///api", "AGENTSYNC_REZEN_YENTA_URL"),
     ],
 )
 def test_bad_setting_names_itself(monkeypatch, var, value, expected):
@@ -93,6 +99,28 @@ def test_webhook_retry_settings(monkeypatch):
     s = load_settings()
     assert s.webhook_max_attempts == 2
     assert [retry_delay_seconds(n, s) for n in (1, 2, 3)] == [5.0, 10.0, 12.0]
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [("AGENTSYNC_TIMEZONE", "Mars/Olympus"), ("AGENTSYNC_DAILY_SYNC_CRON", "0 25 * * *")],
+)
+def test_deploy_dry_run_refuses_a_bad_schedule_in_one_line(tmp_path, var, value):
+    """``deploy --dry-run`` validates what a real deploy would use, before any Prefect start-up."""
+    proc = _run(["deploy", "--dry-run"], _env(AGENTSYNC_DATA_DIR=str(tmp_path), **{var: value}))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and var in lines[0], lines
+    assert "Traceback" not in proc.stderr
+
+
+def test_valid_schedule_settings_are_kept(monkeypatch):
+    monkeypatch.setenv("AGENTSYNC_TIMEZONE", " America/New_York ")
+    monkeypatch.setenv("AGENTSYNC_DAILY_SYNC_CRON", "30 5 * * 1-5")
+    monkeypatch.setenv("AGENTSYNC_FUB_BASE_URL", "http://127.0.0.1:8080/fub/v1")
+    s = load_settings()
+    assert (s.timezone, s.daily_sync_cron) == ("America/New_York", "30 5 * * 1-5")
+    assert s.fub_base_url == "http://127.0.0.1:8080/fub/v1"
 
 
 def test_bad_webhook_setting_is_one_line_exit_2(tmp_path):
