@@ -1,16 +1,16 @@
 """End to end: real sources over the sandbox, real dlt/dbt, real Prefect (temporary API).
 
-Kept to two tests (CI has a 2-core machine): a Partial onboarding (a refused credential on one
-source) that is re-queued and completes, and an onboarding killed mid-load and re-run whose marts
-equal those of an uninterrupted run (no loss, no duplicates).
+Kept small (CI has a 2-core machine): a Partial onboarding (a refused credential on one source)
+that is re-queued and completes, and an onboarding whose process is killed (``kill -9`` of its main
+pid, during extract and during the dbt build) and then recovered by the dispatcher path alone
+(``agentsync onboard run`` without ``--user-id``), whose marts equal those of an uninterrupted run
+(no loss, no duplicates), whose ``ops.sync_runs`` tell the truth, and which leaves no orphan
+process. Kills at random points, many of them: ``bench/bench_kill_soak.py``.
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import text
 
 from agentsync import agents, db, jobs
+from bench import kill_trial
 from dlt_pipelines import registry
 
 pytestmark = pytest.mark.slow
@@ -93,98 +94,107 @@ def _not_done(result: dict) -> list[tuple]:
     ]
 
 
-VOLATILE = ("_dlt", "load_id", "loaded_at", "processed_at", "taken_at", "synced_at")
+# Where a real onboarding is killed: the step to wait for, a sandbox fault that keeps it running
+# long enough, and how long after it starts the kill comes. The load phase and the gate are hit
+# at random by the soak (bench/bench_kill_soak.py): each kill trial here costs minutes.
+KILL_POINTS = {
+    # FUB's activity step waits on a slowed response: people are loaded, activity is not.
+    "extract": ("fub.activity", "fub:*events*:slow:1:25", 1.0),
+    # Every source step done, dbt building the marts (incremental marts half merged).
+    "dbt": ("dbt.build", None, 1.5),
+}
 
 
-def _marts(user_id: int) -> dict[str, list[tuple]]:
-    """Every mart's rows for one agent, without columns that name loads or clock times."""
-    out: dict[str, list[tuple]] = {}
-    with db.begin() as conn:
-        tables = conn.execute(
-            text(
-                "select table_name from information_schema.columns where table_schema = 'marts' "
-                "and column_name = 'user_id' order by 1"
-            )
-        ).scalars()
-        for table in tables:
-            cols = [
-                c
-                for c in conn.execute(
-                    text(
-                        "select column_name from information_schema.columns "
-                        "where table_schema = 'marts' and table_name = :t order by ordinal_position"
-                    ),
-                    {"t": table},
-                ).scalars()
-                if not c.startswith(VOLATILE) and not c.endswith(VOLATILE)
-            ]
-            select = ", ".join(f'"{c}"::text' for c in cols)
-            rows = conn.execute(
-                text(f'select {select} from marts."{table}" where user_id = :u'), {"u": user_id}
-            ).all()
-            out[table] = sorted(tuple("" if v is None else v for v in r) for r in rows)
-    return out
-
-
-def _wait_for_running(step: str, timeout: float = 600) -> None:
+def _wait_for_running(step: str, proc, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with db.begin() as conn:
-            status = conn.execute(
-                text("select status from ops.onboarding_steps where step = :s"), {"s": step}
-            ).scalar()
+        status = kill_trial.step_status(step)
         if status == "running":
             return
         if status in ("done", "failed", "skipped"):
             pytest.fail(f"{step} finished ({status}) before the run could be killed")
-        time.sleep(0.3)
+        if proc.poll() is not None:
+            pytest.fail(f"the onboarding exited ({proc.returncode}) before {step} ran")
+        time.sleep(0.1)
     pytest.fail(f"{step} never started within {timeout:.0f}s")
 
 
+def _log_tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
 def test_killed_onboarding_rerun_equals_clean_run(
-    sandbox_env, sandbox_server, prefect_api, pg_server, tmp_path, monkeypatch
+    point, sandbox_env, sandbox_server, prefect_api, pg_server, tmp_path, monkeypatch
 ):
+    """kill -9 of a worker's main pid; the dispatcher alone recovers; marts equal a clean run's."""
     from tests.conftest import _create_database, _drop_database, database_url_for
 
     _need_sources("fub", "skyslope", "qualia")
     from flows.onboard import onboard_user
 
+    step, fault, delay = KILL_POINTS[point]
     spec = _demo_agent(sandbox_server, AGENT)
     agents.add_agent(AGENT, spec["name"], spec["credentials"])
     jobs.create_job(AGENT)
-
-    # 1. An onboarding in a subprocess, killed (SIGKILL, whole process group) while FUB's
-    #    activity step waits on a slowed response: people are loaded, activity is not.
     import httpx
 
-    httpx.post(
-        f"{sandbox_server.url}/_sandbox/faults", json={"spec": "fub:*events*:slow:1:25"}
-    ).raise_for_status()
-    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect-sub"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agentsync.cli", "onboard", "run", "--user-id", str(AGENT)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    if fault:
+        httpx.post(f"{sandbox_server.url}/_sandbox/faults", json={"spec": fault}).raise_for_status()
+
+    # 1. An onboarding in a process of its own (its own PREFECT_HOME, so it starts Prefect's
+    #    temporary API as a child), killed with SIGKILL to its main pid only, as a worker dies:
+    #    its children are left behind.
+    prefect_home = tmp_path / "prefect-sub"
+    data_dir = Path(sandbox_env["AGENTSYNC_DATA_DIR"])
+    env = dict(os.environ, PREFECT_HOME=str(prefect_home), PREFECT_LOGGING_LEVEL="WARNING")
+    log = tmp_path / "onboard.log"
+    proc = kill_trial.start_onboarding(AGENT, env, log)
     try:
-        _wait_for_running("fub.activity")
-        time.sleep(1.0)
+        _wait_for_running(step, proc)
+        time.sleep(delay)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(30)
+        killed_at = kill_trial.kill_main(proc)
     killed = jobs.get_job(AGENT)
     assert killed.status == "Started"
-    assert {s.step: s.status for s in killed.steps}["fub.activity"] == "running"
-    httpx.delete(f"{sandbox_server.url}/_sandbox/faults").raise_for_status()
+    assert {s.step: s.status for s in killed.steps}[step] == "running"
+    with db.begin() as conn:
+        cut = (
+            conn.execute(
+                text("select run_id from ops.sync_runs where user_id = :u and status = 'running'"),
+                {"u": AGENT},
+            )
+            .scalars()
+            .all()
+        )
+    if point == "extract":
+        assert cut, "the kill during extract left no running sync run to settle"
+    assert kill_trial.orphans(prefect_home, data_dir), "the kill left no helper behind to clean"
+    if fault:
+        httpx.delete(f"{sandbox_server.url}/_sandbox/faults").raise_for_status()
 
-    # 2. Re-run: the stale Started job is resumed (the dead run's locks died with it).
-    resumed = onboard_user(AGENT)
-    assert resumed["status"] == "Complete", _not_done(resumed)  # the gate included
+    # 2. The dispatcher path alone: `agentsync onboard run` (no --user-id), a new process with the
+    #    same PREFECT_HOME, settles the dead run, re-queues the job and runs it to Complete.
+    rec = kill_trial.recover(AGENT, env, killed_at, log)
+    assert rec.exit_code == 0, _log_tail(log)
+    assert rec.seconds_to_requeue is not None, "the job was never seen re-queued"
     rerun = jobs.get_job(AGENT)
+    assert rerun.status == "Complete", (rerun.error, _log_tail(log))  # the gate included
     assert rerun.attempts == 2
-    after_rerun = _marts(AGENT)
+    assert all(s.status in ("done", "skipped") for s in rerun.steps), rerun.steps
+    # ops.sync_runs tells the truth: what the kill cut is failed as interrupted, with a reason;
+    # nothing is left running; every entity has a done run.
+    with db.begin() as conn:
+        settled = conn.execute(
+            text("select status, error from ops.sync_runs where run_id = any(:ids)"),
+            {"ids": list(cut)},
+        ).all()
+    assert [r.status for r in settled] == ["failed"] * len(cut)
+    assert all(r.error.startswith("interrupted: the process running it") for r in settled)
+    assert kill_trial.sync_runs_truthful(kill_trial.sync_runs(AGENT)) == []
+    # No orphan: the recovering command stopped the dead run's Prefect temporary server.
+    assert kill_trial.wait_no_orphans(prefect_home, data_dir) == []
+    after_rerun = kill_trial.mart_rows(AGENT)
 
     # 3. An uninterrupted run in a fresh database and data dir, against the same sandbox.
     name = f"t_clean_{uuid.uuid4().hex[:8]}"
@@ -195,12 +205,13 @@ def test_killed_onboarding_rerun_equals_clean_run(
         agents.add_agent(AGENT, spec["name"], spec["credentials"])
         clean_run = onboard_user(AGENT)
         assert clean_run["status"] == "Complete", _not_done(clean_run)
-        clean = _marts(AGENT)
+        clean = kill_trial.mart_rows(AGENT)
     finally:
         db.engine().dispose()
         _drop_database(pg_server, name)
 
     assert set(after_rerun) == set(clean)
     assert sum(len(v) for v in clean.values()) > 0
+    assert kill_trial.diff_rows(clean, after_rerun) == (0, 0)
     for table in clean:
         assert after_rerun[table] == clean[table], table
