@@ -406,8 +406,9 @@ def check_table(
     new_cols = [c for c in unmapped if c in added]
 
     # a JSON record column: the keys the models read from it are judged as fields of their own
-    keys = sorted(mapped_json_keys(conn, table)) if json_columns(conn, table) & set(judged) else []
-    judged += [f"{c}\x1f{k}" for c in sorted(json_columns(conn, table) & set(judged)) for k in keys]
+    records = sorted(json_columns(conn, table) & set(judged))
+    keys = sorted(mapped_json_keys(conn, table)) if records else []
+    judged += [f"{c}\x1f{k}" for c in records for k in keys]
 
     loads = _recent_loads(conn, spec, user_ids)
     columns = judged + new_cols
@@ -452,7 +453,63 @@ def check_table(
     for col in new_cols:
         first_load, added_at = added[col]
         report.new_columns.append(NewColumn(table, col, first_load, added_at, populated[col]))
+    for col in records:
+        report.new_columns += _new_json_keys(conn, table, col, set(keys), loads, summary)
     return report
+
+
+def _new_json_keys(
+    conn: Connection,
+    table: str,
+    col: str,
+    mapped: set[str],
+    loads: dict[int, list[str]],
+    summary: dict[int, dict[str, tuple[int, list[int]]]],
+) -> list[NewColumn]:
+    """Top-level keys of JSON record ``col`` in the agents' new loads that none of their earlier
+    loads had and no model reads: a JSON source's "new raw column" (only the loads compared
+    are read, so the cost follows the change)."""
+    new_pairs, old_pairs = [], []
+    for user_id, per_load in summary.items():
+        new, old = _split(loads[user_id], per_load)
+        new_pairs += [f"{user_id}|{lid}" for lid in new]
+        old_pairs += [f"{user_id}|{lid}" for lid in old]
+    if not new_pairs or not old_pairs:  # no history: nothing is new yet
+        return []
+    record = f"cast({ident(col, f'{table} column')} as jsonb)"
+    rows = conn.execute(
+        sa.text(
+            f"""
+            with r as (
+                select t.user_id, t._dlt_load_id as load_id,
+                       (cast(t.user_id as text) || '|' || t._dlt_load_id) = any(:new) as is_new,
+                       {record} as rec
+                  from {qtable(table, "raw table")} as t
+                 where (cast(t.user_id as text) || '|' || t._dlt_load_id) = any(:pairs)
+            )
+            select k.key, r.user_id, bool_or(r.is_new), bool_or(not r.is_new),
+                   count(*) filter (where r.is_new and r.rec ->> k.key is not null),
+                   min(r.load_id) filter (where r.is_new)
+              from r, jsonb_object_keys(
+                        case when jsonb_typeof(r.rec) = 'object' then r.rec else '{{}}' end
+                      ) as k(key)
+             group by k.key, r.user_id
+            """
+        ),
+        {"new": new_pairs, "pairs": new_pairs + old_pairs},
+    ).all()
+    seen_before = {str(r[0]) for r in rows if r[3]}
+    out: dict[str, NewColumn] = {}
+    for key, user_id, in_new, _, populated, first in rows:
+        key = str(key)
+        if not in_new or key in seen_before or key in mapped:
+            continue
+        item = out.setdefault(key, NewColumn(table, f"{col}.{key}", None, None))
+        if first is not None:
+            item.first_load_id = min(x for x in (item.first_load_id, str(first)) if x)
+        if populated:
+            item.populated[int(user_id)] = int(populated)
+    return [out[k] for k in sorted(out)]
 
 
 def check_drift(

@@ -85,6 +85,9 @@ def test_a_renamed_order_field_fails_the_gate_by_name(
     assert [(d.column, d.kind, d.user_ids) for d in drifted.drift] == [
         ("order.order_number", "stopped", [AGENT])
     ]
+    # and the name it arrives under now is listed as new, not read by any model
+    new = [(c.column, c.populated) for c in drifted.new_columns]
+    assert new == [("order.file_number", {AGENT: total})], new
 
 
 def test_a_field_renamed_from_the_first_load_fails_the_onboarding_gate(

@@ -112,6 +112,13 @@ def test_a_key_of_a_json_record_that_stops_arriving_is_reported(tiny: TinySource
     assert report.fields[0].line.startswith(
         "drift qtest.widgets field payload.order_number: null in 10 of 10 rows of the newest load"
     )
+    # the key it arrives under now is listed, like a new raw column (information only)
+    assert [(c.column, c.populated) for c in report.new_columns] == [
+        ("payload.file_number", {1: 10})
+    ]
+    assert report.new_columns[0].line.startswith(
+        "raw_qtest.widgets.payload.file_number (new since load "
+    )
     # a key the models do not read is not judged, however it changes
     _model_view("id, payload ->> 'status' as status")
     assert not _drift().fields
