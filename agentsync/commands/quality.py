@@ -45,6 +45,7 @@ def register(app: typer.Typer) -> None:
         """Run the GX checkpoint and dbt tests; exit 1 naming each failing check."""
         from agentsync.quality.gate import run_quality_gate
 
+        _require_agents(user_id)
         result = run_quality_gate(user_id or None, dbt_args=None if skip_dbt else ("test",))
         if as_json:
             emit_json(
@@ -158,6 +159,7 @@ def register(app: typer.Typer) -> None:
         from agentsync.quality.reconcile import Tolerance, reconcile
         from agentsync.quality.reconcile import as_json as rows_json
 
+        _require_agents(user_id)
         rows = reconcile(
             user_ids=user_id or None,
             tolerance=Tolerance.parse(tolerance),
@@ -208,3 +210,12 @@ def register(app: typer.Typer) -> None:
             f"dbt {' '.join(args)}: {'ok' if result.success else 'FAILED'} ({models} models)"
         )
         raise typer.Exit(0 if result.success else 1)
+
+
+def _require_agents(user_ids: list[int] | None) -> None:
+    """Every agent asked for exists (else NotFoundError: one line, exit 4), so a check of an
+    agent that is not there never reads as "passed" or as an empty, clean report."""
+    from agentsync import agents
+
+    for user_id in user_ids or []:
+        agents.get_agent(user_id)

@@ -259,3 +259,16 @@ def test_users_remove_and_disconnect_cli(agentsync_env):
     assert cli(["users", "remove", "--user-id", "5"], agentsync_env).returncode == 0
     gone = cli(["users", "remove", "--user-id", "5"], agentsync_env)
     assert gone.returncode == 4 and "no agent with user_id 5" in gone.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["quality-gate", "--skip-dbt"], ["reconcile"], ["reconcile", "--json"]],
+)
+def test_checks_of_an_agent_that_does_not_exist_exit_4(agentsync_env, args):
+    """A gate or reconciliation of an unknown agent is not "passed" or "[]": it is not found."""
+    agents.add_agent(5, "Five")
+    proc = cli([*args, "--user-id", "5", "--user-id", "999"], agentsync_env)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert proc.stderr.strip().splitlines() == ["agentsync: error: no agent with user_id 999"]
+    assert proc.stdout == ""
