@@ -4,7 +4,9 @@ The lock is a PostgreSQL advisory lock (``agentsync.locks.dbt_lock``) taken by
 ``agentsync.transform.run_dbt`` itself, so the FUB webhook worker's mart rebuild, the quality
 gate's dbt tests, ``agentsync rebuild`` / ``agentsync docs`` and the flows queue on the same lock.
 Here another holder (a plain connection, as a second process would be) holds it while a dbt
-invocation starts: the invocation waits on the lock and runs only once it is released.
+invocation starts: the invocation waits on the lock and runs only once it is released; and a
+real flow build (``flows.post.dbt_build`` in another process) holds it while the webhook
+worker's rebuild starts, which waits for that build to end.
 """
 
 from __future__ import annotations
@@ -94,6 +96,75 @@ def test_webhook_rebuild_waits_for_the_database_wide_dbt_lock(agentsync_env):
         assert _relation_exists(holder, "marts", "people")  # the rebuild did run, afterwards
     finally:
         holder.close()
+
+
+def _dbt_lock_holders(conn) -> list[int]:
+    """Backend pids of this database holding (granted) the dbt advisory lock."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "select l.pid from pg_locks l join pg_database d on d.oid = l.database"
+            " where d.datname = current_database() and l.locktype = 'advisory'"
+            f" and l.granted and ((l.classid::bigint << 32) | l.objid::bigint) = {DBT_KEY}"
+        )
+        return [r[0] for r in cur.fetchall()]
+
+
+# A flow's dbt build (flows.post.dbt_build, as onboarding and the daily sync run it) in a process
+# of its own, as a flow on a worker is.
+FLOW_BUILD = """
+from flows.post import dbt_build
+outcome = dbt_build(["fub"])
+print(outcome.status, outcome.error or "", flush=True)
+"""
+
+
+def test_webhook_rebuild_waits_for_a_running_flow_build(agentsync_env, tmp_path):
+    """A webhook-triggered mart rebuild started while a flow's dbt build runs (in another
+    process) waits for that build and runs only after the flow released the lock."""
+    import os
+    import subprocess
+    import sys
+
+    from agentsync import db
+    from dlt_pipelines.fub.webhooks import transform_fub
+
+    db.ensure_ready()
+    probe = psycopg2.connect(agentsync_env["AGENTSYNC_DATABASE_URL"])
+    probe.autocommit = True
+    log = tmp_path / "flow-build.log"
+    flow = subprocess.Popen(
+        [sys.executable, "-c", FLOW_BUILD],
+        env={**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")},
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not (holders := _dbt_lock_holders(probe)):
+            assert flow.poll() is None, f"the flow build ended first: {log.read_text()[-2000:]}"
+            assert time.monotonic() < deadline, "the flow build never took the dbt lock"
+            time.sleep(0.05)
+        [flow_backend] = holders
+        thread, out = _start(transform_fub)  # the webhook worker's rebuild
+        _wait_until_waiting(probe, thread, out)
+        assert flow.poll() is None, "the flow build ended before the webhook rebuild queued"
+        assert _dbt_lock_holders(probe) == [flow_backend]  # the flow still holds it, alone
+        while flow_backend in _dbt_lock_holders(probe):
+            assert thread.is_alive() and "finished" not in out, "the rebuild ran during the build"
+            time.sleep(0.05)
+        released = time.monotonic()
+        thread.join(300)
+        assert not thread.is_alive(), "the rebuild did not finish after the flow build"
+        assert "error" not in out, out.get("error")
+        assert out["finished"] > released
+        assert flow.wait(120) == 0
+        last = log.read_text().strip().splitlines()[-1]  # after dbt's own output
+        assert last.startswith("done"), log.read_text()[-2000:]
+    finally:
+        if flow.poll() is None:
+            flow.kill()
+            flow.wait(30)
+        probe.close()
 
 
 def test_run_dbt_is_reentrant_and_holds_the_advisory_lock(agentsync_env):
