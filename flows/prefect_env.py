@@ -40,14 +40,20 @@ def configure_prefect_env(quiet: bool = False) -> dict[str, str]:
         quiet: also lower Prefect's console logging to warnings (the demo draws its own progress).
     """
     wanted = dict(DEFAULTS)
-    # A bad setting is reported by whatever command runs, not at import.
+    # A bad setting is reported by whatever command runs, not at import: then nothing else is
+    # done here either (no orphan sweep), so the command's one-line error is all it prints.
+    settings_ok = False
     with contextlib.suppress(SettingError, OSError):
         home = get_settings().data_dir / "prefect"
         home.mkdir(parents=True, exist_ok=True)
         wanted["PREFECT_HOME"] = str(home)
+        settings_ok = True
     # A temporary API server left running by a killed run of this data dir is stopped here.
-    with contextlib.suppress(Exception):
-        orphans.reap_prefect_servers(Path(os.environ.get("PREFECT_HOME") or wanted["PREFECT_HOME"]))
+    if settings_ok:
+        with contextlib.suppress(Exception):
+            orphans.reap_prefect_servers(
+                Path(os.environ.get("PREFECT_HOME") or wanted["PREFECT_HOME"])
+            )
     if quiet:
         wanted["PREFECT_LOGGING_LEVEL"] = "WARNING"
     changed = {k: v for k, v in wanted.items() if k not in os.environ}

@@ -16,10 +16,11 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from sqlalchemy import text
 
-from agentsync import agents, db, jobs, recovery
+from agentsync import agents, db, jobs, orphans, recovery
 from agentsync.quality.health import INTERRUPTED_CHECK, check_health
 from tests.flows.conftest import FUB_KEY
 
@@ -43,10 +44,12 @@ run_onboarding(int(sys.argv[1]))
 """
 
 
-def _start_child(env: dict[str, str]) -> subprocess.Popen:
+def _start_child(env: dict[str, str], prefect_home: Path) -> subprocess.Popen:
+    # Its own PREFECT_HOME: the temporary Prefect server the killed child leaves is this test's
+    # to stop (``_kill``), never one another test's command would find and reap.
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(AGENT)],
-        env={**os.environ, **env},
+        env={**os.environ, **env, "PREFECT_HOME": str(prefect_home)},
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -56,10 +59,12 @@ def _start_child(env: dict[str, str]) -> subprocess.Popen:
     return proc
 
 
-def _kill(proc: subprocess.Popen) -> float:
+def _kill(proc: subprocess.Popen, prefect_home: Path) -> float:
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
-    return time.monotonic()
+    killed_at = time.monotonic()
+    orphans.reap_prefect_servers(prefect_home)  # what the next command of that home would do
+    return killed_at
 
 
 def _interrupted(report) -> list:
@@ -76,13 +81,14 @@ def _wait_dead(timeout: float = 30.0) -> recovery.DeadRuns:
 
 
 def test_killed_onboarding_is_reported_at_once_and_the_dispatcher_recovers_it(
-    fake_source, agentsync_env
+    fake_source, agentsync_env, tmp_path
 ):
     from flows.dispatcher import dispatch_once
 
     agents.add_agent(AGENT, "Agent 31", {"fub": FUB_KEY})
     jobs.create_job(AGENT)
-    proc = _start_child(agentsync_env)
+    home = tmp_path / "prefect"
+    proc = _start_child(agentsync_env, home)
     try:
         # Alive: Started, running, and not reported dead (a slow run is not a dead one).
         assert jobs.get_job(AGENT).status == "Started"
@@ -90,7 +96,7 @@ def test_killed_onboarding_is_reported_at_once_and_the_dispatcher_recovers_it(
         assert _interrupted(check_health()) == []
         assert dispatch_once() == []  # nothing New, and the live run is left alone
     finally:
-        killed_at = _kill(proc)
+        killed_at = _kill(proc, home)
 
     found = _wait_dead()
     seconds_to_dead = time.monotonic() - killed_at
@@ -127,7 +133,7 @@ def test_killed_onboarding_is_reported_at_once_and_the_dispatcher_recovers_it(
 
 
 def test_a_job_killed_every_time_ends_error_after_the_bound(
-    fake_source, agentsync_env, monkeypatch
+    fake_source, agentsync_env, monkeypatch, tmp_path
 ):
     from flows.dispatcher import dispatch_once
 
@@ -136,7 +142,8 @@ def test_a_job_killed_every_time_ends_error_after_the_bound(
     agents.add_agent(AGENT, "Agent 31", {"fub": FUB_KEY})
     jobs.create_job(AGENT)
 
-    _kill(_start_child(env))
+    home = tmp_path / "prefect"
+    _kill(_start_child(env, home), home)
     first = recovery.recover_dead_runs()
     assert first.requeued == [AGENT] and first.gave_up == []
     requeued = jobs.get_job(AGENT)
@@ -145,7 +152,7 @@ def test_a_job_killed_every_time_ends_error_after_the_bound(
     assert "interruption 1 of at most 1" in requeued.error
     assert any(i.level == 1 for i in _interrupted(check_health()))  # a warning while it waits
 
-    _kill(_start_child(env))  # the re-queued run dies too
+    _kill(_start_child(env, home), home)  # the re-queued run dies too
     handled = dispatch_once()
     assert [(h["user_id"], h["status"]) for h in handled] == [(AGENT, "Error")]
     assert "2 times in a row; not re-queued" in handled[0]["message"]

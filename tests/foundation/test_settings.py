@@ -18,7 +18,13 @@ AGENTSYNC = str(Path(sys.executable).with_name("agentsync"))
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTSYNC_")}
+    # Neither this suite's AGENTSYNC_* nor a PREFECT_HOME other tests share (Prefect's home is
+    # then the data dir's own, as for a user).
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("AGENTSYNC_") and k != "PREFECT_HOME"
+    }
     env.update(extra)
     return env
 
