@@ -18,10 +18,31 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from agentsync import agents, recovery
-from agentsync.errors import InvalidInputError
+from agentsync.errors import InvalidInputError, NotFoundError
 from dlt_pipelines import registry
 from flows.post import dbt_build, quality_steps
 from flows.runner import StepOutcome, emit, run_steps
+
+
+def chosen_agents(user_ids: list[int] | None, sources: list[str] | None) -> list[agents.Agent]:
+    """The agents a daily sync of ``user_ids`` and ``sources`` covers, checked before any work.
+
+    Raises:
+        InvalidInputError: a source that does not exist (exit 2).
+        NotFoundError: an agent that does not exist (exit 4).
+    """
+    for s in sources or []:
+        if s not in registry.SOURCES:
+            raise InvalidInputError(
+                f"unknown source {s!r}; expected one of {', '.join(registry.SOURCES)}"
+            )
+    known = {a.user_id: a for a in agents.list_agents()}
+    if user_ids:
+        missing = [u for u in user_ids if u not in known]
+        if missing:
+            raise NotFoundError(f"no agent with user_id {', '.join(map(str, missing))}")
+        return [known[u] for u in user_ids]
+    return [a for a in known.values() if a.integrations]
 
 
 def run_daily_sync(
@@ -39,19 +60,7 @@ def run_daily_sync(
     Returns:
         ``{"agents": {user_id: [step outcomes]}, "post": [dbt/quality outcomes], "failed": n}``.
     """
-    for s in sources or []:
-        if s not in registry.SOURCES:
-            raise InvalidInputError(
-                f"unknown source {s!r}; expected one of {', '.join(registry.SOURCES)}"
-            )
-    known = {a.user_id: a for a in agents.list_agents()}
-    if user_ids:
-        missing = [u for u in user_ids if u not in known]
-        if missing:
-            raise InvalidInputError(f"no agent with user_id {', '.join(map(str, missing))}")
-        chosen = [known[u] for u in user_ids]
-    else:
-        chosen = [a for a in known.values() if a.integrations]
+    chosen = chosen_agents(user_ids, sources)
     steps = registry.all_steps(sources)
     recovered = recovery.recover_dead_runs()  # runs a killed earlier sync left "running"
     if recovered.sync_runs:

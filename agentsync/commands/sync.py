@@ -40,8 +40,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the daily sync now: incremental loads, dbt build, quality gate, health, alerts."""
         db.ensure_ready()
-        from flows.daily_sync import daily_sync
+        from flows.daily_sync import chosen_agents, daily_sync
 
+        chosen_agents(user_id or None, source or None)  # a bad request fails before Prefect starts
         result = daily_sync(user_ids=user_id or None, sources=source or None)
         if as_json:
             emit_json(result)

@@ -272,3 +272,24 @@ def test_checks_of_an_agent_that_does_not_exist_exit_4(agentsync_env, args):
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert proc.stderr.strip().splitlines() == ["agentsync: error: no agent with user_id 999"]
     assert proc.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--user-id", "999"], 4, "no agent with user_id 999"),
+        (["--source", "dotloop"], 2, "unknown source 'dotloop'"),
+    ],
+)
+def test_sync_of_an_unknown_agent_or_source_is_refused_before_it_runs(
+    agentsync_env, args, code, message
+):
+    """``sync`` checks what it was asked for before any Prefect start-up or sync run."""
+    agents.add_agent(5, "Five", {"rezen": {"api_key": "k0"}})
+    proc = cli(["sync", *args], agentsync_env)
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
+    assert proc.stdout == ""
+    with db.begin() as conn:
+        assert conn.execute(text("select count(*) from ops.sync_runs")).scalar_one() == 0
