@@ -205,11 +205,13 @@ def classify(base: Snapshot, got: Snapshot) -> tuple[str, str]:
     """``(verdict, detail)`` of one trial against the clean baseline."""
     missing = {m: base.ids[m] - got.ids.get(m, set()) for m in base.ids}
     missing = {m: s for m, s in missing.items() if s}
+    # A column is emptied when it lost more values than its mart lost rows: a missing row takes
+    # at most one value of each column with it (and is judged as a missing id above).
     emptied = {
         f"{m}.{c}": (n, got.filled.get(m, {}).get(c, 0))
         for m, cols in base.filled.items()
         for c, n in cols.items()
-        if got.filled.get(m, {}).get(c, 0) < n
+        if got.filled.get(m, {}).get(c, 0) < n - len(missing.get(m, ()))
     }
     lost = sum(len(s) for s in missing.values())
     if got.status != "Complete":
