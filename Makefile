@@ -21,10 +21,13 @@ venv: $(STAMP)
 demo: $(STAMP)
 	@$(BIN)/agentsync demo
 
-## The whole test suite (slow end-to-end tests included), as CI runs it.
+## The whole test suite (slow end-to-end tests included), as CI runs it, on TEST_WORKERS
+## processes (pytest-xdist; default 2, one per core here; TEST_WORKERS=0 runs it in one process).
+## Each worker has its own PostgreSQL, sandbox, data dirs and PREFECT_HOME (session fixtures).
 ## pytest exits 5 when it collects no tests: reported here as the failure it is.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: FAILED, pytest collected no tests" >&2; fi; \
 	exit $$rc
 
