@@ -12,6 +12,8 @@ each test gets its own database and sandbox, and changes it needs in the sandbox
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,13 +33,20 @@ RUN_WIDE = ("AGENTSYNC_TEST_SCALE", "AGENTSYNC_SANDBOX_EPOCH")
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Admin URL (database ``postgres``) of the session's embedded PostgreSQL."""
-    data_dir = tmp_path_factory.mktemp("agentsync-session")
+def pg_server() -> Iterator[str]:
+    """Admin URL (database ``postgres``) of the session's embedded PostgreSQL.
+
+    Its data dir is *not* under pytest's ``/tmp/pytest-of-<user>``: every pytest process that
+    starts (another xdist worker set, a nested ``make test``) resets that directory to mode 0700,
+    which locks out the server's own OS user (pgserver runs it as ``pgserver`` under root) and
+    kills the server mid-run ("could not open file .../global/pg_control: Permission denied").
+    """
+    data_dir = Path(tempfile.mkdtemp(prefix="agentsync-test-pg-"))
     settings = load_settings(data_dir=data_dir, database_name="postgres")
     url = db.database_url(settings)
     yield url
     db.stop_embedded()
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def _create_database(admin_url: str, name: str) -> None:

@@ -141,6 +141,32 @@ class FubAuth:
             return {"Authorization": f"Bearer {access}"}
 
 
+_WARNED_NO_SYSTEM_KEY: set[tuple[int, str | None]] = set()
+_WARNED_LOCK = threading.Lock()
+
+
+def warn_without_system_key(auth: FubAuth, flow_run_id: str | None) -> bool:
+    """Log once per (agent, flow run) that FUB is called without ``X-System-Key``; warned?
+
+    FUB allows an unregistered system fewer requests [docs/vendors/fub.md §1.3], so a long run
+    that is slow for that reason says so once, rather than on every step or never. A run outside
+    a flow (``flow_run_id`` None) warns once per process and agent.
+    """
+    if auth.system_key:
+        return False
+    key = (auth.user_id, flow_run_id)
+    with _WARNED_LOCK:
+        if key in _WARNED_NO_SYSTEM_KEY:
+            return False
+        _WARNED_NO_SYSTEM_KEY.add(key)
+    log.warning(
+        "agent %s: FUB is called without X-System-Key (set AGENTSYNC_FUB_SYSTEM_KEY or the "
+        "credential's system_key): FUB gives an unregistered system lower rate limits",
+        auth.user_id,
+    )
+    return True
+
+
 def load_auth(user_id: int, settings: Settings | None = None) -> FubAuth:
     """The agent's FUB auth from its stored (encrypted) credential.
 

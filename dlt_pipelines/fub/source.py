@@ -56,7 +56,7 @@ from dlt_pipelines.common import (
     pipeline_guard,
     record_sync,
 )
-from dlt_pipelines.fub.auth import FubAuth, load_auth
+from dlt_pipelines.fub.auth import FubAuth, load_auth, warn_without_system_key
 from dlt_pipelines.fub.client import FubClient
 from dlt_pipelines.fub.prepare import prepare
 from dlt_pipelines.fub.settings import (
@@ -160,6 +160,7 @@ class FubRun:
 
     def __post_init__(self) -> None:
         self.auth: FubAuth = load_auth(self.user_id, self.settings)
+        warn_without_system_key(self.auth, self.flow_run_id)
         self.client = FubClient(self.auth, self.settings)
         self.quarantine = Quarantine(self.user_id, SOURCE)
         # One writer per pipeline: the lock is held for the session (waits, bounded, for a

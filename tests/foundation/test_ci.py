@@ -9,15 +9,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_make_test_reports_no_tests_collected_as_a_failure():
+def test_make_test_reports_no_tests_collected_as_a_failure(tmp_path):
     # -o: treat the venv stamp as up to date (this test must not reinstall the shared venv).
+    # --basetemp: a nested pytest on the default one would reset /tmp/pytest-of-<user> to 0700
+    # under the running suite.
     proc = subprocess.run(
         [
             "make",
             "-o",
             ".venv/.installed",
             "test",
-            "PYTEST_ARGS=-k no_such_test_zz9 -p no:cacheprovider tests/foundation/test_ci.py",
+            "PYTEST_ARGS=-k no_such_test_zz9 -p no:cacheprovider"
+            f" --basetemp={tmp_path / 'nested'} tests/foundation/test_ci.py",
         ],
         cwd=ROOT,
         capture_output=True,

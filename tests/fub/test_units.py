@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
+import uuid
 from decimal import Decimal
 
 import httpx
@@ -125,3 +127,33 @@ def test_refused_key_is_an_integration_error_without_the_secret(
         list(client.pages(STREAMS["stages"]))
     assert "not-the-right-key-1234" not in str(err.value)
     assert "agent 102, fub" in str(err.value)
+
+
+def test_fub_without_a_system_key_warns_once_per_flow_run(
+    sandbox_env, sandbox_server, caplog
+) -> None:
+    """FUB limits an unregistered system harder: a run without X-System-Key says so, once."""
+    from agentsync import agents
+    from dlt_pipelines.fub.source import run_streams
+
+    demo = {a["user_id"]: a for a in sandbox_server.sandbox.demo_agents()}
+    cred = dict(demo[102]["credentials"]["fub"])
+    assert cred.pop("system_key", None), "the sandbox credential carries a system key"
+    agents.add_agent(102, "No System Key", {"fub": cred})
+    add_agent(sandbox_server.sandbox, 101)  # registered: never warned about
+    run_id = f"flow-{uuid.uuid4().hex}"
+
+    def warnings() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "without X-System-Key" in r.message]
+
+    with caplog.at_level(logging.WARNING, logger="dlt_pipelines.fub.auth"):
+        run_streams(102, "manual", run_id, ["stages"])
+        run_streams(102, "manual", run_id, ["users"])  # a second step of the same flow run
+        run_streams(101, "manual", run_id, ["stages"])
+        assert warnings() == [
+            "agent 102: FUB is called without X-System-Key (set AGENTSYNC_FUB_SYSTEM_KEY or the"
+            " credential's system_key): FUB gives an unregistered system lower rate limits"
+        ]
+        run_streams(102, "manual", f"{run_id}-next", ["stages"])  # the next run warns again
+        assert len(warnings()) == 2
+    assert "X-System-Key" not in load_auth(102).headers()
