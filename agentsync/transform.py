@@ -16,6 +16,7 @@ builds never interleave their writes to the incremental marts and the processed-
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,14 @@ def dbt_env(settings: Settings | None = None) -> dict[str, str]:
     }
 
 
+def _colours_wanted() -> bool:
+    """dbt colours its log lines only for a person at a terminal: never in a pipe, a file, a
+    ``NO_COLOR`` run or a Prefect run (whose logs end up in the UI as raw escape codes)."""
+    if os.environ.get("NO_COLOR") or _in_prefect_run():
+        return False
+    return sys.stdout.isatty()
+
+
 def _in_prefect_run() -> bool:
     try:
         from prefect.context import FlowRunContext, TaskRunContext
@@ -103,6 +112,8 @@ def run_dbt(
     settings = settings or get_settings()
     db.ensure_ready(settings)  # ops.dbt_* bookkeeping tables must exist
     env = dbt_env(settings)
+    env["DBT_USE_COLORS"] = "true" if _colours_wanted() else "false"
+    env["DBT_USE_COLORS_FILE"] = "false"
     with dbt_lock(settings):
         os.environ.update(env)
         full = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]

@@ -21,7 +21,8 @@ from agentsync import agents, recovery
 from agentsync.errors import InvalidInputError, NotFoundError
 from dlt_pipelines import registry
 from flows.post import dbt_build, quality_steps
-from flows.runner import StepOutcome, emit, run_steps
+from flows.reporting import daily_run_name, gate_section, gate_summary, publish, steps_table
+from flows.runner import StepOutcome, emit, report_step, run_steps
 
 
 def chosen_agents(user_ids: list[int] | None, sources: list[str] | None) -> list[agents.Agent]:
@@ -77,37 +78,21 @@ def run_daily_sync(
         emit(event="sync_agent_finished", user_id=agent.user_id, failed=failed_here)
     loaded = {o.source for outs in per_agent.values() for o in outs if o.status == "done"}
     build = dbt_build(loaded)
-    emit(
-        event="step_finished",
-        user_id=None,
-        step=build.key,
-        source="dbt",
-        status=build.status,
-        rows=build.rows,
-        seconds=build.seconds,
-        error=build.error,
-    )
+    report_step(build)
     post = [build, *quality_steps([a.user_id for a in chosen] or None, "daily")]
     for o in post[1:]:
-        emit(
-            event="step_finished",
-            user_id=None,
-            step=o.key,
-            source="quality",
-            status=o.status,
-            seconds=o.seconds,
-            error=o.error,
-        )
+        report_step(o)
     failed = sum(o.status == "failed" for outs in per_agent.values() for o in outs)
     failed += sum(o.status == "failed" for o in post)
     return {
         "agents": {u: [o.as_dict() for o in outs] for u, outs in per_agent.items()},
         "post": [o.as_dict() for o in post],
         "failed": failed,
+        "gate": next((gate_summary(o) for o in post if o.key == "quality.gate"), None),
     }
 
 
-@flow(name="daily-sync", log_prints=False)
+@flow(name="daily-sync", flow_run_name=daily_run_name, log_prints=False)
 def daily_sync(
     user_ids: list[int] | None = None, sources: list[str] | None = None
 ) -> dict[str, Any]:
@@ -123,5 +108,14 @@ def daily_sync(
     result = run_daily_sync(user_ids, sources, flow_run.id)
     get_run_logger().info(
         "daily sync: %d agent(s), %d failed step(s)", len(result["agents"]), result["failed"]
+    )
+    steps = [{"agent": u, **o} for u, outs in result["agents"].items() for o in outs]
+    steps += [{"agent": "all", **o} for o in result["post"]]
+    verdict = f"{result['failed']} failed step(s)" if result["failed"] else "no failed step"
+    publish(
+        "daily-sync",
+        f"Daily sync: {len(result['agents'])} agent(s), {verdict}",
+        [*steps_table(steps, agent_column=True), *gate_section(result.get("gate"))],
+        f"daily sync of {len(result['agents'])} agent(s): {verdict}",
     )
     return result

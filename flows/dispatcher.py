@@ -34,6 +34,7 @@ from agentsync.errors import ConflictError
 from agentsync.settings import get_settings
 from flows.onboard import onboard_user
 from flows.post import health_and_alerts, report_post_steps
+from flows.reporting import dispatch_run_name, publish, steps_table
 from flows.runner import emit, error_text
 
 ONBOARD_DEPLOYMENT = "onboard-user/onboard"
@@ -78,7 +79,7 @@ def dispatch_once(limit: int | None = None, via_deployment: bool = False) -> lis
     return out
 
 
-@flow(name="dispatch-onboardings", log_prints=False)
+@flow(name="dispatch-onboardings", flow_run_name=dispatch_run_name, log_prints=False)
 def dispatch_new_jobs(via_deployment: bool = False) -> list[dict[str, Any]]:
     """Pick up onboarding jobs inserted as New and run them (the deployment on an interval).
 
@@ -91,10 +92,20 @@ def dispatch_new_jobs(via_deployment: bool = False) -> list[dict[str, Any]]:
     logger.info("dispatched %d onboarding job(s)", len(handled))
     post = health_and_alerts()
     report_post_steps(post)
-    for o in post:
-        logger.info(
-            "%s %s%s", o.key, o.status, f": {o.error or o.detail}" if o.error or o.detail else ""
-        )
+    lines = ["| agent | status | flow run / message |", "| --- | --- | --- |"]
+    lines += [
+        f"| {h['user_id']} | {h['status']} | {h.get('flow_run_id') or h.get('message') or ''} |"
+        for h in handled
+    ]
+    if not handled:
+        lines = ["No onboarding job was waiting as New."]
+    lines += ["", *steps_table([o.as_dict() for o in post])]
+    publish(
+        "dispatch-onboardings",
+        f"Dispatch: {len(handled)} onboarding job(s)",
+        lines,
+        f"{len(handled)} onboarding job(s) dispatched",
+    )
     return handled
 
 

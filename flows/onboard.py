@@ -31,7 +31,8 @@ from agentsync import agents, jobs
 from dlt_pipelines import registry
 from flows.locks import agent_lock, onboarding_slot
 from flows.post import dbt_build, health_and_alerts, quality_steps, report_post_steps
-from flows.runner import StepOutcome, emit, error_text, run_steps
+from flows.reporting import gate_section, gate_summary, publish, steps_table
+from flows.runner import StepOutcome, emit, error_text, report_step, run_steps
 
 POST_STEPS = (("dbt.build", "dbt"), ("quality.gate", "quality"))
 
@@ -75,6 +76,7 @@ def run_onboarding(user_id: int, flow_run_id: str | None = None) -> dict[str, An
         raise
     if result["ran"]:
         result["post"] = _health_and_alerts(user_id, progress.gate)
+        result["gate"] = gate_summary(progress.gate)
     return result
 
 
@@ -121,16 +123,7 @@ def _onboard_locked(user_id: int, flow_run_id: str | None, progress: _Progress) 
             jobs.step_running(job_id, "dbt.build")
             build = dbt_build(loaded)
             _record(job_id, build)
-            emit(
-                event="step_finished",
-                user_id=user_id,
-                step=build.key,
-                source="dbt",
-                status=build.status,
-                rows=build.rows,
-                seconds=build.seconds,
-                error=build.error,
-            )
+            report_step(build, user_id)
             jobs.step_running(job_id, "quality.gate")
             if build.status == "failed":
                 gate = StepOutcome(
@@ -143,15 +136,7 @@ def _onboard_locked(user_id: int, flow_run_id: str | None, progress: _Progress) 
                 gate = quality_steps([user_id], "onboarding")[0]
             progress.gate = gate
             _record(job_id, gate)
-            emit(
-                event="step_finished",
-                user_id=user_id,
-                step=gate.key,
-                source="quality",
-                status=gate.status,
-                seconds=gate.seconds,
-                error=gate.error,
-            )
+            report_step(gate, user_id)
         except BaseException as err:
             jobs.fail_job(job_id, error_text(err))
             emit(event="job_finished", user_id=user_id, job_id=job_id, status="Error")
@@ -168,7 +153,7 @@ def _onboard_locked(user_id: int, flow_run_id: str | None, progress: _Progress) 
         }
 
 
-@flow(name="onboard-user", log_prints=False)
+@flow(name="onboard-user", flow_run_name="onboard-{user_id}", log_prints=False)
 def onboard_user(user_id: int) -> dict[str, Any]:
     """Onboard one agent: every connected source's history, the dbt build, the quality gate.
 
@@ -180,4 +165,21 @@ def onboard_user(user_id: int) -> dict[str, Any]:
     """
     result = run_onboarding(int(user_id), flow_run.id)
     get_run_logger().info("agent %s onboarding %s", user_id, result["status"])
+    _publish(result)
     return result
+
+
+def _publish(result: dict[str, Any]) -> None:
+    """The run's artifact: the job's steps, then health/alerts, then the gate's verdict."""
+    user_id = result["user_id"]
+    lines = [f"Job {result['job_id']}: **{result['status']}**"]
+    if not result["ran"]:
+        lines.append(f"\nNothing ran: {result['message'] or 'the job was already final'}.")
+    lines += ["", *steps_table([*result["steps"], *result.get("post", [])])]
+    lines += gate_section(result.get("gate"))
+    publish(
+        f"onboard-{user_id}",
+        f"Onboarding of agent {user_id}: {result['status']}",
+        lines,
+        f"agent {user_id} onboarding {result['status']}",
+    )

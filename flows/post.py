@@ -21,7 +21,7 @@ from typing import Any
 
 from agentsync.transform import PROJECT_DIR, run_dbt
 from flows.locks import dbt_lock
-from flows.runner import StepOutcome, emit, error_text
+from flows.runner import StepOutcome, error_text, report_step
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +91,11 @@ def dbt_build(sources: Iterable[str]) -> StepOutcome:
     seconds = time.monotonic() - started
     models = sum(1 for r in result.results if str(r.get("node", "")).startswith("model."))
     if result.success:
-        return StepOutcome("dbt.build", "dbt", "done", rows=models, seconds=seconds)
+        return StepOutcome("dbt.build", "dbt", "done", rows=models, seconds=seconds, unit="models")
     detail = "; ".join(result.failures[:5]) or "dbt build failed (see dbt logs)"
-    return StepOutcome("dbt.build", "dbt", "failed", rows=models, error=detail, seconds=seconds)
+    return StepOutcome(
+        "dbt.build", "dbt", "failed", rows=models, error=detail, seconds=seconds, unit="models"
+    )
 
 
 def _quality(name: str) -> Any | None:
@@ -207,6 +209,7 @@ def health_and_alerts(gate: StepOutcome | None = None) -> list[StepOutcome]:
         "quality",
         "done",
         rows=len(problems),
+        unit="problems",
         seconds=time.monotonic() - started,
         detail=f"{report.as_dict()['status']}: {len(problems)} problem(s)"
         + (" — " + "; ".join(p.message for p in problems[:3]) if problems else ""),
@@ -233,6 +236,7 @@ def health_and_alerts(gate: StepOutcome | None = None) -> list[StepOutcome]:
         "quality",
         "failed" if undelivered else "done",
         rows=len(events),
+        unit="alert messages",
         seconds=time.monotonic() - started,
         error=f"{len(undelivered)} alert(s) not delivered" if undelivered else None,
         detail=f"{len(events)} alert message(s)",
@@ -257,17 +261,6 @@ def quality_steps(user_ids: list[int] | None, kind: str) -> list[StepOutcome]:
 
 
 def report_post_steps(outcomes: Iterable[StepOutcome], user_id: int | None = None) -> None:
-    """Emit a ``step_finished`` event per outcome and log the failed ones as warnings."""
+    """Report each outcome (``step_finished`` event, one log line; failed ones as warnings)."""
     for o in outcomes:
-        emit(
-            event="step_finished",
-            user_id=user_id,
-            step=o.key,
-            source=o.source,
-            status=o.status,
-            rows=o.rows,
-            seconds=o.seconds,
-            error=o.error,
-        )
-        if o.status == "failed":
-            log.warning("%s failed%s: %s", o.key, f" (agent {user_id})" if user_id else "", o.error)
+        report_step(o, user_id)

@@ -26,10 +26,12 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import text
 
-from agentsync import db
-from dlt_pipelines.common import EntityResult, RunKind, StepSpec
+from agentsync import console, db
+from agentsync.errors import IntegrationError
+from dlt_pipelines.common import EntityResult, RunKind, StepSpec, integration_error_behind
 
 log = logging.getLogger(__name__)
+console.apply()  # Prefect's console handlers exist now: from the CLI they print no tracebacks
 Listener = Callable[[dict[str, Any]], None]
 _listeners: list[Listener] = []
 
@@ -61,6 +63,8 @@ class StepOutcome:
     seconds: float = 0.0
     entities: list[EntityResult] = field(default_factory=list)
     detail: str | None = None  # a summary that is not an error (e.g. where Data Docs are)
+    unit: str = "rows"  # what ``rows`` counts: rows loaded, dbt models built, problems, messages
+    vendor_error: bool = False  # failed because a vendor API refused or failed (IntegrationError)
 
     def as_dict(self) -> dict[str, Any]:
         """The outcome as flow results report it (JSON-safe, seconds rounded)."""
@@ -69,10 +73,56 @@ class StepOutcome:
             "source": self.source,
             "status": self.status,
             "rows": self.rows,
+            "unit": self.unit,
             "error": self.error,
+            "vendor_error": self.vendor_error,
             "detail": self.detail,
             "seconds": round(self.seconds, 3),
         }
+
+
+def run_logger() -> logging.Logger | logging.LoggerAdapter:
+    """The Prefect run's logger inside a flow or task run (its lines reach the run's log in the
+    UI), else this module's logger."""
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    if FlowRunContext.get() is None and TaskRunContext.get() is None:
+        return log
+    from prefect import get_run_logger
+
+    return get_run_logger()
+
+
+def step_line(outcome: StepOutcome, user_id: int | None = None) -> str:
+    """One line for a finished step: ``agent 101 fub.people done: 1,234 rows in 12.3 s``."""
+    who = f"agent {user_id} " if user_id is not None else ""
+    counted = f"{outcome.rows:,} {outcome.unit} in " if outcome.rows is not None else ""
+    line = f"{who}{outcome.key} {outcome.status}: {counted}{outcome.seconds:.1f} s"
+    if outcome.error:
+        line += f" — {outcome.error}"
+    elif outcome.detail:
+        line += f" — {outcome.detail}"
+    return line
+
+
+def report_step(outcome: StepOutcome, user_id: int | None = None) -> None:
+    """Tell the listeners (``step_finished``) and the run's log that a step finished.
+
+    One line per step with its rows and seconds; a failed step is a warning.
+    """
+    emit(
+        event="step_finished",
+        user_id=user_id,
+        step=outcome.key,
+        source=outcome.source,
+        status=outcome.status,
+        rows=outcome.rows,
+        unit=outcome.unit,
+        seconds=outcome.seconds,
+        error=outcome.error,
+    )
+    level = logging.WARNING if outcome.status == "failed" else logging.INFO
+    run_logger().log(level, "%s", step_line(outcome, user_id))
 
 
 def error_text(err: BaseException) -> str:
@@ -194,23 +244,19 @@ def run_steps(
             except Exception as err:
                 message = error_text(err)
                 outcome = StepOutcome(
-                    spec.key, spec.source, "failed", None, message, time.monotonic() - started
+                    spec.key,
+                    spec.source,
+                    "failed",
+                    None,
+                    message,
+                    time.monotonic() - started,
+                    vendor_error=isinstance(integration_error_behind(err), IntegrationError),
                 )
                 _record_gap(kind, user_id, spec.source, flow_run_id, since, "failed", message)
-                # every failure is visible in the run's log too, not only in the ops tables
-                log.warning("agent %s step %s failed: %s", user_id, spec.key, message)
         outcomes[spec.key] = outcome
         ordered.append(outcome)
         if on_end:
             on_end(outcome)
-        emit(
-            event="step_finished",
-            user_id=user_id,
-            step=outcome.key,
-            source=outcome.source,
-            status=outcome.status,
-            rows=outcome.rows,
-            seconds=outcome.seconds,
-            error=outcome.error,
-        )
+        # every step, failed ones as warnings, is visible in the run's log, not only in ops tables
+        report_step(outcome, user_id)
     return ordered

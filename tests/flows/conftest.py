@@ -10,6 +10,7 @@ the real sources over the sandbox (``dlt_pipelines.registry``).
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import threading
@@ -134,3 +135,42 @@ def prefect_api() -> None:
         return 1
 
     assert warm_up() == 1
+
+
+@pytest.fixture
+def run_logs_at_info(monkeypatch):
+    """The suite runs Prefect (and so prefect-dbt) at WARNING; these tests read the run's INFO
+    lines, dbt's included."""
+    monkeypatch.setenv("DBT_LOG_LEVEL", "info")
+    loggers = [logging.getLogger(n) for n in ("prefect.flow_runs", "prefect.task_runs")]
+    before = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.INFO)  # setLevel, not the attribute: it clears logging's level cache
+    yield
+    for lg, level in zip(loggers, before, strict=True):
+        lg.setLevel(level)
+
+
+def prefect_client():
+    from prefect.client.orchestration import get_client
+
+    return get_client(sync_client=True)
+
+
+def run_logs(flow_run_id) -> list[tuple[int, str]]:
+    """(level, message) of every log line of a flow run and its task runs, as the UI has them."""
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler().flush()
+    out: list[tuple[int, str]] = []
+    with prefect_client() as client:
+        while True:  # the API answers in pages of at most 200
+            page = client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])),
+                limit=200,
+                offset=len(out),
+            )
+            out += [(entry.level, entry.message) for entry in page]
+            if len(page) < 200:
+                return out

@@ -21,6 +21,7 @@ from sqlalchemy import text
 from agentsync import agents, db, jobs
 from bench import kill_trial
 from dlt_pipelines import registry
+from tests.flows.conftest import run_logs
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +39,9 @@ def _need_sources(*names: str) -> None:
         pytest.fail(f"sources not built yet: {', '.join(missing)}")
 
 
-def test_partial_on_refused_credential_then_complete(sandbox_env, sandbox_server, prefect_api):
+def test_partial_on_refused_credential_then_complete(
+    sandbox_env, sandbox_server, prefect_api, run_logs_at_info
+):
     from flows.onboard import onboard_user
 
     _need_sources("fub", "skyslope", "qualia")
@@ -47,8 +50,16 @@ def test_partial_on_refused_credential_then_complete(sandbox_env, sandbox_server
     creds["skyslope"] = dict(creds["skyslope"], access_secret="as_wrong")
     agents.add_agent(AGENT, spec["name"], creds)
 
-    result = onboard_user(AGENT)
+    state = onboard_user(AGENT, return_state=True)
+    result = state.result()
     assert result["status"] == "Partial"
+    # What the Prefect UI shows of the run: its name, a line per step, dbt's lines without the
+    # terminal colour codes dbt writes at a terminal.
+    logs = "\n".join(m for _, m in run_logs(state.state_details.flow_run_id))
+    assert f"agent {AGENT} fub.people done: " in logs
+    assert f"agent {AGENT} dbt.build done: " in logs and " models in " in logs
+    assert " START sql " in logs  # dbt's own node lines reached the run's log...
+    assert "\x1b[" not in logs  # ...without ANSI escapes
     steps = {s.step: s for s in jobs.get_job(AGENT).steps}
     sky = [s for k, s in steps.items() if k.startswith("skyslope.")]
     assert sky and all(s.status == "failed" and s.error for s in sky)
