@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import text
 
 from agentsync import db
-from agentsync.crypto import decrypt_json, encrypt_json
-from agentsync.errors import ConflictError, InvalidInputError, NotFoundError
+from agentsync.crypto import decrypt_json, encrypt_json, load_key
+from agentsync.errors import ConflictError, InvalidInputError, NotFoundError, SettingError
 
 # Which fields each integration's credential must (or may) carry. FUB takes either an API key
 # or OAuth tokens (access + refresh; client id/secret let us refresh).
@@ -216,3 +217,42 @@ def get_credentials(user_id: int, integration: str) -> dict[str, str]:
     if token is None:
         raise NotFoundError(f"agent {user_id} has no {integration} credentials")
     return decrypt_json(token)
+
+
+def check_key_reads_credentials(user_ids: list[int] | None = None) -> None:
+    """Fail before any work when the encryption key reads none of these agents' credentials.
+
+    A key that decrypts no stored credential at all is a wrong setting (a changed
+    ``AGENTSYNC_ENCRYPTION_KEY``, a data dir copied without its ``secret.key``): one line, exit 2.
+    A key that reads some but not all is not a setting problem; the agents it cannot read fail
+    their steps, each saying why.
+
+    Raises:
+        SettingError: no credential of these agents (default: all) decrypts.
+    """
+    db.ensure_ready()
+    with db.begin() as conn:
+        tokens = (
+            conn.execute(
+                text(
+                    "select secret from ops.credentials"
+                    + ("" if user_ids is None else " where user_id = any(:u)")
+                ),
+                {} if user_ids is None else {"u": list(user_ids)},
+            )
+            .scalars()
+            .all()
+        )
+    if not tokens:
+        return
+    fernet = Fernet(load_key())
+    for token in tokens:
+        try:
+            fernet.decrypt(bytes(token))
+            return
+        except InvalidToken:
+            continue
+    raise SettingError(
+        f"AGENTSYNC_ENCRYPTION_KEY decrypts none of the {len(tokens)} stored credential(s) "
+        "(was the key changed, or the data dir copied without its secret.key?)"
+    )

@@ -10,6 +10,7 @@ on stderr, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -17,6 +18,8 @@ import sys
 import typer
 
 from agentsync.commands import REGISTRARS
+from agentsync.commands.output import json_only_stdout
+from agentsync.console import hide_tracebacks
 from agentsync.errors import AgentsyncError
 
 app = typer.Typer(
@@ -37,6 +40,7 @@ def _root(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if not verbose:
+        hide_tracebacks()  # the command's own output says what failed; -v shows tracebacks
         # Library chatter that is not actionable for an operator (dlt's "column received no data"
         # hints, GX's float-serialisation notes); --verbose shows it again.
         os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
@@ -50,8 +54,10 @@ for register in REGISTRARS:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app, turning known errors into one line + exit code."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        app(args=argv, standalone_mode=True)
+        with json_only_stdout() if "--json" in args else contextlib.nullcontext():
+            app(args=args, standalone_mode=True)
     except AgentsyncError as err:
         typer.echo(f"agentsync: error: {err}", err=True)
         sys.exit(err.exit_code)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import typer
 
-from agentsync import db, jobs
+from agentsync import agents, db, jobs
 from agentsync.commands.output import emit_json, table
+from agentsync.locks import agent_lock
 
 
 def _fmt_seconds(value: float | None) -> str:
@@ -76,8 +77,12 @@ def register(app: typer.Typer) -> None:
 
         if user_id is not None:
             jobs.create_job(user_id)
+            agents.check_key_reads_credentials([user_id])
+            with agent_lock(user_id):  # another run has it: one line (exit 5) before Prefect
+                pass
             results = [onboard_user(user_id)]
         else:
+            agents.check_key_reads_credentials(jobs.new_job_user_ids(10_000))
             results = dispatch_once(limit=10_000)
         if as_json:
             emit_json(results)

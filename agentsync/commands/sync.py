@@ -9,7 +9,7 @@ import threading
 
 import typer
 
-from agentsync import db
+from agentsync import agents, db
 from agentsync.commands.output import emit_json, table
 from agentsync.transform import target_dir
 
@@ -31,6 +31,16 @@ def serve_dir(directory: str, port: int) -> http.server.ThreadingHTTPServer:
     return server
 
 
+def sync_exit_code(result: dict) -> int:
+    """The exit code of a sync: 0 nothing failed; 6 some loads failed and every failed load
+    failed because a vendor API refused or failed (a refused key, a vendor error that outlasted
+    its retries), whatever the gate then said about the missing data; else 1 (the work failed)."""
+    loads = [o for outs in result["agents"].values() for o in outs if o["status"] == "failed"]
+    if loads and all(o.get("vendor_error") for o in loads):
+        return 6
+    return 1 if result["failed"] else 0
+
+
 def register(app: typer.Typer) -> None:
     @app.command("sync")
     def sync(
@@ -42,7 +52,9 @@ def register(app: typer.Typer) -> None:
         db.ensure_ready()
         from flows.daily_sync import chosen_agents, daily_sync
 
-        chosen_agents(user_id or None, source or None)  # a bad request fails before Prefect starts
+        # a bad request or a wrong key fails in one line before Prefect starts
+        chosen = chosen_agents(user_id or None, source or None)
+        agents.check_key_reads_credentials([a.user_id for a in chosen])
         result = daily_sync(user_ids=user_id or None, sources=source or None)
         if as_json:
             emit_json(result)
@@ -56,8 +68,13 @@ def register(app: typer.Typer) -> None:
                 for o in result["post"]
             ]
             table("daily sync", ["agent", "step", "state", "rows", "took", "error / reason"], rows)
-        if result["failed"]:
-            raise typer.Exit(1)
+        code = sync_exit_code(result)
+        if code:
+            why = " (every failed load: the vendor refused or failed)" if code == 6 else ""
+            typer.echo(
+                f"agentsync: error: daily sync: {result['failed']} failed step(s){why}", err=True
+            )
+            raise typer.Exit(code)
 
     @app.command("deploy")
     def deploy(
