@@ -99,7 +99,8 @@ class _Display:
             self.progress.update(self.tasks[user], description=f"agent {user}: {event['step']} …")
         elif event["event"] == "step_finished":
             mark = {"done": "✓", "failed": "✗", "skipped": "-"}.get(event["status"], "?")
-            rows = f" {event['rows']} rows" if event.get("rows") is not None else ""
+            unit = event.get("unit") or "rows"
+            rows = f" {event['rows']:,} {unit}" if event.get("rows") is not None else ""
             who = f"agent {user}" if user is not None else "all agents"
             self.progress.console.print(
                 f"  {mark} {who}: {event['step']} {event['status']}{rows}"
@@ -221,7 +222,74 @@ def _print_results(
     )
     for o in sync["post"]:
         extra = o.get("error") or o.get("detail") or ""
-        console.print(f"  {o['step']}: {o['status']} ({o['seconds']:.1f}s) {extra}")
+        counted = f"{o['rows']:,} {o.get('unit') or 'rows'}, " if o.get("rows") is not None else ""
+        console.print(f"  {o['step']}: {o['status']} ({counted}{o['seconds']:.1f}s) {extra}")
+    _print_marts_and_gate(user_ids, sync.get("gate"))
+
+
+# The marts an agent's summary counts: (schema.table, what a row is).
+MAIN_MARTS = [
+    ("marts.people", "FUB people"),
+    ("marts.deals", "FUB deals"),
+    ("marts.rezen_transactions", "reZEN transactions"),
+    ("marts.skyslope_sales", "SkySlope sales"),
+    ("marts.title_orders", "Qualia title orders"),
+    ("marts.transactions", "unified transactions"),
+]
+
+
+def mart_counts(user_ids: list[int]) -> dict[int, dict[str, int | None]]:
+    """Per agent, the rows each main mart holds for it (None: the mart is not built)."""
+    out: dict[int, dict[str, int | None]] = {u: {} for u in user_ids}
+    with db.begin() as conn:
+        for relation, label in MAIN_MARTS:
+            exists = conn.execute(text("select to_regclass(:r)"), {"r": relation}).scalar()
+            got: dict[int, int] = {}
+            if exists:
+                got = dict(
+                    conn.execute(
+                        text(f"select user_id, count(*) from {relation} group by user_id")
+                    ).all()
+                )
+            for u in user_ids:
+                out[u][label] = got.get(u, 0) if exists else None
+    return out
+
+
+def _print_marts_and_gate(user_ids: list[int], gate: dict[str, Any] | None) -> None:
+    """Per agent: rows in the main marts, and how many failing gate checks name the agent."""
+    counts = mart_counts(user_ids)
+    table = Table(title="agentsync demo — rows per agent in the main marts")
+    table.add_column("agent")
+    for _, label in MAIN_MARTS:
+        table.add_column(label, justify="right")
+    table.add_column("failing gate checks", justify="right")
+    checks = (gate or {}).get("checks") or []
+    for u in user_ids:
+        failing = sum(
+            1
+            for c in checks
+            if c["verdict"] in ("fail", "error") and any(a["user_id"] == u for a in c["agents"])
+        )
+        row = [
+            "-" if counts[u][label] is None else f"{counts[u][label]:,}" for _, label in MAIN_MARTS
+        ]
+        table.add_row(str(u), *row, str(failing))
+    console.print(table)
+    if gate is None:
+        console.print("[bold]quality gate[/] did not run")
+        return
+    n = {
+        v: sum(c["verdict"] == v for c in checks) for v in ("pass", "fail", "warn", "error", "skip")
+    }
+    verdict = "passed" if gate["success"] else "FAILED"
+    console.print(
+        f"[bold]quality gate[/] {verdict}: {n['pass']} checks passed, {n['fail']} failed, "
+        f"{n['warn']} warnings, {n['error']} could not run, {n['skip']} dbt tests skipped "
+        "(models not built)"
+    )
+    for line in gate.get("failures") or []:
+        console.print(f"  FAIL {line}")
 
 
 def _print_data_docs() -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import typer
 
-from agentsync.commands.output import emit_json, table
+from agentsync.commands.output import emit_json, emit_json_text, table
 
 
 def register(app: typer.Typer) -> None:
@@ -48,17 +48,7 @@ def register(app: typer.Typer) -> None:
         _require_agents(user_id)
         result = run_quality_gate(user_id or None, dbt_args=None if skip_dbt else ("test",))
         if as_json:
-            emit_json(
-                {
-                    "success": result.success,
-                    "failures": result.failures,
-                    "warnings": [w.line for w in result.warnings],
-                    "skipped": [{"test": t.name, "reason": t.reason} for t in result.skipped],
-                    "drift": [d.as_dict() for d in result.drift],
-                    "new_columns": [c.as_dict() for c in result.new_columns],
-                    "data_docs_path": result.data_docs_path,
-                }
-            )
+            emit_json(result.as_dict())
         else:
             for c in result.new_columns:
                 typer.echo(f"INFO new raw column {c.line}")
@@ -167,7 +157,7 @@ def register(app: typer.Typer) -> None:
             mapping=mapping,
         )
         if as_json:
-            typer.echo(rows_json(rows))
+            emit_json_text(rows_json(rows))
         else:
             legacy = any(r.legacy is not None for r in rows)
             cols = ["user", "entity", "reported", "raw ids", "raw rows", "final", "excluded", "gap"]

@@ -7,6 +7,7 @@ import time
 
 import typer
 
+from agentsync.commands.output import emit_json
 from agentsync.errors import InvalidInputError
 
 
@@ -41,7 +42,7 @@ def register(app: typer.Typer) -> None:
             "agents": running.sandbox.demo_agents(),
         }
         if as_json:
-            typer.echo(json.dumps(info, indent=2))
+            emit_json(info)
         else:
             typer.echo(f"sandbox serving on {running.url} (seed {seed}, scale {scale})")
             typer.echo("point agentsync at it with:")

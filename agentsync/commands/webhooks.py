@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 
+from agentsync.commands.output import emit_json
 from agentsync.errors import InvalidInputError
 
 
@@ -53,7 +52,7 @@ def register(app: typer.Typer) -> None:
         counts = process_pending(user_id)
         if transform and counts["processed"]:
             transform_fub()
-        typer.echo(json.dumps(counts))
+        emit_json(counts, indent=None)
 
     @grp.command("replay")
     def replay_cmd(
@@ -70,7 +69,7 @@ def register(app: typer.Typer) -> None:
             raise InvalidInputError("--status must be failed or processed")
         db.ensure_ready()
         n = replay(user_id, status)
-        typer.echo(json.dumps({"requeued": n}))
+        emit_json({"requeued": n}, indent=None)
 
     @grp.command("register")
     def register_cmd(
@@ -86,6 +85,6 @@ def register(app: typer.Typer) -> None:
         if not callback_root.startswith(("http://", "https://")):
             raise InvalidInputError("--callback-root must be an http(s) URL")
         subs = register_webhooks(user_id, callback_root, event or DEFAULT_EVENTS)
-        typer.echo(json.dumps(subs, indent=2))
+        emit_json(subs)
 
     app.add_typer(grp, name="webhooks")

@@ -22,12 +22,13 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agentsync import db
-from agentsync.errors import AgentsyncError, SettingError
+from agentsync.errors import AgentsyncError, DatabaseError, SettingError
 from agentsync.quality import gx
 from agentsync.quality.drift import FieldDrift, NewColumn, check_drift
-from agentsync.quality.gx import FailedCheck
+from agentsync.quality.gx import CheckResult, FailedCheck
 from agentsync.settings import Settings, get_settings
 from dlt_pipelines.common import EntitySpec
 
@@ -69,6 +70,23 @@ class GateResult:
     drift: list[FieldDrift] = field(default_factory=list)
     #: information only: raw columns dlt added after creating the table that no model reads
     new_columns: list[NewColumn] = field(default_factory=list)
+    #: every check that ran, passed or not (GX expectations, drift, dbt tests), for ``--json``
+    results: list[CheckResult] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The gate as ``agentsync quality-gate --json`` prints it."""
+        verdicts = [r.verdict for r in self.results]
+        return {
+            "success": self.success,
+            "summary": {v: verdicts.count(v) for v in ("pass", "fail", "warn", "error", "skip")},
+            "checks": [r.as_dict() for r in self.results],
+            "failures": self.failures,
+            "warnings": [w.line for w in self.warnings],
+            "skipped": [{"test": t.name, "reason": t.reason} for t in self.skipped],
+            "drift": [d.as_dict() for d in self.drift],
+            "new_columns": [c.as_dict() for c in self.new_columns],
+            "data_docs_path": self.data_docs_path,
+        }
 
 
 # --- which dbt tests can run -----------------------------------------------------------------
@@ -219,11 +237,14 @@ def run_quality_gate(
     Raises:
         SettingError: a quality setting is wrong (e.g. an unknown entity in
             ``AGENTSYNC_MAX_RECORD_AGE_HOURS_BY_ENTITY``).
+        DatabaseError: the database cannot be reached.
     """
     s = settings or get_settings()
+    db.ensure_ready(s)  # an unreachable database fails the run, it is not a failing check
     checks: list[FailedCheck] = []
     warnings: list[FailedCheck] = []
     skipped: list[SkippedTest] = []
+    results: list[CheckResult] = []
     docs: str | None = None
     try:
         outcome = gx.run_checkpoint(
@@ -231,15 +252,18 @@ def run_quality_gate(
         )
         checks += outcome.checks
         warnings += outcome.warnings
+        results += outcome.results
         docs = outcome.data_docs_path
         if not outcome.success and not outcome.checks:
             line = "gx checkpoint failed without a failing expectation (see Data Docs)"
             checks.append(FailedCheck("gx checkpoint", [], line))
-    except SettingError:
+    except (SettingError, DatabaseError):  # a wrong setting or no database: not a check result
         raise
     except AgentsyncError as err:
         checks.append(FailedCheck("gx context", [], f"gx: {err}"))
+        results.append(_error_result("gx", f"gx: {err}"))
     drift, new_columns = _drift(user_ids, entities, s, checks, warnings)
+    results += [_drift_result(d) for d in drift]
     if dbt_args:
         from agentsync.transform import run_dbt
 
@@ -250,6 +274,13 @@ def run_quality_gate(
             for t in skipped:
                 log.info("quality gate: %s", t.line)
         res = run_dbt(args, s, raise_on_failure=False)
+        results += [_dbt_result(r) for r in res.results if str(r["node"]).startswith("test.")]
+        results += [
+            CheckResult(
+                "dbt", t.name.removeprefix("dbt "), "dbt_test", t.name, "skip", error=t.reason
+            )
+            for t in skipped
+        ]
         # a dbt failure reads "<node>: <status>: <message>"; the node is the stable name
         checks += [FailedCheck(f"dbt {f.split(': ')[0]}", [], f"dbt {f}") for f in res.failures]
         if not res.success and not res.failures:
@@ -272,6 +303,45 @@ def run_quality_gate(
         skipped=skipped,
         drift=drift,
         new_columns=new_columns,
+        results=results,
+    )
+
+
+def _error_result(source: str, line: str) -> CheckResult:
+    """A check that could not run (a broken context, a view that is not built)."""
+    return CheckResult(source, "*", "error", line, "error", error=line)
+
+
+def _drift_result(d: FieldDrift) -> CheckResult:
+    return CheckResult(
+        source=d.source,
+        entity=d.entity,
+        kind="drift",
+        check=d.name.removeprefix(f"drift {d.key} "),
+        verdict="fail" if d.severity == "error" else "warn",
+        column=d.column,
+        agents=[
+            {
+                "user_id": a.user_id,
+                "observed": {"newest_rows": a.new_rows, "newest_populated": a.new_populated},
+            }
+            for a in d.agents
+        ],
+        observed=d.line,
+    )
+
+
+def _dbt_result(r: dict[str, Any]) -> CheckResult:
+    """A dbt test node's result (``pass``, ``fail``, ``warn``, ``error``, ``skipped``)."""
+    status = str(r.get("status") or "")
+    verdict = {"success": "pass", "skipped": "skip", "runtime error": "error"}.get(status, status)
+    return CheckResult(
+        source="dbt",
+        entity=str(r["node"]),
+        kind="dbt_test",
+        check=str(r["node"]).split(".")[-1],
+        verdict=verdict,
+        observed=r.get("message") if verdict != "pass" else None,
     )
 
 

@@ -364,14 +364,62 @@ class FailedCheck:
 
 
 @dataclass
+class CheckResult:
+    """One check as the gate's JSON lists it, passed or not.
+
+    ``source``/``entity`` say what was checked (``dbt`` and the test node for dbt tests),
+    ``kind`` which check (``count``, ``sync``, ``record_age``, ``record_future``, ``drift``,
+    ``dbt_test``, ...), ``column`` the checked value, ``threshold`` its allowed range, ``verdict``
+    ``pass`` / ``fail`` / ``warn`` / ``error``, and ``agents`` each failing agent with the
+    observed value (empty when the check passed or is not per agent).
+    """
+
+    source: str
+    entity: str
+    kind: str
+    check: str
+    verdict: str
+    column: str | None = None
+    threshold: dict[str, Any] = field(default_factory=dict)
+    agents: list[dict[str, Any]] = field(default_factory=list)
+    observed: Any = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "entity": self.entity,
+            "kind": self.kind,
+            "check": self.check,
+            "column": self.column,
+            "threshold": self.threshold,
+            "verdict": self.verdict,
+            "agents": self.agents,
+            "observed": self.observed,
+            "error": self.error,
+        }
+
+
+@dataclass
 class CheckpointOutcome:
-    """``checks`` fail the gate; ``warnings`` (record age, by default) are reported only."""
+    """``checks`` fail the gate; ``warnings`` (record age, by default) are reported only;
+    ``results`` lists every expectation, passed or not."""
 
     success: bool
     failures: list[str] = field(default_factory=list)
     data_docs_path: str | None = None
     checks: list[FailedCheck] = field(default_factory=list)
     warnings: list[FailedCheck] = field(default_factory=list)
+    results: list[CheckResult] = field(default_factory=list)
+
+
+# what each checked column means, for the kind and the human line
+_COLUMN_KIND = {
+    "unexplained_gap": ("count", "unexplained gap of {v:g} row(s)"),
+    "missing_in_mart": ("count", "{v:g} raw id(s) not in the final table"),
+    "synced_ok": ("sync", ""),
+    "sync_age_hours": ("sync", "last successful sync {v:.0f} h ago"),
+}
 
 
 @contextmanager
@@ -434,9 +482,41 @@ def _unexpected_values(result: Any) -> list[float]:
     return values
 
 
-def _observed(kind: str, result: Any, threshold: tuple[float, str] | None) -> str:
-    """The observed value (and threshold) of a failing freshness expectation, for its line."""
+def _bounds(result: Any, params: dict[str, float]) -> dict[str, Any]:
+    """The expectation's allowed range (``min``/``max``, parameters resolved) or value set."""
+    kwargs = dict(result.expectation_config.kwargs or {})
+    out: dict[str, Any] = {}
+    for key, name in (("min_value", "min"), ("max_value", "max")):
+        value = kwargs.get(key)
+        if isinstance(value, dict) and "$PARAMETER" in value:
+            value = params.get(value["$PARAMETER"])
+        if value is not None:
+            out[name] = value
+    if kwargs.get("value_set") is not None:
+        out["in"] = list(kwargs["value_set"])
+    return out
+
+
+def _observed(
+    kind: str,
+    result: Any,
+    threshold: tuple[float, str] | None,
+    params: dict[str, float] | None = None,
+) -> str:
+    """The observed value and the threshold of a failing expectation, for its line."""
     values = _unexpected_values(result)
+    column = str((result.expectation_config.kwargs or {}).get("column") or "")
+    if column in _COLUMN_KIND and not kind:
+        _, text = _COLUMN_KIND[column]
+        bounds = _bounds(result, params or {})
+        if column == "synced_ok" or not values:  # the check's own name says what failed
+            return ""
+        shown = text.format(v=max(values))
+        if column == "sync_age_hours":
+            return (
+                f": {shown} (threshold {bounds.get('max', 0):g} h, AGENTSYNC_SYNC_AGE_WARN_HOURS)"
+            )
+        return f": {shown} (allowed {bounds.get('max', 0):g})"
     if kind == RECORD_AGE and values and threshold:
         hours, setting = threshold
         return f": newest record {max(values):.0f} h old (threshold {hours:g} h, {setting})"
@@ -446,6 +526,38 @@ def _observed(kind: str, result: Any, threshold: tuple[float, str] | None) -> st
             f"(allowed {FUTURE_SLACK_HOURS:g} h; a time-zone or parsing error)"
         )
     return ""
+
+
+def _agent_values(result: Any) -> list[dict[str, Any]]:
+    """Each failing agent with the value observed for it."""
+    column = (result.expectation_config.kwargs or {}).get("column")
+    by_agent: dict[int, Any] = {}
+    for item in result.result.get("unexpected_index_list") or []:
+        if isinstance(item, dict) and "user_id" in item:
+            by_agent[int(item["user_id"])] = item.get(column)
+    return [{"user_id": u, "observed": v} for u, v in sorted(by_agent.items())]
+
+
+def check_result(result: Any, verdict: str, params: dict[str, float]) -> CheckResult:
+    """A GX expectation result as a :class:`CheckResult`."""
+    cfg = result.expectation_config
+    name = cfg.description or cfg.type
+    key, _, check = name.partition(" ")
+    source, _, entity = key.partition(".")
+    column = (cfg.kwargs or {}).get("column")
+    kind = str((cfg.meta or {}).get("agentsync_check") or _COLUMN_KIND.get(column, ("",))[0])
+    raised = bool(result.exception_info and result.exception_info.get("raised_exception"))
+    return CheckResult(
+        source=source,
+        entity=entity,
+        kind=kind or cfg.type,
+        check=check or name,
+        verdict="error" if raised else verdict,
+        column=column,
+        threshold=_bounds(result, params),
+        agents=[] if verdict == "pass" else _agent_values(result),
+        error=str(result.exception_info.get("exception_message"))[:300] if raised else None,
+    )
 
 
 def _failing_agents(result: Any) -> list[int]:
@@ -514,14 +626,16 @@ def run_checkpoint(
     warn_on_age = s.record_age_severity == "warn"
     checks: list[FailedCheck] = []
     warnings: list[FailedCheck] = []
+    results: list[CheckResult] = []
     with _serialised(s):
         root = _usable_root(root, entities, s, auto_build)
         with db.begin(s) as conn:
             view_errors = refresh_views(conn, entities)
-        checks += [
-            FailedCheck(f"{k}: check view not built", [], f"gx {k}: check view not built: {why}")
-            for k, why in view_errors.items()
-        ]
+        for k, why in view_errors.items():
+            line = f"gx {k}: check view not built: {why}"
+            checks.append(FailedCheck(f"{k}: check view not built", [], line))
+            source, _, entity = k.partition(".")
+            results.append(CheckResult(source, entity, "error", "check view", "error", error=line))
         _set_env(s, user_ids)
         try:
             ctx = gx.get_context(mode="file", project_root_dir=str(root))
@@ -530,12 +644,14 @@ def run_checkpoint(
             first = (str(err).strip().splitlines() or [""])[0][:300]
             line = f"gx checkpoint error: {type(err).__name__}: {first}"
             checks.append(FailedCheck("checkpoint error", [], line))
-            return CheckpointOutcome(False, [c.line for c in checks], None, checks)
+            results.append(CheckResult("gx", "*", "error", "checkpoint", "error", error=line))
+            return CheckpointOutcome(False, [c.line for c in checks], None, checks, [], results)
         finally:
             _set_env(s, None)
     for vr in result.run_results.values():
         for er in vr.results:
             if er.success:
+                results.append(check_result(er, "pass", params))
                 continue
             cfg = er.expectation_config
             meta = cfg.meta or {}
@@ -546,13 +662,15 @@ def run_checkpoint(
             if raised:
                 detail += f" [error: {str(er.exception_info.get('exception_message'))[:200]}]"
             else:
-                detail += _observed(kind, er, thresholds.get(str(meta.get("entity"))))
+                detail += _observed(kind, er, thresholds.get(str(meta.get("entity"))), params)
             name = cfg.description or cfg.type
             check = FailedCheck(name, agents, f"gx {name}{detail}")
             if kind == RECORD_AGE and warn_on_age and not raised:
                 warnings.append(check)
+                results.append(check_result(er, "warn", params))
             else:
                 checks.append(check)
+                results.append(check_result(er, "fail", params))
     for w in warnings:
         log.warning("quality gate warning: %s", w.line)
     index = data_docs_index(s)
@@ -563,4 +681,5 @@ def run_checkpoint(
         data_docs_path=str(index) if index.exists() else None,
         checks=checks,
         warnings=warnings,
+        results=results,
     )

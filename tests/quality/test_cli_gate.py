@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -38,3 +39,21 @@ def test_cli_gate_passes_then_fails_naming_the_check(qenv: dict[str, str]) -> No
         "FAIL gx fub.people freshness: every agent has a successful sync (agents 7)" in bad.stdout
     )
     assert "quality gate: FAILED" in bad.stdout
+
+    # --json: stdout is the JSON object alone (dbt's own log lines go to stderr), and it lists
+    # every check with what was checked, the threshold, the verdict and each failing agent.
+    as_json = _gate(qenv, "--json")
+    assert as_json.returncode == 1, as_json.stderr[-3000:]
+    report = json.loads(as_json.stdout)
+    assert report["success"] is False
+    failed = [c for c in report["checks"] if c["verdict"] == "fail"]
+    synced = next(
+        c for c in failed if (c["source"], c["entity"], c["kind"]) == ("fub", "people", "sync")
+    )
+    assert synced["column"] == "synced_ok" and synced["threshold"] == {"in": [True]}
+    assert synced["agents"] == [{"user_id": 7, "observed": False}]
+    passed = [c for c in report["checks"] if c["verdict"] == "pass"]
+    assert any(c["kind"] == "count" and c["threshold"] == {"min": 0, "max": 0} for c in passed)
+    assert any(c["kind"] == "dbt_test" for c in report["checks"])  # dbt's tests ran, listed too
+    assert report["summary"]["fail"] == len(failed) and report["summary"]["pass"] == len(passed)
+    assert " START " in as_json.stderr or "Running with dbt" in as_json.stderr  # dbt logged there

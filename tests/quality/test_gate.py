@@ -45,12 +45,15 @@ def test_rows_deleted_from_a_mart_fail_the_gate_naming_the_check(
     execute("delete from marts.qtest_widgets where user_id = 2 and widget_id = '2'")
     result = _gate(context)
     assert not result.success
-    assert "gx qtest.widgets count: every raw id is in the final table (agents 2)" in (
-        result.failures
-    )
-    assert any(
-        f.startswith("gx qtest.widgets count: source-reported total") for f in result.failures
-    )
+    # each failure line names the check, the agent, what was observed and what is allowed
+    assert (
+        "gx qtest.widgets count: every raw id is in the final table (agents 2): "
+        "1 raw id(s) not in the final table (allowed 0)"
+    ) in result.failures
+    assert (
+        "gx qtest.widgets count: source-reported total = final + excluded (no unexplained gap) "
+        "(agents 2): unexplained gap of 1 row(s) (allowed 0)"
+    ) in result.failures
     # scoped to an agent whose data is intact, the gate passes
     assert _gate(context, [1]).success
     assert not _gate(context, [2]).success
@@ -79,9 +82,10 @@ def test_removed_agents_keep_counts_but_not_freshness(tiny: TinySource, context:
     result = _gate(context)
     assert result.success, result.failures
     execute("delete from marts.qtest_widgets where user_id = 2 and widget_id = '1'")
-    assert "gx qtest.widgets count: every raw id is in the final table (agents 2)" in (
-        _gate(context).failures
-    )
+    assert (
+        "gx qtest.widgets count: every raw id is in the final table (agents 2): "
+        "1 raw id(s) not in the final table (allowed 0)"
+    ) in _gate(context).failures
 
 
 def test_records_from_the_future_fail_freshness(
@@ -218,7 +222,8 @@ def test_a_stale_sync_still_fails_while_record_age_only_warns(
     result = _gate(context)
     assert not result.success
     assert result.failures == [
-        "gx qtest.widgets freshness: last successful sync within the sync-age threshold (agents 1)"
+        "gx qtest.widgets freshness: last successful sync within the sync-age threshold "
+        "(agents 1): last successful sync 30 h ago (threshold 24 h, AGENTSYNC_SYNC_AGE_WARN_HOURS)"
     ]
     assert [w.name for w in result.warnings] == [
         "qtest.widgets freshness: newest updated_at within the record-age threshold"
