@@ -74,7 +74,7 @@ HISTORY_LOADS = 20
 #: never judged, never listed: dlt's bookkeeping and the agent column every source adds
 _IGNORED = ("user_id",)
 
-STOPPED, DROPPING = "stopped", "dropping"
+STOPPED, DROPPING, RENAMED = "stopped", "dropping", "renamed"
 
 
 @dataclass
@@ -100,6 +100,8 @@ class FieldDrift:
     kind: str
     severity: str  # "error" (fails the gate) or "warn"
     agents: list[AgentField] = field(default_factory=list)
+    #: ``renamed``: the unmapped raw column that carries the field in the rows that lack it
+    replaced_by: str | None = None
 
     @property
     def key(self) -> str:
@@ -112,6 +114,8 @@ class FieldDrift:
     @property
     def name(self) -> str:
         """Stable across runs (what alerts are keyed on)."""
+        if self.kind == RENAMED:
+            return f"drift {self.key} field {self.column} replaced by {self.replaced_by}"
         what = "stopped arriving" if self.kind == STOPPED else "partly missing"
         return f"drift {self.key} field {self.column} {what}"
 
@@ -122,6 +126,13 @@ class FieldDrift:
         old = sum(a.old_rows for a in self.agents)
         old_pct = 100.0 * sum(a.old_populated for a in self.agents) / old if old else 0.0
         agents = ", ".join(str(u) for u in self.user_ids)
+        if self.kind == RENAMED:
+            return (
+                f"drift {self.key} field {self.column}: null in {new_null} of {new} rows of the "
+                f"newest load(s), exactly the rows that carry the unmapped field "
+                f"{self.replaced_by} (a renamed field: map it, e.g. coalesce({self.column}, "
+                f"{self.replaced_by})) (agents {agents})"
+            )
         return (
             f"drift {self.key} field {self.column}: null in {new_null} of {new} rows of the "
             f"newest load(s), populated in {old_pct:.0f}% of earlier rows (agents {agents})"
@@ -411,7 +422,9 @@ def check_table(
     judged += [f"{c}\x1f{k}" for c in records for k in keys]
 
     loads = _recent_loads(conn, spec, user_ids)
-    columns = judged + new_cols
+    # unmapped columns present from the start: only candidates for a field's new name
+    others = [c for c in unmapped if c not in added]
+    columns = judged + new_cols + others
     summary = _summary(conn, table, columns, loads) if columns else {}
 
     found: dict[tuple[str, str], FieldDrift] = {}
@@ -420,12 +433,16 @@ def check_table(
         new, old = _split(loads[user_id], per_load)
         agent_found: list[tuple[str, str, AgentField]] = []
         takeover = False  # a mapped column dlt added later now carries what a stopped one did
+        new_counts: dict[str, int] = {}
+        new_rows = sum(per_load[lid][0] for lid in new)
         for i, col in enumerate(columns):
-            new_rows = sum(per_load[lid][0] for lid in new)
             new_pop = sum(per_load[lid][1][i] for lid in new)
+            new_counts[col] = new_pop
             if col in populated:
                 if new_pop:
                     populated[col][user_id] = new_pop
+                continue
+            if col in others:
                 continue
             counts = AgentField(
                 user_id,
@@ -442,6 +459,20 @@ def check_table(
                 agent_found.append((col, kind, counts))
         if takeover:  # the change is mapped already (e.g. coalesce(name, full_name))
             continue
+        plain = [c for c in judged if "\x1f" not in c]
+        renamed = _renamed(
+            conn, table, user_id, new, new_rows, new_counts, plain, new_cols + others
+        )
+        for col, replacement in renamed.items():
+            counts = AgentField(user_id, new_rows, new_counts[col], 0, 0, new)
+            item = found.setdefault(
+                (col, RENAMED),
+                FieldDrift(
+                    spec.source, spec.entity, table, col, RENAMED, severity, [], replacement
+                ),
+            )
+            item.agents.append(counts)
+        agent_found = [f for f in agent_found if f[0] not in renamed]  # one report per field
         for col, kind, counts in agent_found:
             sev = severity if kind == STOPPED else "warn"
             item = found.setdefault(
@@ -456,6 +487,53 @@ def check_table(
     for col in records:
         report.new_columns += _new_json_keys(conn, table, col, set(keys), loads, summary)
     return report
+
+
+def _renamed(
+    conn: Connection,
+    table: str,
+    user_id: int,
+    new: list[str],
+    new_rows: int,
+    new_counts: dict[str, int],
+    mapped: Sequence[str],
+    unmapped: Sequence[str],
+) -> dict[str, str]:
+    """Mapped columns that a field under a new name replaced in part of the new loads.
+
+    Needs no history, so it also holds for an onboarding whose first pages came under the old
+    name and later ones under the new (or the reverse): a mapped column populated in at least
+    :data:`MIN_NEW_ROWS` new rows and null in at least as many, and an unmapped column populated
+    in exactly the rows where the mapped one is null (the same count, never both in one row, so
+    every row has one of the two). Two unrelated sparse fields that partition the rows exactly
+    would match too; mapping the new name (``coalesce(old, new)``) ends the report.
+    """
+    out: dict[str, str] = {}
+    pairs = [
+        (m, u)
+        for m in mapped
+        if new_counts.get(m, 0) >= MIN_NEW_ROWS and new_rows - new_counts[m] >= MIN_NEW_ROWS
+        for u in unmapped
+        if new_counts.get(u, 0) == new_rows - new_counts[m]
+    ]
+    if not pairs:
+        return out
+    both = ", ".join(
+        f"count(*) filter (where {ident(m, 'column')} is not null "
+        f"and {ident(u, 'column')} is not null)"
+        for m, u in pairs
+    )
+    row = conn.execute(
+        sa.text(
+            f"select {both} from {qtable(table, 'raw table')} "
+            "where user_id = :u and _dlt_load_id = any(:loads)"
+        ),
+        {"u": user_id, "loads": list(new)},
+    ).one()
+    for (m, u), overlap in zip(pairs, row, strict=True):
+        if overlap == 0 and m not in out:
+            out[m] = u
+    return out
 
 
 def _new_json_keys(

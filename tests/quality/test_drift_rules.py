@@ -7,7 +7,7 @@ real dlt loads through ``ops.sync_runs`` and checks what :func:`check_drift` rep
 from __future__ import annotations
 
 from agentsync import db
-from agentsync.quality.drift import DROPPING, STOPPED, check_drift
+from agentsync.quality.drift import DROPPING, RENAMED, STOPPED, check_drift
 from tests.quality.conftest import SPEC, TinySource, execute, widgets
 
 
@@ -121,4 +121,45 @@ def test_a_key_of_a_json_record_that_stops_arriving_is_reported(tiny: TinySource
     )
     # a key the models do not read is not judged, however it changes
     _model_view("id, payload ->> 'status' as status")
+    assert not _drift().fields
+
+
+def test_a_field_renamed_in_part_of_the_first_load_fails_without_history(
+    tiny: TinySource,
+) -> None:
+    """An onboarding whose first pages name the field ``colour`` and later ones ``hue``: there
+    is no earlier load to compare with, but the rows split exactly between the two names."""
+    old_name = widgets(range(6), colour="red")
+    new_name = widgets(range(6, 14), hue="blue")
+    tiny.sync(1, old_name + new_name)
+    _model_view()
+    [renamed] = _drift().fields
+    assert (renamed.column, renamed.kind, renamed.replaced_by) == ("colour", RENAMED, "hue")
+    assert renamed.severity == "error" and renamed.user_ids == [1]
+    assert renamed.name == "drift qtest.widgets field colour replaced by hue"
+    assert renamed.line == (
+        "drift qtest.widgets field colour: null in 8 of 14 rows of the newest load(s), exactly "
+        "the rows that carry the unmapped field hue (a renamed field: map it, e.g. "
+        "coalesce(colour, hue)) (agents 1)"
+    )
+    assert _drift(severity="warn").fields[0].severity == "warn"
+
+    _model_view("id, coalesce(colour, hue) as colour")  # the rename mapped: nothing to report
+    assert not _drift().fields
+
+
+def test_sparse_fields_that_overlap_or_leave_rows_empty_are_not_a_rename(
+    tiny: TinySource,
+) -> None:
+    # an unmapped field in some of the rows that lack colour and one row that has it
+    rows = widgets(range(6), colour="red") + widgets(range(6, 12))
+    for r in rows[5:11]:
+        r["note"] = "x"
+    tiny.sync(1, rows)
+    # and an unmapped field in only some of the rows that lack colour
+    partial = widgets(range(6), colour="red") + widgets(range(6, 12))
+    for r in partial[6:11]:
+        r["remark"] = "y"
+    tiny.sync(2, partial)
+    _model_view()
     assert not _drift().fields
