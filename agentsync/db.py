@@ -364,6 +364,14 @@ def ensure_ready(settings: Settings | None = None) -> str:
     return url
 
 
+def dispose_engines() -> None:
+    """Close every pooled connection this process holds (the engines are made again on use)."""
+    with _lock:
+        for eng in _engines.values():
+            eng.dispose()
+        _engines.clear()
+
+
 def stop_embedded() -> None:
     """Release this process's handle on the embedded server (it stops when the last one goes)."""
     global _server
