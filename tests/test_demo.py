@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -105,6 +106,22 @@ def test_demo_runs_end_to_end(agentsync_env, tmp_path):
         assert took == f"{float(r.seconds or 0):.1f}s", (r, took)
     onboarded = sum(r.rows for r in summary if r.kind == "onboarding")
     assert onboarded > 0  # the demo loaded data, and the table says how much
+
+    # The closing summary: per agent, the rows each main mart holds for it (labelled by what a
+    # row is), and the gate's checks counted by verdict.
+    marts = out[out.index("rows per agent in the main marts") :].splitlines()
+    header = next(line for line in marts if "agent" in line and "FUB people" in line)
+    assert "failing gate checks" in header and "reZEN transactions" in header, header
+    with db.begin() as conn:
+        people = dict(
+            conn.execute(text("select user_id, count(*) from marts.people group by 1")).all()
+        )
+    for user_id in jobs:
+        row = next(line for line in marts if line.strip("│ ").startswith(f"{user_id} "))
+        cells = [c.strip() for c in row.strip().strip("│").split("│")]
+        assert cells[1] == f"{people.get(user_id, 0):,}", (row, people)
+        assert cells[-1] == "0", row  # a clean demo: no failing check names the agent
+    assert re.search(r"quality gate\S* passed: [1-9]\d* checks passed, 0 failed", out), out[-2000:]
 
     # Where to open the dbt docs and the Data Docs, and both exist.
     dbt_index = target_dir() / "index.html"
