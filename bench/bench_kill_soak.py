@@ -220,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument(
+        "--first", type=int, default=1, help="start at this trial (continue a stopped soak)"
+    )
     parser.add_argument("--scale", default="tiny")
     parser.add_argument("--no-record", action="store_true", help="print only")
     args = parser.parse_args(argv)
@@ -236,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     trials: list[Trial] = []
     for n in range(1, args.kills + 1):
         delay = rng.uniform(0, 0.95 * run_seconds)
+        if n < args.first:  # drawn anyway: trial n kills at the same share of the run each time
+            continue
         try:
             t = trial(n, delay, admin, root, args.scale, clean)
         except Exception as err:  # a harness failure is a result too, not a crash of the soak
@@ -296,8 +301,9 @@ def _record(
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     partial = (
         ""
-        if len(trials) >= args.kills
-        else f" **Partial: {len(trials)} of {args.kills} trials done when this was written.**"
+        if len(trials) >= args.kills - args.first + 1
+        else f" **Partial: {len(trials)} of {args.kills - args.first + 1} trials done when this "
+        "was written.**"
     )
     block = (
         f"{SECTION}\n\n`{cmd.strip()}` ({when}; scale `{args.scale}`, sandbox seed 42, kill seed "
