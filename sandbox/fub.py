@@ -17,6 +17,8 @@ Sandbox-only control (not under ``/fub``, which mirrors the real API):
 - ``GET/POST /_sandbox/fub/ratelimit`` ``{"enabled": false}`` switches the rate limiter off
   (pipeline-bound benchmarks) and back on.
 - ``GET /_sandbox/fub/deliveries?wait=1`` lists webhook deliveries (after draining the queue).
+- ``POST /_sandbox/fub/restore`` ``{"user_id": 101, "ids": [...]}`` serves deleted people again
+  under their old ids, unchanged (only an id walk can see it).
 """
 
 from __future__ import annotations
@@ -116,6 +118,7 @@ class FubApi:
         return [
             Route("/ratelimit", self._control_ratelimit, methods=["GET", "POST"]),
             Route("/deliveries", self._control_deliveries, methods=["GET"]),
+            Route("/restore", self._control_restore, methods=["POST"]),
         ]
 
     def base_urls(self, root: str) -> dict[str, str]:
@@ -458,6 +461,30 @@ class FubApi:
             self.ratelimit.enabled = body["enabled"]
             self.ratelimit.reset()
         return JSONResponse({"enabled": self.ratelimit.enabled})
+
+    async def _control_restore(self, request: Request) -> Response:
+        """Serve deleted people again under their old ids, unchanged (no new version, no
+        webhook): a record restored behind the API's back, which only an id walk can see.
+        Body ``{"user_id": 101, "ids": [...]}``; answers the ids restored."""
+        try:
+            body = json.loads(await request.body() or b"{}")
+            uid, rids = int(body["user_id"]), [int(i) for i in body["ids"]]
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            return JSONResponse(
+                {"error": 'body must be {"user_id": <int>, "ids": [<int>, ...]}'}, status_code=400
+            )
+        account = self.accounts.get(uid)
+        if account is None:
+            return JSONResponse({"error": f"no FUB account for user {uid}"}, status_code=404)
+        restored = []
+        with self._lock:
+            self._cache.clear()
+            people = account.people
+            for rid in rids:
+                idx = people.idx_of(rid)
+                if idx is not None and people.ov.deleted.pop(idx, None) is not None:
+                    restored.append(rid)
+        return JSONResponse({"restored": restored})
 
     async def _control_deliveries(self, request: Request) -> Response:
         if request.query_params.get("wait"):

@@ -25,9 +25,10 @@ reference      none                  users, stages, pipelines, groups: small, re
 =============  ====================  ==========================================================
 
 The watermark is the largest cursor value seen; the next run asks from watermark minus
-``CURSOR_LOOKBACK_SECONDS``. Deletions are found by id reconciliation (:func:`run_deletions`):
-the full id set per stream (``fields=id``) lands in ``raw_fub.id_snapshots`` with a header row in
-``raw_fub.id_snapshot_runs``; marts flag ids missing from the latest snapshot.
+``CURSOR_LOOKBACK_SECONDS``. Deletions are found by :func:`run_deletions`
+(:mod:`dlt_pipelines.fub.deletions`): a count proves "nothing deleted" in the common case; else
+the ids are walked and only the changes (gone, back) land in ``raw_fub.id_changes``; marts flag
+ids whose newest evidence says gone.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from dlt_pipelines.common import (
     pipeline_guard,
     record_sync,
 )
+from dlt_pipelines.fub import deletions
 from dlt_pipelines.fub.auth import FubAuth, load_auth, warn_without_system_key
 from dlt_pipelines.fub.client import FubClient
 from dlt_pipelines.fub.prepare import prepare
@@ -230,18 +232,19 @@ class FubRun:
             params[stream.cursor_param] = iso(since)
             stats.full_read = False
         top = datetime.fromisoformat(watermark) if watermark else None
+        if not stats.full_read:
+            # On an incremental run the page total counts changes only; reconciliation and the
+            # deletion check want what the API serves in all, taken before the extract (so every
+            # record it counts is read): one tiny request.
+            stats.reported_total = self.client.total(stream)
         for i, page in enumerate(self.client.pages(stream, params)):
-            if i == 0:
+            if i == 0 and stats.full_read:
                 stats.reported_total = page.total
             rows, page_top = self.clean(stream, page.records, stats)
             if page_top is not None and (top is None or page_top > top):
                 top = page_top
             if rows:
                 yield rows
-        if not stats.full_read:
-            # On an incremental run the page total counts changes only; reconciliation wants
-            # what the API serves in all: one tiny request.
-            stats.reported_total = self.client.total(stream)
         if top is not None:
             state["watermark"] = top.isoformat()
             stats.cursor = state["watermark"]
@@ -302,62 +305,39 @@ class FubRun:
         return EntityResult(name, stats.rows, stats.reported_total, stats.cursor, quarantined)
 
     # -- deletions -----------------------------------------------------------------------------
-    def snapshot_ids(self, name: str) -> EntityResult:
-        """Land the full id set of one stream (``fields=id``) as a deletion-reconciliation snapshot.
-
-        A snapshot whose id count differs from ``_metadata.total`` is not landed (a lost page
-        would otherwise look like deletions); the run fails with the reason.
-        """
+    def check_deletions(self, name: str) -> EntityResult:
+        """Deletion check of one stream (:mod:`dlt_pipelines.fub.deletions`): a count proof in
+        the common case, else a walk of ids whose changes (gone, back) land in
+        ``raw_fub.id_changes``. Recorded as ``<name>_ids`` in ``ops.sync_runs`` (rows: ids
+        held, or walked; total: what FUB served)."""
         stream = STREAMS[name]
         with record_sync(self.kind, self.user_id, SOURCE, f"{name}_ids", self.flow_run_id) as run:
-            ids: list[int] = []
-            total: int | None = None
-            for i, page in enumerate(self.client.pages(stream, {"fields": "id"})):
-                if i == 0:
-                    total = page.total
-                for rec in page.records:
-                    rid = rec.get("id") if isinstance(rec, dict) else None
-                    if isinstance(rid, int) and not isinstance(rid, bool):
-                        ids.append(rid)
-            unique = sorted(set(ids))
-            if total is not None and len(unique) != total:
-                raise RuntimeError(
-                    f"{name} id snapshot has {len(unique)} ids but FUB reported {total}; "
-                    "not landed (would flag false deletions)"
+            held = deletions.held_ids(self.user_id, name)
+            total = deletions.latest_count(self.user_id, name)
+            reason = deletions.why_walk(held, total)
+            if reason is None:
+                check = deletions.IdCheck("count", len(held.live), total)
+            else:
+                served, total = deletions.walk_ids(self.client, stream)
+                gone, back, unknown = deletions.compare(held, served)
+                check = deletions.IdCheck(
+                    "walk", len(held.live), total, tuple(gone), tuple(back), unknown, reason
                 )
-            taken = datetime.now(UTC)
-            rows = [{"user_id": self.user_id, "entity": name, "id": i} for i in unique]
-            header = [
-                {
-                    "user_id": self.user_id,
-                    "entity": name,
-                    "taken_at": taken,
-                    "id_count": len(unique),
-                    "reported_total": total,
-                }
-            ]
-            snap_cols = {
-                "user_id": {"data_type": "bigint", "nullable": False},
-                "entity": {"data_type": "text", "nullable": False},
-                "id": {"data_type": "bigint", "nullable": False},
-            }
-            head_cols = {
-                "user_id": {"data_type": "bigint", "nullable": False},
-                "entity": {"data_type": "text", "nullable": False},
-                "taken_at": {"data_type": "timestamp", "nullable": False},
-                "id_count": {"data_type": "bigint"},
-                "reported_total": {"data_type": "bigint"},
-            }
-            info = self.pipeline.run(
-                [
-                    _resource("id_snapshots", lambda: iter([rows]), snap_cols),
-                    _resource("id_snapshot_runs", lambda: iter([header]), head_cols),
-                ],
-                schema=dlt.Schema(SOURCE),
-            )
-            run.rows, run.reported_total = len(unique), total
-            run.load_id = last_load_id(info)
-        return EntityResult(f"{name}_ids", len(unique), total)
+                rows = deletions.change_rows(self.user_id, name, gone, back)
+                if rows:
+                    info = self.pipeline.run(
+                        _resource(
+                            deletions.CHANGES_TABLE, lambda: iter([rows]), deletions.CHANGE_COLUMNS
+                        ),
+                        schema=dlt.Schema(SOURCE),
+                    )
+                    run.load_id = last_load_id(info)
+                if held.legacy_snapshots:
+                    deletions.drop_legacy(self.user_id, name)
+            run.rows = check.held if check.method == "count" else check.total or 0
+            run.reported_total = check.total
+        log.info("agent %s fub.%s ids: %s", self.user_id, name, check.describe())
+        return EntityResult(f"{name}_ids", run.rows, check.total)
 
     # -- by id (webhooks) ----------------------------------------------------------------------
     def load_ids(self, name: str, ids: list[int]) -> EntityResult:
@@ -470,7 +450,7 @@ def run_deletions(
     with FubRun(user_id, kind, flow_run_id, settings) as run:
         for name in RECONCILED_STREAMS:
             try:
-                results.append(run.snapshot_ids(name))
+                results.append(run.check_deletions(name))
             except IntegrationError:
                 raise
             except Exception as err:

@@ -57,69 +57,71 @@ where false
 
 
 {#
-  fub_flag_deletions(entity, id_column): post-hook for a FUB mart. A row is deleted when
-  (a) the agent's latest id snapshot of the entity (raw_fub.id_snapshot_runs / id_snapshots,
-  taken by the fub.deletions step) is newer than the row's version and does not contain the id, or
-  (b) a *Deleted webhook (raw_fub.deleted_ids) reported it after the row's version was loaded.
-  Deleted rows are kept with is_deleted = true and deleted_at; a row seen again is un-flagged.
+  fub_flag_deletions(entity, id_column): post-hook for a FUB mart. A row is deleted when the
+  newest evidence about its id, newer than the row's version, says gone:
+  - raw_fub.id_changes (the fub.deletions step's walks: 'gone', or 'back' when served again),
+  - raw_fub.deleted_ids (*Deleted webhooks),
+  - for agents not checked since full snapshots were replaced, their latest id snapshot
+    (raw_fub.id_snapshot_runs / id_snapshots) not containing the id.
+  Deleted rows are kept with is_deleted = true and deleted_at; a row seen again (a newer version,
+  or 'back') is un-flagged.
 #}
 {% macro fub_flag_deletions(entity, id_column) %}
 {%- set snaps = relation_exists('raw_fub', 'id_snapshot_runs') and relation_exists('raw_fub', 'id_snapshots') -%}
+{%- set changes = relation_exists('raw_fub', 'id_changes') -%}
 {%- set hooks = relation_exists('raw_fub', 'deleted_ids') -%}
-{%- if not snaps and not hooks -%}
+{%- if not snaps and not hooks and not changes -%}
 select 1
 {%- else -%}
 {%- set flagged -%}
-with latest_snapshot as (
-    {%- if snaps %}
-    select distinct on (user_id) user_id, _dlt_load_id as load_id, taken_at
-      from raw_fub.id_snapshot_runs
-     where entity = '{{ entity }}'
-     order by user_id, cast(_dlt_load_id as numeric) desc
-    {%- else %}
-    select cast(null as bigint) as user_id, cast(null as text) as load_id,
-           cast(null as timestamptz) as taken_at
+with evidence as (
+    select cast(null as bigint) as user_id, cast(null as bigint) as id,
+           cast(null as numeric) as load_id, false as gone, cast(null as timestamptz) as seen_at
      where false
+    {%- if changes %}
+    union all
+    select c.user_id, c.id, cast(c._dlt_load_id as numeric), c.change = 'gone', c.observed_at
+      from raw_fub.id_changes as c
+     where c.entity = '{{ entity }}'
     {%- endif %}
-), missing_from_snapshot as (
-    select m.user_id, m.{{ id_column }} as id, s.taken_at as deleted_at
-      from {{ this }} as m
-      join latest_snapshot as s
-        on s.user_id = m.user_id
-       and cast(m.load_id as numeric) < cast(s.load_id as numeric)
+    {%- if hooks %}
+    union all
+    select d.user_id, d.id, cast(d._dlt_load_id as numeric), true, d.deleted_at
+      from raw_fub.deleted_ids as d
+     where d.entity = '{{ entity }}'
+    {%- endif %}
     {%- if snaps %}
+    union all
+    select m.user_id, m.{{ id_column }}, cast(s._dlt_load_id as numeric), true, s.taken_at
+      from (
+            select distinct on (user_id) user_id, _dlt_load_id, taken_at
+              from raw_fub.id_snapshot_runs
+             where entity = '{{ entity }}'
+             order by user_id, cast(_dlt_load_id as numeric) desc
+      ) as s
+      join {{ this }} as m
+        on m.user_id = s.user_id
      where not exists (
             select 1
               from raw_fub.id_snapshots as i
              where i.user_id = m.user_id
                and i.entity = '{{ entity }}'
-               and i._dlt_load_id = s.load_id
+               and i._dlt_load_id = s._dlt_load_id
                and i.id = m.{{ id_column }}
      )
     {%- endif %}
-), reported_by_webhook as (
-    {%- if hooks %}
-    select d.user_id, d.id, max(d.deleted_at) as deleted_at
-      from raw_fub.deleted_ids as d
-      join {{ this }} as m
-        on m.user_id = d.user_id
-       and m.{{ id_column }} = d.id
-       and cast(d._dlt_load_id as numeric) > cast(m.load_id as numeric)
-     where d.entity = '{{ entity }}'
-     group by d.user_id, d.id
-    {%- else %}
-    select cast(null as bigint) as user_id, cast(null as bigint) as id,
-           cast(null as timestamptz) as deleted_at
-     where false
-    {%- endif %}
+), newest as (
+    select distinct on (user_id, id) user_id, id, load_id, gone, seen_at
+      from evidence
+     order by user_id, id, load_id desc, gone desc
 ), deleted as (
-    select user_id, id, min(deleted_at) as deleted_at
-      from (
-            select * from missing_from_snapshot
-            union all
-            select * from reported_by_webhook
-      ) as evidence
-     group by user_id, id
+    select n.user_id, n.id, n.seen_at as deleted_at
+      from newest as n
+      join {{ this }} as m
+        on m.user_id = n.user_id
+       and m.{{ id_column }} = n.id
+       and cast(m.load_id as numeric) < n.load_id
+     where n.gone
 )
 {%- endset -%}
 {{ flagged }}

@@ -1,0 +1,243 @@
+"""FUB deletion detection that costs the change: a count proves "nothing deleted", ids are walked
+only when something may be, and only what changed is stored.
+
+FUB's lists never show a deleted record (it just disappears), so deletions are found by
+comparing what we hold with what FUB serves. For one agent and entity:
+
+- **K**, the ids we hold as live: every id with a version in ``raw_fub.<entity>`` or a
+  quarantined record, unless the newest evidence about it says it is gone. Evidence, newest
+  load wins: a raw version or a ``back`` change (live); a ``gone`` change or a ``*Deleted``
+  webhook (``raw_fub.deleted_ids``) (gone).
+- **T**, FUB's ``_metadata.total`` taken by the entity's latest successful stream run *before*
+  its extract began (``ops.sync_runs.reported_total``; the extract then read every record
+  created before that moment, so FUB's live set then is a subset of K).
+
+**Count proof.** If ``|K| == T`` the two sets are equal: nothing we hold had been deleted when
+T was taken. No request, no rows. A record created after T was taken makes ``|K| > T``, a
+deletion or a record we never received makes them differ the other way: either way, walk.
+
+**Walk.** The full id set (``fields=id``), refused when its size differs from the total FUB
+reports alongside (a lost page of ids must never look like deletions). Stored are only the
+changes, in ``raw_fub.id_changes`` (``user_id, entity, id, change, observed_at``): ``gone`` for
+ids in K that FUB no longer serves, ``back`` for ids held as gone that FUB serves again. Ids FUB
+serves that we never received are logged (the next incremental run or reconciliation finds
+them), never stored as changes.
+
+**Earlier full snapshots** (``raw_fub.id_snapshots`` / ``id_snapshot_runs``, one full id set per
+check, from before this module) are migrated on the agent's next check: that check walks,
+records every id missing from FUB as ``gone``, then deletes the agent's snapshot rows for the
+entity. The marts still read them for agents not yet checked since.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+
+from agentsync import db
+from dlt_pipelines.fub.settings import Stream
+
+log = logging.getLogger(__name__)
+
+DATASET = "raw_fub"
+CHANGES_TABLE = "id_changes"
+LEGACY_TABLES = ("id_snapshots", "id_snapshot_runs")
+
+CHANGE_COLUMNS = {
+    "user_id": {"data_type": "bigint", "nullable": False},
+    "entity": {"data_type": "text", "nullable": False},
+    "id": {"data_type": "bigint", "nullable": False},
+    "change": {"data_type": "text", "nullable": False},
+    "observed_at": {"data_type": "timestamp", "nullable": False},
+}
+
+
+@dataclass(frozen=True)
+class HeldIds:
+    """What we hold for one agent and entity: live ids, ids held as gone, legacy snapshots."""
+
+    live: frozenset[int]
+    gone: frozenset[int]
+    legacy_snapshots: bool
+
+
+@dataclass(frozen=True)
+class IdCheck:
+    """One deletion check's outcome.
+
+    Attributes:
+        method: ``count`` (proved by the count) or ``walk`` (ids walked).
+        held: |K|.
+        total: FUB's total the check compared with (the walk's own total when it walked).
+        gone, back: the changes found (empty for ``count``).
+        unknown: ids FUB serves that we never received (walk only).
+        why_walk: why the count did not prove it (None for ``count``).
+    """
+
+    method: str
+    held: int
+    total: int | None
+    gone: tuple[int, ...] = ()
+    back: tuple[int, ...] = ()
+    unknown: int = 0
+    why_walk: str | None = None
+
+    def describe(self) -> str:
+        if self.method == "count":
+            return f"{self.held} held = {self.total} served: nothing deleted (count proof)"
+        return (
+            f"walked {self.total} ids ({self.why_walk}): {len(self.gone)} gone, "
+            f"{len(self.back)} back, {self.unknown} served but never received"
+        )
+
+
+def _exists(conn, table: str) -> bool:
+    return (
+        conn.execute(text("select to_regclass(:t)"), {"t": f"{DATASET}.{table}"}).scalar()
+        is not None
+    )
+
+
+def held_ids(user_id: int, entity: str) -> HeldIds:
+    """K and the ids held as gone, for one agent and entity (see module docstring)."""
+    with db.begin() as conn:
+        has_raw = _exists(conn, entity)
+        has_changes = _exists(conn, CHANGES_TABLE)
+        has_hooks = _exists(conn, "deleted_ids")
+        has_legacy = all(_exists(conn, t) for t in LEGACY_TABLES) and bool(
+            conn.execute(
+                text(
+                    f"select 1 from {DATASET}.id_snapshot_runs "
+                    "where user_id = :u and entity = :e limit 1"
+                ),
+                {"u": user_id, "e": entity},
+            ).first()
+        )
+        parts: list[str] = [
+            # quarantined records are held: FUB serves them, we keep them aside with a reason
+            """
+            select cast(record_id as bigint) as id, 1 as live,
+                   coalesce(cast(nullif(load_id, '') as numeric), 0) as load_id
+              from ops.quarantine
+             where user_id = :u and source = 'fub' and entity = :e
+               and record_id ~ '^[0-9]{1,18}$'
+            """
+        ]
+        if has_raw:
+            parts.append(
+                f"""
+                select id, 1 as live, max(cast(_dlt_load_id as numeric)) as load_id
+                  from {DATASET}.{entity} where user_id = :u group by id
+                """
+            )
+        if has_changes:
+            parts.append(
+                f"""
+                select id, case when change = 'back' then 1 else 0 end as live,
+                       cast(_dlt_load_id as numeric) as load_id
+                  from {DATASET}.{CHANGES_TABLE} where user_id = :u and entity = :e
+                """
+            )
+        if has_hooks:
+            parts.append(
+                f"""
+                select id, 0 as live, cast(_dlt_load_id as numeric) as load_id
+                  from {DATASET}.deleted_ids where user_id = :u and entity = :e
+                """
+            )
+        rows = conn.execute(
+            text(
+                "select distinct on (id) id, live from ("
+                + " union all ".join(parts)
+                + ") as evidence order by id, load_id desc, live asc"
+            ),
+            {"u": user_id, "e": entity},
+        ).all()
+    live = frozenset(int(r.id) for r in rows if r.live)
+    gone = frozenset(int(r.id) for r in rows if not r.live)
+    return HeldIds(live, gone, has_legacy)
+
+
+def latest_count(user_id: int, entity: str) -> int | None:
+    """T: FUB's total from the entity's latest successful stream run (taken before its extract)."""
+    with db.begin() as conn:
+        return conn.execute(
+            text(
+                """
+                select reported_total from ops.sync_runs
+                 where user_id = :u and source = 'fub' and entity = :e and status = 'done'
+                   and reported_total is not null
+                 order by run_id desc limit 1
+                """
+            ),
+            {"u": user_id, "e": entity},
+        ).scalar()
+
+
+def why_walk(held: HeldIds, total: int | None) -> str | None:
+    """Why the count cannot prove "nothing deleted" (None: it does)."""
+    if held.legacy_snapshots:
+        return "earlier full snapshots to migrate"
+    if total is None:
+        return "no total from the latest stream run"
+    if len(held.live) != total:
+        return f"{len(held.live)} held, {total} served"
+    return None
+
+
+def compare(held: HeldIds, served: Iterable[int]) -> tuple[list[int], list[int], int]:
+    """(gone, back, unknown) of a walk: held ids not served, gone ids served again, and how
+    many served ids we never received."""
+    walked = set(served)
+    gone = sorted(held.live - walked)
+    back = sorted(held.gone & walked)
+    unknown = len(walked - held.live - held.gone)
+    return gone, back, unknown
+
+
+def change_rows(
+    user_id: int, entity: str, gone: list[int], back: list[int], observed: datetime | None = None
+) -> list[dict]:
+    at = observed or datetime.now(UTC)
+    return [
+        {"user_id": user_id, "entity": entity, "id": i, "change": c, "observed_at": at}
+        for c, ids in (("gone", gone), ("back", back))
+        for i in ids
+    ]
+
+
+def drop_legacy(user_id: int, entity: str) -> int:
+    """Delete the agent's earlier full snapshots of one entity (after a walk migrated them)."""
+    removed = 0
+    with db.begin() as conn:
+        for table in LEGACY_TABLES:
+            if _exists(conn, table):
+                removed += conn.execute(
+                    text(f"delete from {DATASET}.{table} where user_id = :u and entity = :e"),
+                    {"u": user_id, "e": entity},
+                ).rowcount
+    return removed
+
+
+def walk_ids(client, stream: Stream) -> tuple[list[int], int | None]:
+    """Every id FUB serves for ``stream`` and the total it reported; a walk whose size differs
+    from that total is refused (a lost page would otherwise look like deletions)."""
+    ids: set[int] = set()
+    total: int | None = None
+    for i, page in enumerate(client.pages(stream, {"fields": "id"})):
+        if i == 0:
+            total = page.total
+        for rec in page.records:
+            rid = rec.get("id") if isinstance(rec, dict) else None
+            if isinstance(rid, int) and not isinstance(rid, bool):
+                ids.add(rid)
+    if total is not None and len(ids) != total:
+        raise RuntimeError(
+            f"{stream.name} id walk has {len(ids)} ids but FUB reported {total}; "
+            "nothing recorded (would flag false deletions)"
+        )
+    return sorted(ids), total

@@ -1,0 +1,164 @@
+"""Deletion detection that costs the change (issue 16): a day without deletions is proved by a
+count (no request, no raw row); deletions, ids served again and a lost page of ids are exact;
+earlier full snapshots are migrated and pruned."""
+
+from __future__ import annotations
+
+import dlt
+import pytest
+
+from dlt_pipelines.fub.settings import RECONCILED_STREAMS
+from dlt_pipelines.fub.source import FubRun, run_deletions, run_streams
+from tests.fub.conftest import add_agent, build_marts, control, ids, rows, truth
+
+pytestmark = pytest.mark.slow
+
+MARTS = {
+    "people": ("people", "person_id"),
+    "deals": ("deals", "deal_id"),
+    "events": ("events", "event_id"),
+    "calls": ("calls", "call_id"),
+    "appointments": ("appointments", "appointment_id"),
+}
+
+
+def _changes_rows() -> int:
+    exists = rows("select to_regclass('raw_fub.id_changes')")[0][0]
+    return rows("select count(*) from raw_fub.id_changes")[0][0] if exists else 0
+
+
+def _check_all(user_id: int) -> dict[str, tuple[int, int]]:
+    """Run every entity's deletion check in one session: {entity: (rows, requests it made)}."""
+    out = {}
+    with FubRun(user_id, "daily") as run:
+        for name in RECONCILED_STREAMS:
+            before = run.client.requests
+            result = run.check_deletions(name)
+            out[name] = (result.rows, run.client.requests - before)
+    return out
+
+
+def _assert_marts_match_truth(root: str, user_id: int) -> None:
+    for entity, (mart, id_col) in MARTS.items():
+        t = truth(root, user_id, entity)
+        live = ids(
+            f"select {id_col} from marts.{mart} where user_id = :u and not is_deleted", u=user_id
+        )
+        assert live == set(t["ids"]), f"{entity}: live rows differ from what FUB serves"
+        flagged = ids(
+            f"select {id_col} from marts.{mart} where user_id = :u and is_deleted", u=user_id
+        )
+        assert not flagged & set(t["ids"]), f"{entity}: a served record is flagged deleted"
+        held = ids(f"select {id_col} from marts.{mart} where user_id = :u", u=user_id)
+        assert flagged == held & set(t["deleted_ids"]), f"{entity}: a deletion was missed"
+
+
+def test_deletions_cost_the_change_and_stay_exact(sandbox_env, sandbox_server) -> None:
+    root = sandbox_server.url
+    add_agent(sandbox_server.sandbox, 101)
+    run_streams(101, "onboarding", None, RECONCILED_STREAMS)
+
+    # onboarding: what we hold equals what FUB reported before the extract: proved by the count
+    first = _check_all(101)
+    assert all(requests == 0 for _, requests in first.values()), first
+    assert first["people"][0] == truth(root, 101, "people")["count"]
+    assert _changes_rows() == 0
+
+    # a day without changes: the same, and raw does not grow
+    control(root, "advance", {"seconds": 86_400, "fraction": 0})
+    run_streams(101, "daily", None, RECONCILED_STREAMS)
+    assert all(requests == 0 for _, requests in _check_all(101).values())
+    assert _changes_rows() == 0
+
+    # a day with creations, updates and deletions (people and their activity go together):
+    # the counts differ, the ids are walked, only what changed is stored
+    changes = control(root, "advance", {"seconds": 86_400, "fraction": 0.1})["changes"]["fub"]
+    assert changes["101"]["people"]["deleted"] > 0
+    run_streams(101, "daily", None, RECONCILED_STREAMS)
+    walked = _check_all(101)
+    assert walked["people"][1] > 0, "people were deleted: the ids must be walked"
+    deleted_people = set(truth(root, 101, "people")["deleted_ids"])
+    gone = ids("select id from raw_fub.id_changes where entity = 'people' and change = 'gone'")
+    assert gone == deleted_people & ids("select distinct id from raw_fub.people")
+    build_marts()
+    _assert_marts_match_truth(root, 101)
+
+    # deleted people served again under their old ids (no new version): a lost page of ids in
+    # that walk is refused, flags nothing, and the next check finds them back
+    back = sorted(gone)[:2]
+    assert control(root, "fub/restore", {"user_id": 101, "ids": back})["restored"] == back
+    run_streams(
+        101, "daily", None, RECONCILED_STREAMS
+    )  # the count is taken as the day's run starts
+    control(root, "faults", {"spec": "fub:/v1/people*:lose_page:1"})
+    with pytest.raises(RuntimeError, match="would flag false deletions"):
+        run_deletions(101, "daily", None)
+    failed = rows(
+        "select error from ops.sync_runs where user_id = 101 and entity = 'people_ids' "
+        "order by run_id desc limit 1"
+    )[0][0]
+    assert "would flag false deletions" in failed
+    assert (
+        ids("select id from raw_fub.id_changes where entity = 'people' and change = 'back'")
+        == set()
+    )
+    run_deletions(101, "daily", None)
+    assert ids(
+        "select id from raw_fub.id_changes where entity = 'people' and change = 'back'"
+    ) == set(back)
+    build_marts()
+    _assert_marts_match_truth(root, 101)
+
+    # an agent whose deletions were last checked with full snapshots (before id_changes): the
+    # next check walks, keeps every deletion, and deletes the old snapshot rows
+    held_gone = {
+        e: set(truth(root, 101, e)["deleted_ids"]) & ids(f"select distinct id from raw_fub.{e}")
+        for e in ("events", "deals", "calls", "appointments")
+    }
+    entity = next((e for e, gone_ids in held_gone.items() if gone_ids), None)
+    assert entity, "activity of deleted people was deleted too"
+    from agentsync import db
+
+    with db.begin() as conn:
+        conn.exec_driver_sql(f"delete from raw_fub.id_changes where entity = '{entity}'")
+    _legacy_snapshot(101, entity, truth(root, 101, entity)["ids"])
+    run_deletions(101, "daily", None)
+    for table in ("id_snapshots", "id_snapshot_runs"):
+        left = rows(f"select count(*) from raw_fub.{table} where entity = :e", e=entity)
+        assert left[0][0] == 0, f"{table} rows of {entity} were not pruned"
+    assert ids("select id from raw_fub.id_changes where entity = :e", e=entity) == held_gone[entity]
+    build_marts()
+    _assert_marts_match_truth(root, 101)
+    # and with nothing left to migrate, the next check is a count again
+    assert _check_all(101)[entity][1] == 0
+
+
+def _legacy_snapshot(user_id: int, entity: str, served: list[int]) -> None:
+    """Land a full id snapshot as the deletion step did before id_changes."""
+    from datetime import UTC, datetime
+
+    from agentsync import db
+    from agentsync.settings import get_settings
+
+    pipe = dlt.pipeline(
+        pipeline_name=f"legacy_snapshot_{user_id}",
+        destination=dlt.destinations.postgres(credentials=db.database_url(get_settings())),
+        dataset_name="raw_fub",
+        pipelines_dir=str(get_settings().dlt_dir),
+    )
+    snap = [{"user_id": user_id, "entity": entity, "id": i} for i in served]
+    head = [
+        {
+            "user_id": user_id,
+            "entity": entity,
+            "taken_at": datetime.now(UTC),
+            "id_count": len(served),
+            "reported_total": len(served),
+        }
+    ]
+    pipe.run(
+        [
+            dlt.resource(snap, name="id_snapshots", write_disposition="append"),
+            dlt.resource(head, name="id_snapshot_runs", write_disposition="append"),
+        ]
+    )
