@@ -193,11 +193,24 @@ def _raw_tables(conn) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in rows]
 
 
-def _raw_row_count(conn) -> int:
+DELETION_TABLES = ("id_snapshots", "id_snapshot_runs", "id_changes")
+
+
+def _raw_row_count(conn, tables: tuple[str, ...] | None = None) -> int:
+    """Rows in every raw table (or only in raw tables of these names)."""
     total = 0
     for schema, table in _raw_tables(conn):
-        total += conn.execute(text(f'select count(*) from "{schema}"."{table}"')).scalar()
+        if tables is None or table in tables:
+            total += conn.execute(text(f'select count(*) from "{schema}"."{table}"')).scalar()
     return total
+
+
+def _raw_growth() -> tuple[int, int]:
+    """(all raw rows, deletion-bookkeeping raw rows) now."""
+    from agentsync import db
+
+    with db.engine().connect() as conn:
+        return _raw_row_count(conn), _raw_row_count(conn, DELETION_TABLES)
 
 
 def measure_floor(workdir: Path) -> dict[str, float]:
@@ -350,6 +363,12 @@ def report(args: argparse.Namespace, info: dict[str, Any]) -> str:
         f"- 1%-change daily sync / full onboarding (seconds): "
         f"**{change['seconds'] / full['seconds']:.3f}**; no-change sync / full: "
         f"**{nochange['seconds'] / full['seconds']:.3f}**.",
+        "- Raw rows added: "
+        + "; ".join(
+            f"{ph['name']} {ph['raw_added']:,} (deletion bookkeeping {ph['deletion_rows_added']:,})"
+            for ph in (change, nochange)
+        )
+        + ".",
         f"- Peak memory (RSS) of the pipeline process tree: **{info['peak_mb']:,.0f} MB** "
         f"(sandbox process peak {info['sandbox_peak_mb']:,.0f} MB, measured separately; "
         "the PostgreSQL server is not included).",
@@ -391,15 +410,20 @@ def main(argv: list[str] | None = None) -> int:
         phases = []
         with sandbox_mem, PeakMemory(exclude={sandbox_proc.pid}) as mem:
             phases.append(phase("full onboarding", "onboarding", user_ids))
-            with db.engine().connect() as conn:
-                raw_rows = _raw_row_count(conn)
+            growth = [_raw_growth()]
+            raw_rows = growth[0][0]
             httpx.post(
                 f"{url}/_sandbox/advance",
                 json={"seconds": 86_400, "fraction": args.fraction},
                 timeout=600,
             )
             phases.append(phase(f"daily sync, {args.fraction:.0%} changed", "daily", user_ids))
+            growth.append(_raw_growth())
             phases.append(phase("daily sync, no change", "daily", user_ids))
+            growth.append(_raw_growth())
+            for ph, before, after in zip(phases[1:], growth, growth[1:], strict=True):
+                ph["raw_added"] = after[0] - before[0]
+                ph["deletion_rows_added"] = after[1] - before[1]
             floor = measure_floor(workdir)
         cpu = platform.processor() or platform.machine()
         info = {
