@@ -150,6 +150,12 @@ def _onboard_locked(user_id: int, flow_run_id: str | None, progress: _Progress) 
             "ran": True,
             "message": done.error or "",
             "steps": [s.as_dict() for s in done.steps],
+            # the source steps that failed, and whether a vendor API refused or failed them
+            "failed_loads": [
+                {"step": o.key, "vendor_error": o.vendor_error}
+                for o in outcomes
+                if o.status == "failed"
+            ],
         }
 
 

@@ -41,6 +41,21 @@ def show_job(job: jobs.Job) -> None:
     table(title, ["#", "step", "state", "rows", "took", "started", "error / reason"], rows)
 
 
+def onboard_exit_code(results: list[dict]) -> int:
+    """0 every job ended well; 6 some jobs are Partial and every failed step of them failed
+    because a vendor API refused or failed (as ``sync``); else 1 when a job is Partial or Error."""
+    unfinished = [r for r in results if r["status"] in ("Partial", "Error")]
+    if not unfinished:
+        return 0
+    loads = [f for r in unfinished for f in r.get("failed_loads", [])]
+    vendor_only = all(r["status"] == "Partial" for r in unfinished) and all(
+        f["vendor_error"] for f in loads
+    )
+    if loads and vendor_only:  # whatever the gate then said about the missing data
+        return 6
+    return 1
+
+
 def register(app: typer.Typer) -> None:
     grp = typer.Typer(help="Onboarding jobs: create, run, status.", no_args_is_help=True)
 
@@ -94,8 +109,16 @@ def register(app: typer.Typer) -> None:
                     show_job(jobs.get_job(r["user_id"]))
                 except Exception:
                     typer.echo(f"agent {r['user_id']}: {r['status']} {r.get('message', '')}")
-        if any(r["status"] in ("Partial", "Error") for r in results):
-            raise typer.Exit(1)
+        code = onboard_exit_code(results)
+        if code:
+            unfinished = ", ".join(
+                f"agent {r['user_id']} {r['status']}"
+                for r in results
+                if r["status"] in ("Partial", "Error")
+            )
+            why = " (every failed load: the vendor refused or failed)" if code == 6 else ""
+            typer.echo(f"agentsync: error: onboarding: {unfinished}{why}", err=True)
+            raise typer.Exit(code)
 
     @grp.command("status")
     def status(

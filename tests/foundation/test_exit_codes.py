@@ -124,3 +124,8 @@ def test_refused_vendor_key_is_6_and_then_health_warns_1(sandbox_env, sandbox_se
     health = _run(["health"], sandbox_env, tmp_path)
     _check(health, 1)
     assert "credential refused" in health.stdout, health.stdout
+    # An onboarding of that agent ends Partial for the same reason: 6 as well, not 1.
+    onboard = _run(["onboard", "run", "--user-id", str(spec["user_id"])], sandbox_env, tmp_path)
+    _check(onboard, 6)
+    assert "Partial" in onboard.stdout, onboard.stdout
+    assert "refused-by-fub" not in onboard.stdout + onboard.stderr
