@@ -7,18 +7,18 @@ from __future__ import annotations
 import dlt
 import pytest
 
+from dlt_pipelines.fub import ENTITIES
 from dlt_pipelines.fub.settings import RECONCILED_STREAMS
 from dlt_pipelines.fub.source import FubRun, run_deletions, run_streams
 from tests.fub.conftest import add_agent, build_marts, control, ids, rows, truth
 
 pytestmark = pytest.mark.slow
 
+# mart and id column of every entity the deletions step checks, from the source's registry
 MARTS = {
-    "people": ("people", "person_id"),
-    "deals": ("deals", "deal_id"),
-    "events": ("events", "event_id"),
-    "calls": ("calls", "call_id"),
-    "appointments": ("appointments", "appointment_id"),
+    e.entity: (e.mart.removeprefix("marts."), e.mart_id_column)
+    for e in ENTITIES
+    if e.entity in RECONCILED_STREAMS
 }
 
 
