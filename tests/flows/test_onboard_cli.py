@@ -52,7 +52,8 @@ def test_onboard_run_one_agent_exits_1_when_partial(fake_source, prefect_api):
     fake_source.fail["rezen.network"] = RuntimeError("reZEN network said 500")
     done = _invoke("run", "--user-id", "62", "--json")  # creates the job, runs it now
     assert done.exit_code == 1, (done.output, done.exception)
-    (reported,) = json.loads(done.output)
+    (reported,) = json.loads(done.stdout)  # JSON alone on stdout; the one error line on stderr
+    assert done.stderr.strip() == "agentsync: error: onboarding: agent 62 Partial"
     job = jobs.get_job(62)
     assert reported == {**reported, "user_id": 62, "status": "Partial"}
     assert job.status == "Partial" and job.error == "1 step(s) failed"
@@ -77,7 +78,7 @@ def test_onboard_run_without_user_id_runs_every_new_job(fake_source, prefect_api
 
     done = _invoke("run", "--json")
     assert done.exit_code == 0, (done.output, done.exception)
-    reported = {r["user_id"]: r["status"] for r in json.loads(done.output)}
+    reported = {r["user_id"]: r["status"] for r in json.loads(done.stdout)}
     assert reported == {63: "Complete", 64: "Complete"}
     assert {u: jobs.get_job(u).status for u in (63, 64, 65)} == dict.fromkeys(
         (63, 64, 65), "Complete"
