@@ -19,7 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from agentsync.transform import PROJECT_DIR, run_dbt
+from agentsync import pending_loads
+from agentsync.transform import run_dbt
 from flows.locks import dbt_lock
 from flows.runner import StepOutcome, error_text, report_step
 
@@ -32,20 +33,6 @@ class GateOutcome(StepOutcome):
     the alerts read; ``None`` when the gate did not run."""
 
     result: Any = None
-
-
-def dbt_selection(sources: Iterable[str]) -> list[str]:
-    """dbt ``--select`` terms: the sources' staging folders, everything downstream, and every
-    ancestor of those (dbt's ``@``), so a unified mart that also reads another source's models
-    finds them built even on a fresh database (``staging.x+`` alone left such parents missing).
-    The build runs with ``--indirect-selection cautious``: a test that also reads a model outside
-    the selection (e.g. a relationship to another source's mart) waits for a build that has it.
-    """
-    return [
-        f"@staging.{s}"
-        for s in sorted(set(sources))
-        if (PROJECT_DIR / "models" / "staging" / s).is_dir()
-    ]
 
 
 def _drain_dbt_task_threads(timeout_seconds: float = 120.0) -> None:
@@ -62,27 +49,44 @@ def _drain_dbt_task_threads(timeout_seconds: float = 120.0) -> None:
 
 
 def dbt_build(sources: Iterable[str]) -> StepOutcome:
-    """``dbt build`` of the given sources' models and their descendants (marts included).
+    """``dbt build`` of the models downstream of the raw tables that received committed loads
+    since the last build (:mod:`agentsync.pending_loads`), whoever made the loads.
 
-    The database-wide dbt lock serialises builds from concurrent runs (another process or
+    Until every model of the project exists in the database (a first build, a new model), the
+    build is of every model, once. ``sources`` (what this run loaded) is kept for the callers'
+    reports. The build runs with ``--indirect-selection cautious``: a test that also reads a model
+    outside the selection (e.g. a relationship to another source's mart) waits for a build that
+    has it. The database-wide dbt lock serialises builds from concurrent runs (another process or
     machine); inside a Prefect run ``run_dbt`` uses ``PrefectDbtRunner`` (a task per node).
     """
     sources = sorted(set(sources))
-    select = dbt_selection(sources)
-    if not select:
-        why = (
-            f"no dbt models for {', '.join(sources)} yet"
-            if sources
-            else "no source loaded anything in this run"
-        )
-        return StepOutcome("dbt.build", "dbt", "skipped", error=why)
     started = time.monotonic()
     try:
         with dbt_lock():
+            todo = pending_loads.plan()
+            if todo.complete and not todo.select:
+                pending_loads.mark_built(todo.loads)  # they wrote nothing dbt reads
+                return StepOutcome(
+                    "dbt.build",
+                    "dbt",
+                    "skipped",
+                    error="no new rows in any table dbt reads",
+                    seconds=time.monotonic() - started,
+                )
+            # a model missing from the database (first build, new model): build them all once
+            select = ["--select", *todo.select] if todo.complete else []
+            log.info(
+                "dbt.build: %d new load(s) touched %s; %s",
+                len(todo.loads),
+                ", ".join(f"{s}.{t}" for s, t in todo.tables) or "no table",
+                "their models" if todo.complete else "building every model (some do not exist)",
+            )
             result = run_dbt(
-                ["build", "--select", *select, "--indirect-selection", "cautious"],
+                ["build", *select, "--indirect-selection", "cautious"],
                 raise_on_failure=False,
             )
+            if result.success:
+                pending_loads.mark_built(todo.loads)
     except Exception as err:
         return StepOutcome(
             "dbt.build", "dbt", "failed", error=error_text(err), seconds=time.monotonic() - started
