@@ -10,8 +10,10 @@ What it does, in one fresh data dir with its own embedded PostgreSQL:
 1. starts the sandbox in a **separate process** (so serving JSON does not share this process's
    GIL with the pipeline) with FUB's rate limiter off — the run is pipeline-bound;
 2. registers every sandbox agent with its credentials;
-3. **full onboarding**: every source step of every agent (API → raw), one ``dbt run`` (raw →
-   marts), the quality gate (GX checkpoint + dbt tests);
+3. **full onboarding**: every source step of every agent (API → raw), then the flows' own post
+   steps: ``flows.post.dbt_build`` (``dbt build`` of the models downstream of the new loads,
+   tests included; every model on the first build) and ``flows.post.quality_gate`` (GX
+   checkpoint and drift, as a flow runs it: dbt's tests ran in the build);
 4. advances the sandbox clock with 1% of records changed, then a **daily sync** (incremental
    steps + dbt + gate);
 5. a **daily sync with no change**;
@@ -285,11 +287,12 @@ def _progress(message: str, started: float | None = None) -> None:
 
 
 def phase(name: str, kind: str, user_ids: list[int]) -> dict[str, Any]:
-    """One phase: sources → dbt run → quality gate, with per-stage times."""
+    """One phase as a flow runs it: sources → the flows' dbt build (only the models downstream of
+    the new loads, tests included) → the flows' quality gate (GX checkpoint and drift)."""
     global _current, _phase_name, _where
     _phase_name = name
-    from agentsync.quality.gate import run_quality_gate
-    from agentsync.transform import run_dbt
+    from agentsync import agents
+    from flows.post import dbt_build, quality_gate
 
     times = StageTimes()
     _current = times
@@ -298,19 +301,21 @@ def phase(name: str, kind: str, user_ids: list[int]) -> dict[str, Any]:
     _current = None
     t0 = time.perf_counter()
     _enter_stage("dbt")
-    dbt = run_dbt(["run"], raise_on_failure=False)
+    loaded = {s for uid in user_ids for s in agents.connected_integrations(uid)}
+    build = dbt_build(loaded)
     times.add("dbt", time.perf_counter() - t0)
-    _progress(f"{name}: dbt run {'ok' if dbt.success else 'FAILED'}", t0)
-    if not dbt.success:
-        failures += [f"dbt: {f}" for f in dbt.failures[:5]]
+    what = f"{build.rows} models" if build.status == "done" else build.error
+    _progress(f"{name}: dbt build {build.status} ({what})", t0)
+    if build.status == "failed":
+        failures.append(f"dbt: {build.error}"[:300])
     t0 = time.perf_counter()
     _enter_stage("gx")
-    gate = run_quality_gate(user_ids)
+    gate = quality_gate(user_ids)
     times.add("gx", time.perf_counter() - t0)
     _where = None
-    _progress(f"{name}: quality gate {'passed' if gate.success else 'FAILED'}", t0)
-    if not gate.success:
-        failures += [f"gate: {f}" for f in gate.failures[:5]]
+    _progress(f"{name}: quality gate {gate.status}", t0)
+    if gate.status == "failed":
+        failures.append(f"gate: {gate.error}"[:300])
     return {
         "name": name,
         "rows": rows,
@@ -318,6 +323,7 @@ def phase(name: str, kind: str, user_ids: list[int]) -> dict[str, Any]:
         "stages": dict(times.seconds),
         "normalised_rows": times.rows.get("normalise", 0),
         "failures": failures,
+        "dbt": f"{build.status}: {what}",
     }
 
 
@@ -339,8 +345,8 @@ def report(args: argparse.Namespace, info: dict[str, Any]) -> str:
         f"Floor: PostgreSQL COPY of the same {floor['rows']:,} raw rows into clones of the raw "
         f"tables: {floor['seconds']:.2f} s = **{floor['rows_per_s']:,.0f} rows/s**.",
         "",
-        "| phase | stage | seconds | rows/s | ratio to floor | peak RSS (MB) |",
-        "| --- | --- | ---: | ---: | ---: | ---: |",
+        "| phase | stage | seconds | share of phase | rows/s | ratio to floor | peak RSS (MB) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for ph in info["phases"]:
         rows = ph["normalised_rows"] or ph["rows"]
@@ -349,13 +355,14 @@ def report(args: argparse.Namespace, info: dict[str, Any]) -> str:
             rate = rows / secs if secs > 0 else 0.0
             ratio = rate / floor["rows_per_s"] if floor["rows_per_s"] and rate else 0.0
             mem = info["stage_peaks_mb"].get(f"{ph['name']}/{stage}", 0.0)
+            share = secs / ph["seconds"] if ph["seconds"] else 0.0
             lines.append(
-                f"| {ph['name']} | {stage} | {secs:.2f} | {_fmt_rate(rows, secs)} | {ratio:.3f} "
-                f"| {mem:,.0f} |"
+                f"| {ph['name']} | {stage} | {secs:.2f} | {share:.0%} | {_fmt_rate(rows, secs)} "
+                f"| {ratio:.3f} | {mem:,.0f} |"
             )
         lines.append(
-            f"| {ph['name']} | **total** | {ph['seconds']:.2f} | {_fmt_rate(rows, ph['seconds'])} "
-            "| | |"
+            f"| {ph['name']} | **total** | {ph['seconds']:.2f} | 100% "
+            f"| {_fmt_rate(rows, ph['seconds'])} | | |"
         )
     change, nochange = info["phases"][1], info["phases"][2]
     lines += [
@@ -368,6 +375,9 @@ def report(args: argparse.Namespace, info: dict[str, Any]) -> str:
             f"{ph['name']} {ph['raw_added']:,} (deletion bookkeeping {ph['deletion_rows_added']:,})"
             for ph in (change, nochange)
         )
+        + ".",
+        "- dbt build per phase: "
+        + "; ".join(f"{ph['name']} {ph['dbt']}" for ph in info["phases"])
         + ".",
         f"- Peak memory (RSS) of the pipeline process tree: **{info['peak_mb']:,.0f} MB** "
         f"(sandbox process peak {info['sandbox_peak_mb']:,.0f} MB, measured separately; "

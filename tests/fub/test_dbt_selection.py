@@ -9,13 +9,14 @@ import json
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
-from agentsync import pending_loads
+from agentsync import db, pending_loads
 from agentsync.transform import target_dir
 from dlt_pipelines.fub.settings import RECONCILED_STREAMS
 from dlt_pipelines.fub.source import run_deletions, run_streams
 from flows.post import dbt_build
-from tests.fub.conftest import add_agent, control, ids, truth
+from tests.fub.conftest import add_agent, control, ids, rows, truth
 
 pytestmark = pytest.mark.slow
 
@@ -24,6 +25,10 @@ def _ran_models() -> set[str]:
     """The models the last dbt invocation ran (its ``run_results.json``)."""
     results = json.loads((target_dir() / "run_results.json").read_text())["results"]
     return {r["unique_id"] for r in results if r["unique_id"].startswith("model.")}
+
+
+def _oid(relation: str) -> int:
+    return rows("select cast(to_regclass(:r) as oid)", r=relation)[0][0]
 
 
 def _downstream(manifest: dict[str, Any], source_table: str) -> set[str]:
@@ -65,13 +70,24 @@ def test_build_selects_the_models_of_the_tables_with_new_loads(sandbox_env, sand
     run_streams(101, "daily", None, ["deals"])
     todo = pending_loads.plan()
     assert todo.tables == [("raw_fub", "deals")] and todo.select == ["source:fub.deals+"]
+    view_before = _oid("staging.stg_fub__deals")
     deals = dbt_build(["fub"])
     assert deals.status == "done", deals.error
+    # the staging view's definition did not change: it ran, but was not re-created
+    assert _oid("staging.stg_fub__deals") == view_before
     ran = _ran_models()
     assert ran == _downstream(manifest, "fub.deals") & every_model
     assert "model.agentsync.deals" in ran and "model.agentsync.people" not in ran
     served = set(truth(root, 101, "deals")["ids"])
     assert served <= ids("select deal_id from marts.deals where user_id = 101")
+
+    # a raw table that gained a column changes what its views read: they are re-created
+    with db.begin() as conn:
+        conn.execute(text("alter table raw_fub.deals add column x_new_field text"))
+    control(root, "advance", {"seconds": 86_400, "fraction": 0.2})
+    run_streams(101, "daily", None, ["deals"])
+    assert dbt_build(["fub"]).status == "done"
+    assert _oid("staging.stg_fub__deals") != view_before
 
     # a deletion check that finds people gone lands in raw_fub.id_changes: the people models
     # run (the mart's deletion post-hook reads it), not models over id_changes
