@@ -1,4 +1,4 @@
-"""The Great Expectations side of the gate: per-entity views, the file context, the checkpoint.
+"""The Great Expectations side of the gate: per-entity metrics tables, the file context, the checkpoint.
 
 Layout. The GX file context lives in ``expectations/gx/`` (committed: ``great_expectations.yml``,
 one suite per ``<source>.<entity>``, one validation definition each, the ``quality_gate``
@@ -6,9 +6,9 @@ checkpoint). Validation results and Data Docs are written under the data dir
 (``<data_dir>/gx/``), never into the checkout.
 
 What is validated. GX 1.24.1 cannot compare row counts across schemas (docs/vendors/stack.md
-§3), so the gate materialises, per entity, a view ``quality.<source>__<entity>`` with one row
-per agent (columns: :mod:`agentsync.quality.metrics`) and the suites hold plain column
-expectations on it:
+§3), so the gate materialises, per entity, a table ``quality.<source>__<entity>`` with one row
+per agent it checks (columns: :mod:`agentsync.quality.metrics`, computed once per run over only
+those agents' rows) and the suites hold plain column expectations on it:
 
 - counts: ``unexplained_gap`` = 0 (source-reported total = final + excluded by reason) and
   ``missing_in_mart`` = 0 (every raw id reached the final table);
@@ -25,15 +25,15 @@ newest record is old but whose sync succeeded is reported (observed age and thre
 gate passes; ``error`` makes it fail the gate. Sync age stays a failure.
 
 Thresholds are expectation parameters passed at run time, so the suites never change during
-flows. Views are recreated at every run (they follow the registry and whether tables exist);
-that touches only the database.
+flows. The metrics tables are recomputed at every run (they follow the registry and whether
+tables exist); that touches only the database. They used to be views, which made each of an
+entity's expectations recompute its counts over the whole raw and mart tables.
 
 Build vs run (docs/vendors/stack.md §4: never mutate the file context during parallel runs):
 :func:`build_context` (``agentsync quality-build``) writes the context from the registry; a run
 (:func:`run_checkpoint`) only reads it. Scoping a run to some agents does not change the context
-either: the views filter on the session setting ``agentsync.gate_users``, passed in the
-connection string GX resolves from ``${GX_AGENTSYNC_DB}`` at run time. Runs are serialised per
-database by an advisory lock.
+either: the metrics tables hold only the scoped agents' rows. Runs are serialised per database by
+an advisory lock (the tables are the run's own until it ends).
 
 Unix-socket URLs: GX rejects ``postgresql://u:p@/db?host=/sock``; the ``localhost`` +
 ``?host=/sock`` form (what :func:`agentsync.db.sqlalchemy_url` returns) works
@@ -51,7 +51,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import sqlalchemy as sa
 import yaml
@@ -146,19 +145,24 @@ def data_docs_index(settings: Settings | None = None) -> Path:
 # --- views ---------------------------------------------------------------------------------------
 
 
-def refresh_views(conn: sa.Connection, entities: Sequence[EntitySpec]) -> dict[str, str]:
-    """(Re)create ``quality.<source>__<entity>`` for each entity, scoped by ``agentsync.gate_users``.
+def refresh_views(
+    conn: sa.Connection, entities: Sequence[EntitySpec], user_ids: Sequence[int] | None = None
+) -> dict[str, str]:
+    """(Re)compute ``quality.<source>__<entity>`` for each entity: a table of the per-agent
+    metrics of ``user_ids`` (default every agent), computed once, which every expectation of
+    the entity's suite then reads (a view made each expectation recompute the counts over the
+    whole raw and mart tables).
 
     Returns:
-        ``{entity key: reason}`` for entities whose view could not be built (e.g. a flag column
-        the spec names is missing from the mart); their previous view, if any, is kept.
+        ``{entity key: reason}`` for entities whose table could not be built (e.g. a flag column
+        the spec names is missing from the mart); their previous table, if any, is kept.
     """
     errors: dict[str, str] = {}
     conn.execute(sa.text(f"create schema if not exists {VIEW_SCHEMA}"))
     for spec in entities:
         savepoint = conn.begin_nested()
         try:
-            _create_view(conn, spec)
+            _create_view(conn, spec, user_ids)
         except (sa.exc.DBAPIError, ValueError) as err:
             savepoint.rollback()
             detail = str(getattr(err, "orig", None) or err).strip().splitlines()
@@ -168,43 +172,46 @@ def refresh_views(conn: sa.Connection, entities: Sequence[EntitySpec]) -> dict[s
     return errors
 
 
-def _create_view(conn: sa.Connection, spec: EntitySpec) -> None:
-    """Replace one entity's view (inside the caller's savepoint)."""
-    scope = (
-        "where t.user_id = any(coalesce(nullif(current_setting('agentsync.gate_users', true), '')"
-        "::bigint[], array[t.user_id]))"
-    )
-    body = metrics_sql(spec, presence(conn, spec))
+def _create_view(
+    conn: sa.Connection, spec: EntitySpec, user_ids: Sequence[int] | None = None
+) -> None:
+    """Replace one entity's metrics table (inside the caller's savepoint); an earlier install's
+    view of the same name is dropped."""
+    body = metrics_sql(spec, presence(conn, spec), user_ids)
     name = f'{VIEW_SCHEMA}."{view_name(spec)}"'
-    conn.execute(sa.text(f"drop view if exists {name}"))
+    kind = conn.execute(
+        sa.text("select c.relkind from pg_class as c where c.oid = to_regclass(:n)"), {"n": name}
+    ).scalar()
+    if kind == "v":
+        conn.execute(sa.text(f"drop view {name}"))
+    elif kind is not None:
+        conn.execute(sa.text(f"drop table {name}"))
     conn.execute(
         sa.text(
             f"""
-            create view {name} as
+            create table {name} as
             select t.*,
                    case when t.sync_required
                         then extract(epoch from (now() - t.newest_record_at)) / 3600.0
                    end as record_age_hours
               from ({body}) as t
-             {scope}
             """
         )
     )
     conn.execute(
-        sa.text(f"comment on view {name} is :c"),
-        {"c": f"Counts and freshness of {entity_key(spec)} per agent (agentsync quality gate)."},
+        sa.text(f"comment on table {name} is :c"),
+        {
+            "c": f"Counts and freshness of {entity_key(spec)} per agent, as of the last "
+            "agentsync quality gate (one row per agent it checked)."
+        },
     )
 
 
 # --- the file context ----------------------------------------------------------------------------
 
 
-def _set_env(settings: Settings, user_ids: Sequence[int] | None) -> None:
-    url = db.sqlalchemy_url(settings)
-    if user_ids:
-        scope = "-c agentsync.gate_users={" + ",".join(str(int(u)) for u in user_ids) + "}"
-        url += ("&" if "?" in url else "?") + "options=" + quote(scope)
-    os.environ[ENV_DB] = url
+def _set_env(settings: Settings) -> None:
+    os.environ[ENV_DB] = db.sqlalchemy_url(settings)
     out = output_dir(settings)
     out.mkdir(parents=True, exist_ok=True)
     os.environ[ENV_OUT] = str(out)
@@ -306,7 +313,7 @@ def build_context(
     db.ensure_ready(s)
     with db.begin(s) as conn:
         refresh_views(conn, entities)
-    _set_env(s, None)
+    _set_env(s)
     root.mkdir(parents=True, exist_ok=True)
     gx_dir = root / "gx"
     gx.get_context(mode="file", project_root_dir=str(root))  # creates the skeleton
@@ -630,13 +637,13 @@ def run_checkpoint(
     with _serialised(s):
         root = _usable_root(root, entities, s, auto_build)
         with db.begin(s) as conn:
-            view_errors = refresh_views(conn, entities)
+            view_errors = refresh_views(conn, entities, user_ids)
         for k, why in view_errors.items():
             line = f"gx {k}: check view not built: {why}"
             checks.append(FailedCheck(f"{k}: check view not built", [], line))
             source, _, entity = k.partition(".")
             results.append(CheckResult(source, entity, "error", "check view", "error", error=line))
-        _set_env(s, user_ids)
+        _set_env(s)
         try:
             ctx = gx.get_context(mode="file", project_root_dir=str(root))
             result = ctx.checkpoints.get(CHECKPOINT).run(expectation_parameters=params)
@@ -647,7 +654,7 @@ def run_checkpoint(
             results.append(CheckResult("gx", "*", "error", "checkpoint", "error", error=line))
             return CheckpointOutcome(False, [c.line for c in checks], None, checks, [], results)
         finally:
-            _set_env(s, None)
+            _set_env(s)
     for vr in result.run_results.values():
         for er in vr.results:
             if er.success:

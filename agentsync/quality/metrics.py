@@ -119,9 +119,14 @@ def presence(conn: Connection, spec: EntitySpec) -> Presence:
     return Presence(raw=raw, mart=mart, same_id_type=same)
 
 
-def metrics_sql(spec: EntitySpec, present: Presence) -> str:
-    """A ``select`` with one row per agent (columns as in the module docstring)."""
+def metrics_sql(spec: EntitySpec, present: Presence, user_ids: Sequence[int] | None = None) -> str:
+    """A ``select`` with one row per agent (columns as in the module docstring).
+
+    With ``user_ids``, every scan (raw, mart, quarantine, sync runs) is limited to those agents,
+    so the work follows the agents checked, not the whole tables.
+    """
     key = entity_key(spec)
+    only = "array[" + ",".join(str(int(u)) for u in user_ids) + "]::bigint[]" if user_ids else None
     rid = ident(spec.raw_id_column, f"{key} raw_id_column")
     mid = ident(spec.mart_id_column, f"{key} mart_id_column")
     fresh = (
@@ -153,6 +158,10 @@ def metrics_sql(spec: EntitySpec, present: Presence) -> str:
             cols.append(f"null::timestamptz as {fresh}")
         mart = f"(select null::bigint as user_id, {', '.join(cols)} where false)"
 
+    if only:
+        raw = f"(select * from {raw} as r0 where r0.user_id = any({only}))"
+        mart = f"(select * from {mart} as m0 where m0.user_id = any({only}))"
+    scoped = f" and user_id = any({only})" if only else ""
     any_flag = " or ".join(f"coalesce(m.{c}, false)" for c in flags.values()) or "false"
     flag_counts = "".join(
         f",\n               count(*) filter (where coalesce(m.{c}, false)) as excluded_{r}"
@@ -192,7 +201,7 @@ with raw_ids as (
         select q.user_id,
                count(distinct coalesce(q.record_id, 'row:' || q.quarantine_id::text)) as quarantined
           from ops.quarantine as q
-         where q.source = {src} and q.entity = {ent}
+         where q.source = {src} and q.entity = {ent}{scoped}
            and (q.record_id is null or not exists (
                 select 1 from {mart} as m
                  where m.user_id = q.user_id and m.{mid}::text = q.record_id))
@@ -200,12 +209,12 @@ with raw_ids as (
 ), last_success as (
         select s.user_id, max(s.ended_at) as last_success_at
           from ops.sync_runs as s
-         where s.source = {src} and s.entity = {ent} and s.status = 'done'
+         where s.source = {src} and s.entity = {ent} and s.status = 'done'{scoped}
          group by s.user_id
 ), last_reported as (
         select distinct on (s.user_id) s.user_id, s.reported_total, s.ended_at
           from ops.sync_runs as s
-         where s.source = {src} and s.entity = {ent} and s.status = 'done'
+         where s.source = {src} and s.entity = {ent} and s.status = 'done'{scoped}
            and s.reported_total is not null
          order by s.user_id, s.ended_at desc
 ), current_reported as (
@@ -224,7 +233,7 @@ with raw_ids as (
         union select user_id from mart_counts
         union select user_id from quarantined_records
         union select user_id from last_success
-        union select user_id from ops.sync_runs where source = {src} and entity = {ent}
+        union select user_id from ops.sync_runs where source = {src} and entity = {ent}{scoped}
 )
 select a.user_id,
        {src}::text as source,
@@ -300,7 +309,7 @@ def entity_counts(
 ) -> list[EntityCounts]:
     """Counts for every agent (or only ``user_ids``) of one entity, ordered by agent."""
     present = presence(conn, spec)
-    sql = f"select * from ({metrics_sql(spec, present)}) as t"
+    sql = f"select * from ({metrics_sql(spec, present, user_ids)}) as t"
     params: dict[str, object] = {}
     if user_ids:
         sql += " where t.user_id = any(:users)"
