@@ -9,9 +9,10 @@ whose rows name the entity they are about (``meta: {agentsync_entity_column: ent
 sources yml: FUB's ``id_changes`` and ``deleted_ids``, read by the marts' deletion post-hooks)
 selects that entity's table instead of itself.
 
-The selection is ``source:<source>.<table>+`` for every touched table. Until every model of the
-project exists in the database (a first build, a new model), it is ``@source:...`` instead: also
-the models the selected ones read, so a mart that joins another source's model finds it built.
+The selection is ``source:<source>.<table>+`` for every touched table. When a model that build
+reads would be missing (a first build, a new model), it is ``@source:<source>.<table>`` instead:
+also the models the selected ones read, so a mart that joins another source's model finds it
+built.
 
 After the build succeeds, :func:`mark_built` lists the loads; a failed build lists none, so the
 next build selects them again (the marts' own processed-load state makes that idempotent).
@@ -25,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 import yaml
@@ -55,20 +57,17 @@ class Plan:
         loads: the pending loads, ``(raw schema, load id)``.
         tables: ``(raw schema, table)`` the pending loads wrote rows to (entity tables resolved).
         select: the dbt ``--select`` terms (empty: nothing to build).
-        complete: every model of the project already exists in the database.
     """
 
     loads: list[tuple[str, str]]
     tables: list[tuple[str, str]]
     select: list[str]
-    complete: bool
 
     def as_dict(self) -> dict[str, object]:
         return {
             "loads": len(self.loads),
             "tables": [f"{s}.{t}" for s, t in self.tables],
             "select": self.select,
-            "complete": self.complete,
         }
 
 
@@ -145,8 +144,7 @@ def touched_tables(
             if column:
                 rows = conn.execute(
                     sa.text(
-                        f'select distinct "{column}" from {quoted} '
-                        "where _dlt_load_id = any(:ids)"
+                        f'select distinct "{column}" from {quoted} where _dlt_load_id = any(:ids)'
                     ),
                     {"ids": ids},
                 )
@@ -154,8 +152,7 @@ def touched_tables(
             else:
                 hit = conn.execute(
                     sa.text(
-                        f"select exists (select 1 from {quoted} "
-                        "where _dlt_load_id = any(:ids))"
+                        f"select exists (select 1 from {quoted} where _dlt_load_id = any(:ids))"
                     ),
                     {"ids": ids},
                 ).scalar()
@@ -167,43 +164,111 @@ def touched_tables(
     return sorted(touched)
 
 
-def models_complete(conn: sa.Connection) -> bool:
-    """Does every (non-ephemeral) model of the last parsed project exist in the database?
+def _manifest() -> dict[str, Any] | None:
+    """The manifest dbt last wrote in this data dir (None before any dbt run here)."""
+    path = target_dir() / "manifest.json"
+    return json.loads(path.read_text()) if path.is_file() else None
 
-    Read from the manifest dbt wrote in the data dir; no manifest (no build yet) is "no".
-    """
-    manifest = target_dir() / "manifest.json"
-    if not manifest.is_file():
-        return False
-    nodes = json.loads(manifest.read_text()).get("nodes", {})
-    wanted = [
-        f'"{n["schema"]}"."{n.get("alias") or n["name"]}"'
-        for n in nodes.values()
-        if n.get("resource_type") == "model"
-        and n.get("config", {}).get("materialized") != "ephemeral"
-        and n.get("config", {}).get("enabled", True)
-    ]
-    if not wanted:
-        return False
-    missing = conn.execute(
+
+def _existing_relations(conn: sa.Connection) -> set[str]:
+    rows = conn.execute(
         sa.text(
-            "select count(*) from unnest(cast(:names as text[])) as n where to_regclass(n) is null"
-        ),
-        {"names": wanted},
-    ).scalar()
-    return not missing
+            "select n.nspname || '.' || c.relname from pg_class as c "
+            "join pg_namespace as n on n.oid = c.relnamespace where c.relkind in ('r', 'v', 'm', 'p')"
+        )
+    )
+    return {r[0] for r in rows}
 
 
-def plan() -> Plan:
-    """The pending loads, the tables they touched and the dbt selection for them."""
+def _closure(start: Iterable[str], edges: dict[str, list[str]]) -> set[str]:
+    seen: set[str] = set()
+    todo = list(start)
+    while todo:
+        for nxt in edges.get(todo.pop(), []):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def missing_parents(
+    manifest: dict[str, Any], roots: Iterable[str], existing: set[str]
+) -> list[str]:
+    """Models a ``<roots>+`` build reads but would not build, and which do not exist: the
+    ancestors (through ephemeral models) of everything downstream of ``roots``, minus that."""
+    nodes = manifest.get("nodes", {})
+    downstream = _closure(roots, manifest.get("child_map", {})) | set(roots)
+    read = _closure(downstream, manifest.get("parent_map", {})) - downstream
+    out = []
+    for uid in sorted(read):
+        node = nodes.get(uid)
+        if not node or node.get("resource_type") != "model":
+            continue
+        if node.get("config", {}).get("materialized") == "ephemeral":
+            continue
+        if f"{node['schema']}.{node.get('alias') or node['name']}" not in existing:
+            out.append(uid)
+    return out
+
+
+def _source_id(manifest: dict[str, Any], source: str, table: str) -> str:
+    project = manifest.get("metadata", {}).get("project_name") or "agentsync"
+    return f"source.{project}.{source}.{table}"
+
+
+def _folder_models(manifest: dict[str, Any], folder: str) -> list[str]:
+    return [
+        uid
+        for uid, n in manifest.get("nodes", {}).items()
+        if n.get("resource_type") == "model"
+        and str(n.get("original_file_path", "")).startswith(f"models/staging/{folder}/")
+    ]
+
+
+def _unbuilt(manifest: dict[str, Any], models: Iterable[str], existing: set[str]) -> bool:
+    """Does any of these models, or anything downstream of them, not exist yet?"""
+    nodes = manifest.get("nodes", {})
+    wanted = set(models) | _closure(models, manifest.get("child_map", {}))
+    for uid in wanted:
+        node = nodes.get(uid)
+        if not node or node.get("resource_type") != "model":
+            continue
+        if node.get("config", {}).get("materialized") == "ephemeral":
+            continue
+        if f"{node['schema']}.{node.get('alias') or node['name']}" not in existing:
+            return True
+    return False
+
+
+def plan(loaded_sources: Iterable[str] = ()) -> Plan:
+    """The pending loads, the tables they touched and the dbt selection for them.
+
+    Per touched table the term is ``source:<source>.<table>+``, or ``@source:<source>.<table>``
+    when a model that build reads would be missing (also its ancestors are built; without a
+    manifest yet, always). A source this run loaded whose models do not all exist yet (its
+    first onboarding, a table it has not loaded so far, a new model) also gets
+    ``@staging.<source>``, so all its marts exist for the gate.
+    """
     sources = declared_sources()
+    manifest = _manifest()
     with db.begin() as conn:
         loads = pending(conn, sources)
         tables = touched_tables(conn, loads, sources)
-        complete = models_complete(conn)
-    prefix = "" if complete else "@"
-    select = [f"{prefix}source:{sources[s].name}.{t}+" for s, t in tables]
-    return Plan(loads=loads, tables=tables, select=select, complete=complete)
+        existing = _existing_relations(conn)
+    select: list[str] = []
+    for schema, table in tables:
+        name = sources[schema].name
+        root = _source_id(manifest, name, table) if manifest else ""
+        if manifest and not missing_parents(manifest, [root], existing):
+            select.append(f"source:{name}.{table}+")
+        else:
+            select.append(f"@source:{name}.{table}")
+    for source in sorted(set(loaded_sources)):
+        if not (PROJECT_DIR / "models" / "staging" / source).is_dir():
+            continue
+        if manifest is None or _unbuilt(manifest, _folder_models(manifest, source), existing):
+            select.append(f"@staging.{source}")
+    return Plan(loads=loads, tables=tables, select=select)
 
 
 def mark_built(loads: Iterable[tuple[str, str]]) -> int:

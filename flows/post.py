@@ -52,9 +52,8 @@ def dbt_build(sources: Iterable[str]) -> StepOutcome:
     """``dbt build`` of the models downstream of the raw tables that received committed loads
     since the last build (:mod:`agentsync.pending_loads`), whoever made the loads.
 
-    Until every model of the project exists in the database (a first build, a new model), the
-    build is of every model, once. ``sources`` (what this run loaded) is kept for the callers'
-    reports. The build runs with ``--indirect-selection cautious``: a test that also reads a model
+    ``sources`` (what this run loaded): a source whose models do not all exist yet is built
+    whole (``@staging.<source>``), so its marts exist for the gate. The build runs with ``--indirect-selection cautious``: a test that also reads a model
     outside the selection (e.g. a relationship to another source's mart) waits for a build that
     has it. The database-wide dbt lock serialises builds from concurrent runs (another process or
     machine); inside a Prefect run ``run_dbt`` uses ``PrefectDbtRunner`` (a task per node).
@@ -63,8 +62,8 @@ def dbt_build(sources: Iterable[str]) -> StepOutcome:
     started = time.monotonic()
     try:
         with dbt_lock():
-            todo = pending_loads.plan()
-            if todo.complete and not todo.select:
+            todo = pending_loads.plan(sources)
+            if not todo.select:
                 pending_loads.mark_built(todo.loads)  # they wrote nothing dbt reads
                 return StepOutcome(
                     "dbt.build",
@@ -73,16 +72,14 @@ def dbt_build(sources: Iterable[str]) -> StepOutcome:
                     error="no new rows in any table dbt reads",
                     seconds=time.monotonic() - started,
                 )
-            # a model missing from the database (first build, new model): build them all once
-            select = ["--select", *todo.select] if todo.complete else []
             log.info(
-                "dbt.build: %d new load(s) touched %s; %s",
+                "dbt.build: %d new load(s) touched %s; selecting %s",
                 len(todo.loads),
                 ", ".join(f"{s}.{t}" for s, t in todo.tables) or "no table",
-                "their models" if todo.complete else "building every model (some do not exist)",
+                " ".join(todo.select),
             )
             result = run_dbt(
-                ["build", *select, "--indirect-selection", "cautious"],
+                ["build", "--select", *todo.select, "--indirect-selection", "cautious"],
                 raise_on_failure=False,
             )
             if result.success:
