@@ -72,6 +72,9 @@ class GateResult:
     new_columns: list[NewColumn] = field(default_factory=list)
     #: every check that ran, passed or not (GX expectations, drift, dbt tests), for ``--json``
     results: list[CheckResult] = field(default_factory=list)
+    #: entity key -> agents whose counts this run recomputed from the data because their rows
+    #: changed (None: every agent); the others' counts were kept from an earlier run
+    recounted: dict[str, list[int] | None] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The gate as ``agentsync quality-gate --json`` prints it."""
@@ -86,6 +89,7 @@ class GateResult:
             "drift": [d.as_dict() for d in self.drift],
             "new_columns": [c.as_dict() for c in self.new_columns],
             "data_docs_path": self.data_docs_path,
+            "recounted": {k: "all" if v is None else v for k, v in self.recounted.items()},
         }
 
 
@@ -246,6 +250,7 @@ def run_quality_gate(
     skipped: list[SkippedTest] = []
     results: list[CheckResult] = []
     docs: str | None = None
+    recounted: dict[str, list[int] | None] = {}
     try:
         outcome = gx.run_checkpoint(
             user_ids, entities=entities, root=context_root, settings=s, auto_build=auto_build
@@ -254,6 +259,7 @@ def run_quality_gate(
         warnings += outcome.warnings
         results += outcome.results
         docs = outcome.data_docs_path
+        recounted = outcome.recounted
         if not outcome.success and not outcome.checks:
             line = "gx checkpoint failed without a failing expectation (see Data Docs)"
             checks.append(FailedCheck("gx checkpoint", [], line))
@@ -304,6 +310,7 @@ def run_quality_gate(
         drift=drift,
         new_columns=new_columns,
         results=results,
+        recounted=recounted,
     )
 
 

@@ -42,6 +42,8 @@ Unix-socket URLs: GX rejects ``postgresql://u:p@/db?host=/sock``; the ``localhos
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -57,7 +59,8 @@ import yaml
 
 from agentsync import db
 from agentsync.errors import AgentsyncError, SettingError
-from agentsync.quality.metrics import entity_key, metrics_sql, presence
+from agentsync.quality import changes
+from agentsync.quality.metrics import count_columns, counts_sql, entity_key, metrics_from, presence
 from agentsync.settings import Settings, get_settings
 from dlt_pipelines.common import EntitySpec
 
@@ -77,6 +80,8 @@ CHECKS_VERSION = 2
 RECORD_AGE = "record_age"  # expectation meta ``agentsync_check``: newest record too old
 RECORD_FUTURE = "record_future"  # newest record in the future
 _GATE_LOCK_ID = 0x61677332  # "ags2"
+#: validation runs kept per suite, with their Data Docs pages (the index reads every kept one)
+KEEP_RESULTS = 30
 _process_lock = threading.Lock()
 
 
@@ -145,39 +150,121 @@ def data_docs_index(settings: Settings | None = None) -> Path:
 # --- views ---------------------------------------------------------------------------------------
 
 
+def counts_table(spec: EntitySpec) -> str:
+    """Where the gate keeps an entity's per-agent counts between runs (every agent)."""
+    return f'{VIEW_SCHEMA}."{view_name(spec)}__counts"'
+
+
+@dataclass
+class Refresh:
+    """What :func:`refresh_views` did: ``errors`` ``{entity key: reason}`` for tables it could
+    not build; ``recounted`` ``{entity key: agents}`` whose counts were recomputed from the
+    data (``None``: every agent; an entity absent from it: none, nothing had changed)."""
+
+    errors: dict[str, str] = field(default_factory=dict)
+    recounted: dict[str, list[int] | None] = field(default_factory=dict)
+
+
 def refresh_views(
     conn: sa.Connection, entities: Sequence[EntitySpec], user_ids: Sequence[int] | None = None
-) -> dict[str, str]:
+) -> Refresh:
     """(Re)compute ``quality.<source>__<entity>`` for each entity: a table of the per-agent
-    metrics of ``user_ids`` (default every agent), computed once, which every expectation of
-    the entity's suite then reads (a view made each expectation recompute the counts over the
-    whole raw and mart tables).
+    metrics of ``user_ids`` (default every agent), which every expectation of the entity's
+    suite then reads.
+
+    The expensive part, the counts over the raw, final and quarantine rows, is kept between runs
+    in ``quality.<source>__<entity>__counts`` and recomputed only for the agents whose rows
+    changed since (:mod:`agentsync.quality.changes`): a gate after a day without change reads no
+    raw or final table. The sync-run part (reported totals, sync and record age) is computed
+    at every run. ``conn`` must not be in a transaction: each entity commits on its own, so the
+    change triggers it installs do not hold locks on the tables for the whole refresh.
 
     Returns:
-        ``{entity key: reason}`` for entities whose table could not be built (e.g. a flag column
-        the spec names is missing from the mart); their previous table, if any, is kept.
+        A :class:`Refresh`. An entity whose table could not be built (e.g. a flag column the spec
+        names is missing from the mart) keeps its previous table, if any.
     """
-    errors: dict[str, str] = {}
-    conn.execute(sa.text(f"create schema if not exists {VIEW_SCHEMA}"))
+    out = Refresh()
+    with conn.begin():
+        conn.execute(sa.text(f"create schema if not exists {VIEW_SCHEMA}"))
     for spec in entities:
-        savepoint = conn.begin_nested()
         try:
-            _create_view(conn, spec, user_ids)
+            with conn.begin():
+                recounted = _refresh_counts(conn, spec)
+                _create_view(conn, spec, user_ids)
         except (sa.exc.DBAPIError, ValueError) as err:
-            savepoint.rollback()
             detail = str(getattr(err, "orig", None) or err).strip().splitlines()
-            errors[entity_key(spec)] = detail[0] if detail else type(err).__name__
+            out.errors[entity_key(spec)] = detail[0] if detail else type(err).__name__
         else:
-            savepoint.commit()
-    return errors
+            if recounted is None:
+                log.info("quality gate: %s counted for every agent", entity_key(spec))
+                out.recounted[entity_key(spec)] = None
+            elif recounted:
+                log.info(
+                    "quality gate: %s recounted for %d agent(s) whose rows changed",
+                    entity_key(spec),
+                    len(recounted),
+                )
+                out.recounted[entity_key(spec)] = recounted
+    return out
+
+
+def _refresh_counts(conn: sa.Connection, spec: EntitySpec) -> list[int] | None:
+    """Bring the entity's kept counts up to date (inside the caller's transaction).
+
+    Returns:
+        None when every agent was counted (first run, a changed counts query, a table that lost
+        or never had its change triggers, a truncate), else the agents recounted (often none).
+    """
+    present = presence(conn, spec)
+    full_sql = counts_sql(spec, present)
+    digest = hashlib.sha256(full_sql.encode()).hexdigest()
+    table = counts_table(spec)
+    complete = changes.ensure_triggers(conn, spec)  # before counting: later changes are noted
+    stored = conn.execute(
+        sa.text("select digest from ops.quality_counts where entity = :e"),
+        {"e": entity_key(spec)},
+    ).scalar()
+    kept = conn.execute(sa.text("select to_regclass(:t) is not null"), {"t": table}).scalar()
+    changed = changes.take_changes(conn, spec) if complete and kept and stored == digest else None
+    if changed is not None:
+        if changed:
+            users = sorted(changed)
+            conn.execute(sa.text(f"delete from {table} where user_id = any(:u)"), {"u": users})
+            columns = ", ".join(["user_id", *count_columns(spec)])
+            conn.execute(
+                sa.text(
+                    f"insert into {table} ({columns}) "
+                    f"select {columns} from ({counts_sql(spec, present, users)}) as c"
+                )
+            )
+        return users if changed else []
+    changes.discard_changes(conn, spec)
+    conn.execute(sa.text(f"drop table if exists {table}"))
+    conn.execute(sa.text(f"create table {table} as {full_sql}"))
+    conn.execute(sa.text(f"create unique index on {table} (user_id)"))
+    conn.execute(
+        sa.text(f"comment on table {table} is :c"),
+        {
+            "c": f"Per-agent counts of {entity_key(spec)} kept by the agentsync quality gate "
+            "(recomputed for the agents whose rows change; see ops.quality_changes)."
+        },
+    )
+    conn.execute(
+        sa.text(
+            "insert into ops.quality_counts (entity, digest) values (:e, :d) "
+            "on conflict (entity) do update set digest = excluded.digest, counted_at = now()"
+        ),
+        {"e": entity_key(spec), "d": digest},
+    )
+    return None
 
 
 def _create_view(
     conn: sa.Connection, spec: EntitySpec, user_ids: Sequence[int] | None = None
 ) -> None:
-    """Replace one entity's metrics table (inside the caller's savepoint); an earlier install's
-    view of the same name is dropped."""
-    body = metrics_sql(spec, presence(conn, spec), user_ids)
+    """Replace one entity's metrics table from its kept counts (inside the caller's
+    transaction); an earlier install's view of the same name is dropped."""
+    body = metrics_from(spec, counts_table(spec), user_ids)
     name = f'{VIEW_SCHEMA}."{view_name(spec)}"'
     kind = conn.execute(
         sa.text("select c.relkind from pg_class as c where c.oid = to_regclass(:n)"), {"n": name}
@@ -208,6 +295,36 @@ def _create_view(
 
 
 # --- the file context ----------------------------------------------------------------------------
+
+
+def prune_results(out: Path, keep: int = KEEP_RESULTS) -> int:
+    """Remove all but the newest ``keep`` validation results of each suite under ``out`` (the
+    gate's output dir) and their Data Docs pages, so the Data Docs index, which GX builds by
+    reading every stored result, costs the same on the thousandth daily run as on the first.
+
+    Returns:
+        How many results were removed.
+    """
+    base = out / "validations"
+    if not base.is_dir():
+        return 0
+    by_suite: dict[tuple[str, ...], list[tuple[str, Path]]] = {}
+    for path in base.rglob("*.json"):
+        parts = path.relative_to(base).parts  # <suite...>/<run name>/<run time>/<batch>.json
+        if len(parts) >= 4:
+            by_suite.setdefault(parts[:-3], []).append((parts[-2], path))
+    removed = 0
+    for items in by_suite.values():
+        items.sort(reverse=True)  # run times (20261204T023818.564625Z) sort as time
+        for _, path in items[max(keep, 0) :]:
+            rel = path.relative_to(base)
+            path.unlink(missing_ok=True)
+            (out / "data_docs" / "validations" / rel.with_suffix(".html")).unlink(missing_ok=True)
+            removed += 1
+            for parent in (path.parent, path.parent.parent):
+                with contextlib.suppress(OSError):
+                    parent.rmdir()  # only when empty
+    return removed
 
 
 def _set_env(settings: Settings) -> None:
@@ -311,7 +428,7 @@ def build_context(
 
         entities = all_entities()
     db.ensure_ready(s)
-    with db.begin(s) as conn:
+    with db.engine(s).connect() as conn:
         refresh_views(conn, entities)
     _set_env(s)
     root.mkdir(parents=True, exist_ok=True)
@@ -418,6 +535,8 @@ class CheckpointOutcome:
     checks: list[FailedCheck] = field(default_factory=list)
     warnings: list[FailedCheck] = field(default_factory=list)
     results: list[CheckResult] = field(default_factory=list)
+    #: entity key -> agents whose counts were recomputed from the data (None: every agent)
+    recounted: dict[str, list[int] | None] = field(default_factory=dict)
 
 
 # what each checked column means, for the kind and the human line
@@ -636,14 +755,15 @@ def run_checkpoint(
     results: list[CheckResult] = []
     with _serialised(s):
         root = _usable_root(root, entities, s, auto_build)
-        with db.begin(s) as conn:
-            view_errors = refresh_views(conn, entities, user_ids)
-        for k, why in view_errors.items():
+        with db.engine(s).connect() as conn:
+            refresh = refresh_views(conn, entities, user_ids)
+        for k, why in refresh.errors.items():
             line = f"gx {k}: check view not built: {why}"
             checks.append(FailedCheck(f"{k}: check view not built", [], line))
             source, _, entity = k.partition(".")
             results.append(CheckResult(source, entity, "error", "check view", "error", error=line))
         _set_env(s)
+        prune_results(output_dir(s), KEEP_RESULTS - 1)  # this run adds one per suite
         try:
             ctx = gx.get_context(mode="file", project_root_dir=str(root))
             result = ctx.checkpoints.get(CHECKPOINT).run(expectation_parameters=params)
@@ -652,7 +772,9 @@ def run_checkpoint(
             line = f"gx checkpoint error: {type(err).__name__}: {first}"
             checks.append(FailedCheck("checkpoint error", [], line))
             results.append(CheckResult("gx", "*", "error", "checkpoint", "error", error=line))
-            return CheckpointOutcome(False, [c.line for c in checks], None, checks, [], results)
+            return CheckpointOutcome(
+                False, [c.line for c in checks], None, checks, [], results, refresh.recounted
+            )
         finally:
             _set_env(s)
     for vr in result.run_results.values():
@@ -689,4 +811,5 @@ def run_checkpoint(
         checks=checks,
         warnings=warnings,
         results=results,
+        recounted=refresh.recounted,
     )

@@ -119,14 +119,36 @@ def presence(conn: Connection, spec: EntitySpec) -> Presence:
     return Presence(raw=raw, mart=mart, same_id_type=same)
 
 
-def metrics_sql(spec: EntitySpec, present: Presence, user_ids: Sequence[int] | None = None) -> str:
-    """A ``select`` with one row per agent (columns as in the module docstring).
+def _scope(user_ids: Sequence[int] | None) -> str | None:
+    if not user_ids:
+        return None
+    return "array[" + ",".join(str(int(u)) for u in user_ids) + "]::bigint[]"
 
-    With ``user_ids``, every scan (raw, mart, quarantine, sync runs) is limited to those agents,
-    so the work follows the agents checked, not the whole tables.
+
+def count_columns(spec: EntitySpec) -> list[str]:
+    """The columns of :func:`counts_sql` after ``user_id``, in order."""
+    return [
+        "raw_rows",
+        "raw_ids",
+        "missing_in_mart",
+        "mart_rows",
+        "final_rows",
+        *(f"excluded_{r}" for r in reasons(spec)),
+        "quarantined",
+        "newest_record_at",
+    ]
+
+
+def counts_sql(spec: EntitySpec, present: Presence, user_ids: Sequence[int] | None = None) -> str:
+    """The part of the metrics that reads the data: one row per agent with data (raw, mart or
+    quarantine) and the columns :func:`count_columns` lists.
+
+    It depends only on the entity's raw table, its final table and ``ops.quarantine``, which is
+    what lets the gate keep it between runs and recompute only the agents whose rows changed
+    (:mod:`agentsync.quality.changes`). With ``user_ids``, every scan is limited to those agents.
     """
     key = entity_key(spec)
-    only = "array[" + ",".join(str(int(u)) for u in user_ids) + "]::bigint[]" if user_ids else None
+    only = _scope(user_ids)
     rid = ident(spec.raw_id_column, f"{key} raw_id_column")
     mid = ident(spec.mart_id_column, f"{key} mart_id_column")
     fresh = (
@@ -161,7 +183,7 @@ def metrics_sql(spec: EntitySpec, present: Presence, user_ids: Sequence[int] | N
     if only:
         raw = f"(select * from {raw} as r0 where r0.user_id = any({only}))"
         mart = f"(select * from {mart} as m0 where m0.user_id = any({only}))"
-    scoped = f" and user_id = any({only})" if only else ""
+    scoped = f" and q.user_id = any({only})" if only else ""
     any_flag = " or ".join(f"coalesce(m.{c}, false)" for c in flags.values()) or "false"
     flag_counts = "".join(
         f",\n               count(*) filter (where coalesce(m.{c}, false)) as excluded_{r}"
@@ -169,14 +191,12 @@ def metrics_sql(spec: EntitySpec, present: Presence, user_ids: Sequence[int] | N
     )
     newest = f"max(m.{fresh})::timestamptz" if fresh else "null::timestamptz"
     excluded_cols = "".join(
-        f",\n           coalesce(mt.excluded_{r}, 0) as excluded_{r}" for r in why
+        f",\n       coalesce(mt.excluded_{r}, 0)::bigint as excluded_{r}" for r in why
     )
-    deleted = "coalesce(mt.excluded_deleted, 0)" if "deleted" in flags else "0"
     src, ent = _literal(spec.source), _literal(spec.entity)
     same = present.same_id_type and spec.mart is not None
     rkey = f"r.{rid}" if same else f"r.{rid}::text"
     mkey = f"m.{mid}" if same else f"m.{mid}::text"
-    integrations = ", ".join(_literal(i) for i in INTEGRATIONS)
     return f"""
 with raw_ids as (
         select r.user_id, {rkey} as rid, count(*) as versions
@@ -206,6 +226,47 @@ with raw_ids as (
                 select 1 from {mart} as m
                  where m.user_id = q.user_id and m.{mid}::text = q.record_id))
          group by q.user_id
+), agents as (
+        select user_id from raw_counts
+        union select user_id from mart_counts
+        union select user_id from quarantined_records
+)
+select a.user_id::bigint as user_id,
+       coalesce(rc.raw_rows, 0)::bigint as raw_rows,
+       coalesce(rc.raw_ids, 0)::bigint as raw_ids,
+       coalesce(rc.missing_in_mart, 0)::bigint as missing_in_mart,
+       coalesce(mt.mart_rows, 0)::bigint as mart_rows,
+       coalesce(mt.final_rows, 0)::bigint as final_rows{excluded_cols},
+       coalesce(qr.quarantined, 0)::bigint as quarantined,
+       mt.newest_record_at
+  from agents as a
+  left join raw_counts as rc using (user_id)
+  left join mart_counts as mt using (user_id)
+  left join quarantined_records as qr using (user_id)
+ where a.user_id is not null
+"""
+
+
+def metrics_from(spec: EntitySpec, counts: str, user_ids: Sequence[int] | None = None) -> str:
+    """The metrics (module docstring) from ``counts``, a relation or subquery with the columns of
+    :func:`counts_sql`, joined with what the sync runs, agents and credentials say now.
+
+    That part is cheap (``ops.sync_runs`` by agent and entity, two small tables) and depends on
+    the clock, so it is computed at every run. With ``user_ids``, only those agents.
+    """
+    only = _scope(user_ids)
+    why = reasons(spec)
+    scoped = f" and user_id = any({only})" if only else ""
+    counts_scoped = (
+        f"(select * from {counts} as c0 where c0.user_id = any({only}))" if only else counts
+    )
+    excluded_cols = "".join(f",\n       coalesce(h.excluded_{r}, 0) as excluded_{r}" for r in why)
+    deleted = "coalesce(h.excluded_deleted, 0)" if "deleted" in why else "0"
+    src, ent = _literal(spec.source), _literal(spec.entity)
+    integrations = ", ".join(_literal(i) for i in INTEGRATIONS)
+    return f"""
+with h as (
+        select * from {counts_scoped} as c
 ), last_success as (
         select s.user_id, max(s.ended_at) as last_success_at
           from ops.sync_runs as s
@@ -229,27 +290,24 @@ with raw_ids as (
                   and s.user_id = lr.user_id and s.reported_total is null
                   and coalesce(s.rows, 0) > 0 and s.ended_at > lr.ended_at)
 ), agents as (
-        select user_id from raw_counts
-        union select user_id from mart_counts
-        union select user_id from quarantined_records
-        union select user_id from last_success
+        select user_id from h
         union select user_id from ops.sync_runs where source = {src} and entity = {ent}{scoped}
 )
 select a.user_id,
        {src}::text as source,
        {ent}::text as entity,
        lr.reported_total,
-       coalesce(rc.raw_rows, 0) as raw_rows,
-       coalesce(rc.raw_ids, 0) as raw_ids,
-       coalesce(rc.raw_rows, 0) - coalesce(rc.raw_ids, 0) as superseded,
-       coalesce(mt.mart_rows, 0) as mart_rows,
-       coalesce(mt.final_rows, 0) as final_rows{excluded_cols},
-       coalesce(qr.quarantined, 0) as quarantined,
-       coalesce(rc.missing_in_mart, 0) as missing_in_mart,
+       coalesce(h.raw_rows, 0) as raw_rows,
+       coalesce(h.raw_ids, 0) as raw_ids,
+       coalesce(h.raw_rows, 0) - coalesce(h.raw_ids, 0) as superseded,
+       coalesce(h.mart_rows, 0) as mart_rows,
+       coalesce(h.final_rows, 0) as final_rows{excluded_cols},
+       coalesce(h.quarantined, 0) as quarantined,
+       coalesce(h.missing_in_mart, 0) as missing_in_mart,
        case when lr.reported_total is not null
             then lr.reported_total
-                 - (coalesce(mt.mart_rows, 0) - {deleted} + coalesce(qr.quarantined, 0))
-            else coalesce(rc.raw_ids, 0) - coalesce(mt.mart_rows, 0)
+                 - (coalesce(h.mart_rows, 0) - {deleted} + coalesce(h.quarantined, 0))
+            else coalesce(h.raw_ids, 0) - coalesce(h.mart_rows, 0)
        end as unexplained_gap,
        ls.last_success_at,
        req.sync_required,
@@ -257,11 +315,9 @@ select a.user_id,
        case when req.sync_required
             then extract(epoch from (now() - ls.last_success_at)) / 3600.0
        end as sync_age_hours,
-       mt.newest_record_at
+       h.newest_record_at
   from agents as a
-  left join raw_counts as rc using (user_id)
-  left join mart_counts as mt using (user_id)
-  left join quarantined_records as qr using (user_id)
+  left join h using (user_id)
   left join last_success as ls using (user_id)
   left join current_reported as lr using (user_id)
   cross join lateral (
@@ -273,6 +329,15 @@ select a.user_id,
   ) as req
  where a.user_id is not null
 """
+
+
+def metrics_sql(spec: EntitySpec, present: Presence, user_ids: Sequence[int] | None = None) -> str:
+    """A ``select`` with one row per agent (columns as in the module docstring).
+
+    With ``user_ids``, every scan (raw, mart, quarantine, sync runs) is limited to those agents,
+    so the work follows the agents checked, not the whole tables.
+    """
+    return metrics_from(spec, f"({counts_sql(spec, present, user_ids)})", user_ids)
 
 
 @dataclass

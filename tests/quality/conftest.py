@@ -153,6 +153,16 @@ def tiny(qenv: dict[str, str], tmp_path: Path) -> TinySource:
 
 
 @pytest.fixture
+def context(tiny: TinySource, tmp_path: Path) -> Path:
+    """A GX context for :data:`SPEC` alone, built in the test's own directory."""
+    from agentsync.quality.gx import build_context
+
+    root = tmp_path / "expectations"
+    build_context([SPEC], root=root)
+    return root
+
+
+@pytest.fixture
 def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r

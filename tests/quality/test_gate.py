@@ -11,13 +11,6 @@ from agentsync.quality.gx import build_context
 from tests.quality.conftest import SPEC, TinySource, execute, widgets
 
 
-@pytest.fixture
-def context(tiny: TinySource, tmp_path: Path) -> Path:
-    root = tmp_path / "expectations"
-    build_context([SPEC], root=root)
-    return root
-
-
 def _gate(root: Path, user_ids: list[int] | None = None):
     return run_quality_gate(user_ids, entities=[SPEC], context_root=root, dbt_args=None)
 
