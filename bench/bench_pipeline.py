@@ -316,6 +316,11 @@ def phase(name: str, kind: str, user_ids: list[int]) -> dict[str, Any]:
     _progress(f"{name}: quality gate {gate.status}", t0)
     if gate.status == "failed":
         failures.append(f"gate: {gate.error}"[:300])
+    result = getattr(gate, "result", None)
+    parts = dict(getattr(result, "seconds", {}) or {})
+    recounted = getattr(result, "recounted", {}) or {}
+    every = sum(1 for v in recounted.values() if v is None)
+    agents_recounted = len({u for v in recounted.values() if v for u in v})
     return {
         "name": name,
         "rows": rows,
@@ -324,7 +329,22 @@ def phase(name: str, kind: str, user_ids: list[int]) -> dict[str, Any]:
         "normalised_rows": times.rows.get("normalise", 0),
         "failures": failures,
         "dbt": f"{build.status}: {what}",
+        "gate_parts": parts,
+        "gate_recounted": f"{every} entities counted for every agent, "
+        f"{len(recounted) - every} recounted for {agents_recounted} agent(s), "
+        f"{max(0, _entity_count() - len(recounted))} kept",
     }
+
+
+def _entity_count() -> int:
+    from dlt_pipelines.registry import all_entities
+
+    return len(all_entities())
+
+
+def _rel(ph: dict[str, Any], full: dict[str, Any], stage: str) -> str:
+    base = full["stages"].get(stage, 0.0)
+    return f"{ph['stages'].get(stage, 0.0) / base:.3f}" if base > 0 else "-"
 
 
 def _fmt_rate(rows: float, seconds: float) -> str:
@@ -379,6 +399,20 @@ def report(args: argparse.Namespace, info: dict[str, Any]) -> str:
         "- dbt build per phase: "
         + "; ".join(f"{ph['name']} {ph['dbt']}" for ph in info["phases"])
         + ".",
+        "- dbt and quality gate, seconds relative to the full onboarding's: "
+        + "; ".join(
+            f"{ph['name']} dbt {_rel(ph, full, 'dbt')}, gate {_rel(ph, full, 'gx')}"
+            for ph in (change, nochange)
+        )
+        + ".",
+        "- Quality gate per phase (seconds by part; counts kept or recounted): "
+        + "; ".join(
+            f"{ph['name']} "
+            + ", ".join(f"{k} {v:.1f}" for k, v in sorted(ph["gate_parts"].items()))
+            + f" ({ph['gate_recounted']})"
+            for ph in info["phases"]
+        )
+        + ".",
         f"- Peak memory (RSS) of the pipeline process tree: **{info['peak_mb']:,.0f} MB** "
         f"(sandbox process peak {info['sandbox_peak_mb']:,.0f} MB, measured separately; "
         "the PostgreSQL server is not included).",
@@ -431,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
             growth.append(_raw_growth())
             phases.append(phase("daily sync, no change", "daily", user_ids))
             growth.append(_raw_growth())
-            for ph, before, after in zip(phases[1:], growth, growth[1:], strict=True):
+            for ph, before, after in zip(phases[1:], growth[:-1], growth[1:], strict=True):
                 ph["raw_added"] = after[0] - before[0]
                 ph["deletion_rows_added"] = after[1] - before[1]
             floor = measure_floor(workdir)

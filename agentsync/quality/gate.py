@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,8 @@ class GateResult:
     #: entity key -> agents whose counts this run recomputed from the data because their rows
     #: changed (None: every agent); the others' counts were kept from an earlier run
     recounted: dict[str, list[int] | None] = field(default_factory=dict)
+    #: seconds per part: ``counts``, ``checkpoint`` (GX, Data Docs), ``drift``, ``dbt``
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The gate as ``agentsync quality-gate --json`` prints it."""
@@ -251,6 +254,7 @@ def run_quality_gate(
     results: list[CheckResult] = []
     docs: str | None = None
     recounted: dict[str, list[int] | None] = {}
+    seconds: dict[str, float] = {}
     try:
         outcome = gx.run_checkpoint(
             user_ids, entities=entities, root=context_root, settings=s, auto_build=auto_build
@@ -260,6 +264,7 @@ def run_quality_gate(
         results += outcome.results
         docs = outcome.data_docs_path
         recounted = outcome.recounted
+        seconds.update(outcome.seconds)
         if not outcome.success and not outcome.checks:
             line = "gx checkpoint failed without a failing expectation (see Data Docs)"
             checks.append(FailedCheck("gx checkpoint", [], line))
@@ -268,7 +273,9 @@ def run_quality_gate(
     except AgentsyncError as err:
         checks.append(FailedCheck("gx context", [], f"gx: {err}"))
         results.append(_error_result("gx", f"gx: {err}"))
+    started = time.monotonic()
     drift, new_columns = _drift(user_ids, entities, s, checks, warnings)
+    seconds["drift"] = time.monotonic() - started
     results += [_drift_result(d) for d in drift]
     if dbt_args:
         from agentsync.transform import run_dbt
@@ -279,7 +286,9 @@ def run_quality_gate(
             args += exclude
             for t in skipped:
                 log.info("quality gate: %s", t.line)
+        started = time.monotonic()
         res = run_dbt(args, s, raise_on_failure=False)
+        seconds["dbt"] = time.monotonic() - started
         results += [_dbt_result(r) for r in res.results if str(r["node"]).startswith("test.")]
         results += [
             CheckResult(
@@ -311,6 +320,7 @@ def run_quality_gate(
         new_columns=new_columns,
         results=results,
         recounted=recounted,
+        seconds=seconds,
     )
 
 

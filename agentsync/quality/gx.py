@@ -48,6 +48,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -537,6 +538,8 @@ class CheckpointOutcome:
     results: list[CheckResult] = field(default_factory=list)
     #: entity key -> agents whose counts were recomputed from the data (None: every agent)
     recounted: dict[str, list[int] | None] = field(default_factory=dict)
+    #: seconds spent: ``counts`` (the metrics tables), ``checkpoint`` (GX and Data Docs)
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 # what each checked column means, for the kind and the human line
@@ -755,8 +758,10 @@ def run_checkpoint(
     results: list[CheckResult] = []
     with _serialised(s):
         root = _usable_root(root, entities, s, auto_build)
+        started = time.monotonic()
         with db.engine(s).connect() as conn:
             refresh = refresh_views(conn, entities, user_ids)
+        seconds = {"counts": time.monotonic() - started}
         for k, why in refresh.errors.items():
             line = f"gx {k}: check view not built: {why}"
             checks.append(FailedCheck(f"{k}: check view not built", [], line))
@@ -764,16 +769,25 @@ def run_checkpoint(
             results.append(CheckResult(source, entity, "error", "check view", "error", error=line))
         _set_env(s)
         prune_results(output_dir(s), KEEP_RESULTS - 1)  # this run adds one per suite
+        started = time.monotonic()
         try:
             ctx = gx.get_context(mode="file", project_root_dir=str(root))
             result = ctx.checkpoints.get(CHECKPOINT).run(expectation_parameters=params)
+            seconds["checkpoint"] = time.monotonic() - started
         except Exception as err:  # GX raises many types; the gate reports, never crashes
             first = (str(err).strip().splitlines() or [""])[0][:300]
             line = f"gx checkpoint error: {type(err).__name__}: {first}"
             checks.append(FailedCheck("checkpoint error", [], line))
             results.append(CheckResult("gx", "*", "error", "checkpoint", "error", error=line))
             return CheckpointOutcome(
-                False, [c.line for c in checks], None, checks, [], results, refresh.recounted
+                False,
+                [c.line for c in checks],
+                None,
+                checks,
+                [],
+                results,
+                refresh.recounted,
+                seconds,
             )
         finally:
             _set_env(s)
@@ -812,4 +826,5 @@ def run_checkpoint(
         warnings=warnings,
         results=results,
         recounted=refresh.recounted,
+        seconds=seconds,
     )
