@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -112,20 +113,53 @@ def ensure_triggers(conn: Connection, spec: EntitySpec) -> bool:
     return complete
 
 
-def take_changes(conn: Connection, spec: EntitySpec) -> set[int] | None:
-    """Remove and return the agents recorded as changed for ``spec`` (committed changes only;
-    one still being written stays for the next gate). ``None``: every agent (a truncate)."""
-    rows = (
+@dataclass
+class Changes:
+    """What was recorded for an entity since the last count.
+
+    ``users``: the agents whose counts must be recomputed (``None``: every agent, a truncate).
+    ``rewritten``: agents whose *raw* rows were updated or deleted (raw is append-only, so this
+    is a repair or tampering): what the drift check remembered of their loads is forgotten
+    (``None``: every agent's).
+    """
+
+    users: set[int] | None
+    rewritten: set[int] | None
+
+
+def take_changes(conn: Connection, spec: EntitySpec) -> Changes:
+    """Remove and return what was recorded for ``spec`` (committed changes only; one still
+    being written stays for the next gate)."""
+    rows = conn.execute(
+        sa.text(
+            "delete from ops.quality_changes where entity = :e returning user_id, relation, op"
+        ),
+        {"e": entity_key(spec)},
+    ).all()
+    users: set[int] | None = set()
+    rewritten: set[int] | None = set()
+    for user_id, relation, op in rows:
+        if user_id is None:
+            users = None
+        elif users is not None:
+            users.add(int(user_id))
+        if relation == spec.raw_table and op != "INSERT":
+            if user_id is None:
+                rewritten = None
+            elif rewritten is not None:
+                rewritten.add(int(user_id))
+    return Changes(users, rewritten)
+
+
+def forget_load_counts(conn: Connection, table: str, users: set[int] | None) -> None:
+    """Forget what the drift check read of ``table``'s loads for ``users`` (None: all agents)."""
+    if users is None:
+        conn.execute(sa.text("delete from ops.drift_load_counts where relation = :t"), {"t": table})
+    elif users:
         conn.execute(
-            sa.text("delete from ops.quality_changes where entity = :e returning user_id"),
-            {"e": entity_key(spec)},
+            sa.text("delete from ops.drift_load_counts where relation = :t and user_id = any(:u)"),
+            {"t": table, "u": sorted(users)},
         )
-        .scalars()
-        .all()
-    )
-    if any(user_id is None for user_id in rows):
-        return None
-    return {int(user_id) for user_id in rows}
 
 
 def discard_changes(conn: Connection, spec: EntitySpec) -> None:

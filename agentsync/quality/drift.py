@@ -46,6 +46,7 @@ version. Information only: it never fails the gate.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Sequence
@@ -340,9 +341,41 @@ def _summary(
     columns: Sequence[str],
     loads: dict[int, list[str]],
 ) -> dict[int, dict[str, tuple[int, list[int]]]]:
-    """``{agent: {load id: (rows, [count(col) for col in columns])}}`` over ``loads`` only."""
+    """``{agent: {load id: (rows, [count(col) for col in columns])}}`` over ``loads`` only.
+
+    A committed load's rows do not change (raw is append-only), so what was read of a load once
+    is kept in ``ops.drift_load_counts`` and only loads not read before (or read for fewer
+    columns) are read from the raw table: a gate reads the day's loads, not the history. An
+    update or delete of an agent's raw rows (recorded by the quality triggers, see
+    :mod:`agentsync.quality.changes`) makes its kept counts unusable until read again.
+    """
     if not loads:
         return {}
+    wanted = {(u, lid) for u, ids in loads.items() for lid in ids}
+    out: dict[int, dict[str, tuple[int, list[int]]]] = {}
+    rewritten = _rewritten_agents(conn, table)
+    kept = conn.execute(
+        sa.text(
+            "select user_id, load_id, rows, populated from ops.drift_load_counts "
+            "where relation = :t and user_id = any(:u) and load_id = any(:l)"
+        ),
+        {"t": table, "u": sorted(loads), "l": sorted({lid for _, lid in wanted})},
+    ).all()
+    done: set[tuple[int, str]] = set()
+    for user_id, load_id, rows, populated in kept:
+        key = (int(user_id), str(load_id))
+        if key not in wanted or rewritten is None or key[0] in rewritten:
+            continue
+        if int(rows) and not all(c in populated for c in columns):
+            continue  # read before for fewer columns (a model reads a new one): read again
+        out.setdefault(key[0], {})[key[1]] = (
+            int(rows),
+            [int(populated.get(c, 0)) for c in columns],
+        )
+        done.add(key)
+    todo = wanted - done
+    if not todo:
+        return out
     counts = "".join(f", count({_populated_sql(c, table)})" for c in columns)
     sql = f"""
         select r.user_id, r._dlt_load_id, count(*){counts}
@@ -350,17 +383,54 @@ def _summary(
          where r._dlt_load_id = any(:loads) and r.user_id = any(:users)
          group by 1, 2
     """
-    wanted = {(u, lid) for u, ids in loads.items() for lid in ids}
     params = {
-        "loads": sorted({lid for ids in loads.values() for lid in ids}),
-        "users": sorted(loads),
+        "loads": sorted({lid for _, lid in todo}),
+        "users": sorted({u for u, _ in todo}),
     }
-    out: dict[int, dict[str, tuple[int, list[int]]]] = {}
+    read: dict[tuple[int, str], tuple[int, list[int]]] = {}
     for row in conn.execute(sa.text(sql), params).all():
-        user_id, load_id = int(row[0]), str(row[1])
-        if (user_id, load_id) in wanted:
-            out.setdefault(user_id, {})[load_id] = (int(row[2]), [int(v) for v in row[3:]])
+        key = (int(row[0]), str(row[1]))
+        if key in todo:
+            read[key] = (int(row[2]), [int(v) for v in row[3:]])
+    for key in todo:
+        rows, values = read.get(key, (0, [0] * len(columns)))
+        if rows:
+            out.setdefault(key[0], {})[key[1]] = (rows, values)
+        conn.execute(
+            sa.text(
+                "insert into ops.drift_load_counts (relation, user_id, load_id, rows, populated) "
+                "values (:t, :u, :l, :r, cast(:p as jsonb)) on conflict (relation, user_id, load_id)"
+                " do update set rows = excluded.rows, populated = excluded.populated"
+            ),
+            {
+                "t": table,
+                "u": key[0],
+                "l": key[1],
+                "r": rows,
+                "p": json.dumps(dict(zip(columns, values, strict=True))),
+            },
+        )
     return out
+
+
+def _rewritten_agents(conn: Connection, table: str) -> set[int] | None:
+    """Agents whose rows of ``table`` were updated or deleted and not yet counted again by a
+    gate (None: the table was truncated): their kept load counts are not used."""
+    if not table_exists(conn, "ops.quality_changes"):
+        return None
+    rows = conn.execute(
+        sa.text(
+            "select distinct user_id from ops.quality_changes "
+            "where relation = :t and op <> 'INSERT'"
+        ),
+        {"t": table},
+    ).scalars()
+    users: set[int] = set()
+    for user_id in rows:
+        if user_id is None:
+            return None
+        users.add(int(user_id))
+    return users
 
 
 def _split(ordered: list[str], per_load: dict[str, tuple[int, list[int]]]) -> tuple[list, list]:

@@ -377,7 +377,7 @@ def _drift(
 
         entities = all_entities()
     try:
-        with db.engine(settings).connect() as conn:
+        with db.begin(settings) as conn:  # commits what drift kept of each load
             report = check_drift(conn, entities, user_ids, severity=settings.drift_severity)
     except Exception as err:  # reported, never fatal to the gate
         log.exception("quality gate: drift check failed")

@@ -226,7 +226,10 @@ def _refresh_counts(conn: sa.Connection, spec: EntitySpec) -> list[int] | None:
         {"e": entity_key(spec)},
     ).scalar()
     kept = conn.execute(sa.text("select to_regclass(:t) is not null"), {"t": table}).scalar()
-    changed = changes.take_changes(conn, spec) if complete and kept and stored == digest else None
+    taken = changes.take_changes(conn, spec) if complete and kept and stored == digest else None
+    if taken is not None:
+        changes.forget_load_counts(conn, spec.raw_table, taken.rewritten)
+    changed = taken.users if taken is not None else None
     if changed is not None:
         if changed:
             users = sorted(changed)
@@ -240,6 +243,7 @@ def _refresh_counts(conn: sa.Connection, spec: EntitySpec) -> list[int] | None:
             )
         return users if changed else []
     changes.discard_changes(conn, spec)
+    changes.forget_load_counts(conn, spec.raw_table, None)  # unwatched: raw may have been rewritten
     conn.execute(sa.text(f"drop table if exists {table}"))
     conn.execute(sa.text(f"create table {table} as {full_sql}"))
     conn.execute(sa.text(f"create unique index on {table} (user_id)"))

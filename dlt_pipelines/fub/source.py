@@ -34,6 +34,8 @@ ids whose newest evidence says gone.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 import os
 import time
@@ -139,6 +141,27 @@ def _resource(name: str, gen: Callable[[], Iterator[Any]], columns: dict | None 
     )
 
 
+#: most records kept in a stream's look-back boundary (state size stays small)
+BOUNDARY_MAX_RECORDS = 5_000
+
+
+def row_digest(row: dict[str, Any]) -> str:
+    """A short hash of a prepared row's content (what would land in raw)."""
+    payload = json.dumps(row, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+def boundary(seen: list[tuple[datetime | None, str, str]], top: datetime) -> dict[str, str]:
+    """``{id: hash}`` of the records the next run's look-back window re-reads (cursor within
+    ``CURSOR_LOOKBACK_SECONDS`` of ``top``) as this run read them; every one of them is in raw
+    after this run (landed now or, unchanged, earlier)."""
+    floor = top - timedelta(seconds=CURSOR_LOOKBACK_SECONDS)
+    out = {rid: digest for cursor, rid, digest in seen if cursor is not None and cursor >= floor}
+    if len(out) > BOUNDARY_MAX_RECORDS:
+        return {}  # too many records share the last second: re-land them rather than bloat state
+    return out
+
+
 @dataclass
 class StreamStats:
     """What one stream's extraction saw (filled while dlt pulls the generator)."""
@@ -148,6 +171,7 @@ class StreamStats:
     cursor: str | None = None
     full_read: bool = True
     persons_scanned: int = 0
+    unchanged: int = 0  # re-read in the look-back window exactly as already landed: not landed
 
 
 @dataclass
@@ -196,9 +220,14 @@ class FubRun:
 
     # -- record handling -----------------------------------------------------------------------
     def clean(
-        self, stream: Stream, records: Iterable[Any], stats: StreamStats
+        self,
+        stream: Stream,
+        records: Iterable[Any],
+        stats: StreamStats,
+        cursors: list[datetime | None] | None = None,
     ) -> tuple[list[dict[str, Any]], datetime | None]:
-        """Validated rows tagged with ``user_id``; bad ones quarantined. Returns max cursor."""
+        """Validated rows tagged with ``user_id``; bad ones quarantined. Returns max cursor
+        (and appends each row's cursor to ``cursors`` when given)."""
         rows: list[dict[str, Any]] = []
         top: datetime | None = None
         for record in records:
@@ -212,6 +241,8 @@ class FubRun:
                 row["fubUserId"] = row.pop("userId")
             row["user_id"] = self.user_id
             rows.append(prepare(row))
+            if cursors is not None:
+                cursors.append(cursor)
             if cursor is not None and (top is None or cursor > top):
                 top = cursor
         stats.rows += len(rows)
@@ -237,17 +268,34 @@ class FubRun:
             # deletion check want what the API serves in all, taken before the extract (so every
             # record it counts is read): one tiny request.
             stats.reported_total = self.client.total(stream)
+        # The look-back window re-reads the records of the last second we saw; those that are
+        # exactly as we landed them (same content hash) are not landed again, so a quiet day
+        # adds no row (and no dbt or gate work). A record changed within that second differs
+        # and lands. A full read lands everything.
+        landed = {} if stats.full_read else dict(state.get("boundary") or {})
+        seen: list[tuple[datetime | None, str, str]] = []  # (cursor, id, hash) of every row read
         for i, page in enumerate(self.client.pages(stream, params)):
             if i == 0 and stats.full_read:
                 stats.reported_total = page.total
-            rows, page_top = self.clean(stream, page.records, stats)
+            cursors: list[datetime | None] = []
+            rows, page_top = self.clean(stream, page.records, stats, cursors)
             if page_top is not None and (top is None or page_top > top):
                 top = page_top
-            if rows:
-                yield rows
+            fresh = []
+            for row, cursor in zip(rows, cursors, strict=True):
+                rid, digest = str(row.get(stream.id_field)), row_digest(row)
+                seen.append((cursor, rid, digest))
+                if landed.get(rid) == digest:
+                    stats.rows -= 1
+                    stats.unchanged += 1
+                else:
+                    fresh.append(row)
+            if fresh:
+                yield fresh
         if top is not None:
             state["watermark"] = top.isoformat()
             stats.cursor = state["watermark"]
+            state["boundary"] = boundary(seen, top)
         if stats.full_read and stream.name == "deals":
             state["last_full_read"] = now
 
@@ -295,11 +343,12 @@ class FubRun:
             run.rows, run.reported_total = stats.rows, stats.reported_total
             run.cursor, run.load_id = stats.cursor, load_id
         log.info(
-            "agent %s fub.%s: %s rows (%s quarantined, total %s)",
+            "agent %s fub.%s: %s rows (%s quarantined, %s re-read unchanged, total %s)",
             self.user_id,
             name,
             stats.rows,
             quarantined,
+            stats.unchanged,
             stats.reported_total,
         )
         return EntityResult(name, stats.rows, stats.reported_total, stats.cursor, quarantined)

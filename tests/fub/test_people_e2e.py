@@ -54,6 +54,13 @@ def test_people_full_then_incremental_with_faults(big_sandbox) -> None:
     assert ids("select person_id from marts.people where user_id = 102") == set(t102["ids"])
     assert not mart101 & set(t102["ids"])  # agents' data never mix
 
+    # --- nothing changed: the look-back window re-reads the last second, and lands nothing ---
+    raw_before = rows("select count(*) from raw_fub.people where user_id = 101")[0][0]
+    quiet_rows, quiet_requests = _load_people(101)
+    assert quiet_requests >= 1  # the window was read
+    assert quiet_rows == 0
+    assert rows("select count(*) from raw_fub.people where user_id = 101")[0][0] == raw_before
+
     # --- the clock moves: some people created, updated, trashed, deleted ---------------------
     watermark = rows(
         "select max(updated) from raw_fub.people where user_id = 101",
@@ -67,7 +74,9 @@ def test_people_full_then_incremental_with_faults(big_sandbox) -> None:
     changes = control(root, "advance", {"seconds": 86_400, "fraction": 0.05})["changes"]["fub"]
     c = changes["101"]["people"]
     second_rows, second_requests = _load_people(101)
-    assert c["created"] <= second_rows <= c["created"] + c["updated"] + c["trashed"] + boundary
+    # what changed lands; what the look-back window re-read unchanged does not
+    assert boundary > 0
+    assert c["created"] <= second_rows <= c["created"] + c["updated"] + c["trashed"]
     assert second_requests < first_requests / 3
 
     run_deletions(101, "manual", None)

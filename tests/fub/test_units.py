@@ -157,3 +157,21 @@ def test_fub_without_a_system_key_warns_once_per_flow_run(
         run_streams(102, "manual", f"{run_id}-next", ["stages"])  # the next run warns again
         assert len(warnings()) == 2
     assert "X-System-Key" not in load_auth(102).headers()
+
+
+def test_the_look_back_boundary_keeps_the_last_second_as_read() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from dlt_pipelines.fub.settings import CURSOR_LOOKBACK_SECONDS
+    from dlt_pipelines.fub.source import boundary, row_digest
+
+    top = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)
+    a = {"id": 1, "updated": top, "name": "A"}
+    b = {"id": 2, "updated": top - timedelta(seconds=CURSOR_LOOKBACK_SECONDS), "name": "B"}
+    old = {"id": 3, "updated": top - timedelta(seconds=CURSOR_LOOKBACK_SECONDS + 1), "name": "C"}
+    seen = [(r["updated"], str(r["id"]), row_digest(r)) for r in (a, b, old)]
+    kept = boundary(seen, top)
+    assert kept == {"1": row_digest(a), "2": row_digest(b)}  # in the window; 3 is not re-read
+    # the same record with any field changed hashes differently, so it lands again
+    assert row_digest({**a, "name": "A2"}) != row_digest(a)
+    assert row_digest(dict(reversed(list(a.items())))) == row_digest(a)  # key order is not content

@@ -150,3 +150,37 @@ def test_stored_validation_results_are_bounded_and_the_index_lists_the_kept_ones
     assert linked == {
         f"validations/{p.relative_to(out / 'data_docs' / 'validations')}" for p in pages
     }
+
+
+def test_drift_reads_each_load_once_and_again_after_raw_is_rewritten(
+    tiny: TinySource, context: Path
+) -> None:
+    execute("create schema if not exists staging")
+    tiny.sync(1, widgets(range(10), colour="red"))
+    execute("create view staging.qtest_widgets as select id, colour from raw_qtest.widgets")
+    newest = tiny.sync(1, widgets(range(10), colour="red"))
+    tiny.build_mart()
+    assert _gate(context).success
+    kept = execute(
+        "select load_id, rows, populated->>'colour' from ops.drift_load_counts "
+        "where relation = 'raw_qtest.widgets' and user_id = 1 order by load_id"
+    )
+    assert [(r[1], r[2]) for r in kept] == [(10, "10"), (10, "10")]  # both loads, read once
+
+    # the kept counts are what the gate judges by: a row changed in raw behind its back…
+    execute(
+        "alter table raw_qtest.widgets disable trigger user; "
+        "update raw_qtest.widgets set colour = null where _dlt_load_id = :l",
+        l=newest,
+    )
+    # …with the triggers off is found by the full recount that a disabled trigger forces
+    unwatched = _gate(context)
+    assert unwatched.recounted == {KEY: None}
+    assert [d.column for d in unwatched.drift] == ["colour"]
+    assert not unwatched.success
+
+    # and with the triggers on (the gate re-created them), a repair of raw is read again too
+    execute("update raw_qtest.widgets set colour = 'red' where _dlt_load_id = :l", l=newest)
+    repaired = _gate(context)
+    assert repaired.recounted == {KEY: [1]}
+    assert repaired.drift == [] and repaired.success, repaired.failures

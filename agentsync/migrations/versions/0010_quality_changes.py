@@ -11,6 +11,9 @@ append ``(entity, user_id)`` for every agent a statement touched; ``TRUNCATE`` a
 ``(entity, null)``: every agent. The gate takes (deletes) the rows of an entity when it
 recomputes those agents, in the same transaction.
 
+``ops.drift_load_counts``: what the drift check read of each committed load (rows, non-null
+count per column), so a gate reads only the loads it has not read before.
+
 ``ops.quality_counts``: per entity, the digest of the counts query the kept counts were computed
 with; a different query (a registry change, a table that appeared) recomputes every agent.
 
@@ -32,6 +35,8 @@ def upgrade() -> None:
         create table if not exists ops.quality_changes (
             entity     text not null,
             user_id    bigint,
+            relation   text not null,
+            op         text not null,
             noted_at   timestamptz not null default now()
         );
         create index if not exists quality_changes_by_entity on ops.quality_changes (entity);
@@ -46,29 +51,41 @@ def upgrade() -> None:
         comment on table ops.quality_counts is
             'Per entity, the digest of the counts query quality.<source>__<entity>__counts was computed with.';
 
+        create table if not exists ops.drift_load_counts (
+            relation    text not null,
+            user_id     bigint not null,
+            load_id     text not null,
+            rows        bigint not null,
+            populated   jsonb not null,
+            primary key (relation, user_id, load_id)
+        );
+        comment on table ops.drift_load_counts is
+            'Per raw table, agent and load: rows and non-null count per column, as the drift check last read them (a committed load does not change; an update or delete of raw rows forgets the agent''s entries).';
+
         -- triggers on raw and final tables: TG_ARGV[0] is the entity key
         create or replace function ops.agentsync_note_rows() returns trigger
         language plpgsql as $$
         begin
-            insert into ops.quality_changes (entity, user_id)
-            select distinct TG_ARGV[0], user_id from changed_rows;
+            insert into ops.quality_changes (entity, user_id, relation, op)
+            select distinct TG_ARGV[0], user_id, TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, TG_OP
+              from changed_rows;
             return null;
         end $$;
 
         create or replace function ops.agentsync_note_updated_rows() returns trigger
         language plpgsql as $$
         begin
-            insert into ops.quality_changes (entity, user_id)
-            select TG_ARGV[0], user_id from changed_rows
-            union
-            select TG_ARGV[0], user_id from old_rows;
+            insert into ops.quality_changes (entity, user_id, relation, op)
+            select TG_ARGV[0], user_id, TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, TG_OP
+              from (select user_id from changed_rows union select user_id from old_rows) as u;
             return null;
         end $$;
 
         create or replace function ops.agentsync_note_truncate() returns trigger
         language plpgsql as $$
         begin
-            insert into ops.quality_changes (entity, user_id) values (TG_ARGV[0], null);
+            insert into ops.quality_changes (entity, user_id, relation, op)
+            values (TG_ARGV[0], null, TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, TG_OP);
             return null;
         end $$;
 
@@ -76,18 +93,20 @@ def upgrade() -> None:
         create or replace function ops.agentsync_note_quarantine() returns trigger
         language plpgsql as $$
         begin
-            insert into ops.quality_changes (entity, user_id)
-            select distinct source || '.' || entity, user_id from changed_rows;
+            insert into ops.quality_changes (entity, user_id, relation, op)
+            select distinct source || '.' || entity, user_id, 'ops.quarantine', TG_OP
+              from changed_rows;
             return null;
         end $$;
 
         create or replace function ops.agentsync_note_quarantine_update() returns trigger
         language plpgsql as $$
         begin
-            insert into ops.quality_changes (entity, user_id)
-            select source || '.' || entity, user_id from changed_rows
-            union
-            select source || '.' || entity, user_id from old_rows;
+            insert into ops.quality_changes (entity, user_id, relation, op)
+            select e, u, 'ops.quarantine', TG_OP from (
+                select source || '.' || entity as e, user_id as u from changed_rows
+                union
+                select source || '.' || entity, user_id from old_rows) as c;
             return null;
         end $$;
 
@@ -95,8 +114,8 @@ def upgrade() -> None:
         language plpgsql as $$
         begin
             -- every entity: the gate treats a change row with no user as "all agents"
-            insert into ops.quality_changes (entity, user_id)
-            select distinct entity, null::bigint from ops.quality_counts;
+            insert into ops.quality_changes (entity, user_id, relation, op)
+            select distinct entity, null::bigint, 'ops.quarantine', TG_OP from ops.quality_counts;
             return null;
         end $$;
 
@@ -132,6 +151,6 @@ def downgrade() -> None:
         drop function if exists ops.agentsync_note_truncate() cascade;
         drop function if exists ops.agentsync_note_updated_rows() cascade;
         drop function if exists ops.agentsync_note_rows() cascade;
-        drop table if exists ops.quality_counts, ops.quality_changes;
+        drop table if exists ops.drift_load_counts, ops.quality_counts, ops.quality_changes;
         """
     )
