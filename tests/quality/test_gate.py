@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from agentsync.quality.gate import run_quality_gate
-from agentsync.quality.gx import build_context
 from tests.quality.conftest import SPEC, TinySource, execute, widgets
 
 
