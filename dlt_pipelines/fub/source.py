@@ -271,8 +271,14 @@ class FubRun:
         # The look-back window re-reads the records of the last second we saw; those that are
         # exactly as we landed them (same content hash) are not landed again, so a quiet day
         # adds no row (and no dbt or gate work). A record changed within that second differs
-        # and lands. A full read lands everything.
-        landed = {} if stats.full_read else dict(state.get("boundary") or {})
+        # and lands. A full read of a cursor stream lands everything. Reference streams (users,
+        # stages, pipelines, groups: small, no cursor, read in full every run) keep the hash of
+        # every record instead, and land only what changed, unless a full read was asked for.
+        always_full = stream.cursor_param is None
+        if always_full:  # an asked-for full read (a repair) lands everything again
+            landed = {} if full else dict(state.get("landed") or {})
+        else:
+            landed = {} if stats.full_read else dict(state.get("boundary") or {})
         seen: list[tuple[datetime | None, str, str]] = []  # (cursor, id, hash) of every row read
         for i, page in enumerate(self.client.pages(stream, params)):
             if i == 0 and stats.full_read:
@@ -296,6 +302,9 @@ class FubRun:
             state["watermark"] = top.isoformat()
             stats.cursor = state["watermark"]
             state["boundary"] = boundary(seen, top)
+        if always_full:
+            every = {rid: digest for _, rid, digest in seen}
+            state["landed"] = every if len(every) <= BOUNDARY_MAX_RECORDS else {}
         if stats.full_read and stream.name == "deals":
             state["last_full_read"] = now
 

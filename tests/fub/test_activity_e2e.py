@@ -41,14 +41,19 @@ def test_activity_and_oauth_refresh(sandbox_env, sandbox_server) -> None:
 
     # The access token lives 60 sandbox minutes: after two hours it is refused and refreshed.
     control(root, "advance", {"seconds": 7200, "fraction": 0})
+    raw_stages = rows("select count(*) from raw_fub.stages where user_id = 103")[0][0]
     with FubRun(103, "daily") as run:
-        run.load_stream("stages")
+        stages = run.load_stream("stages")
         assert run.auth.refreshes == 1
+        # read in full, as every run reads reference data, and nothing had changed: none landed
+        assert stages.reported_total == len(truth(root, 103, "stages")["ids"]) > 0
+        assert stages.rows == 0
         requests_before = run.client.requests
         texts = run.load_stream("text_messages")
         # no person changed since the last text run: nobody to ask about
         assert texts.rows == 0
         assert run.client.requests == requests_before
+    assert rows("select count(*) from raw_fub.stages where user_id = 103")[0][0] == raw_stages
     stored = agents.get_credentials(103, "fub")
     assert stored["access_token"] != cred["access_token"]
     assert stored["refresh_token"] == cred["refresh_token"]
