@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 PAGE_LIMIT = 100
 # Incremental windows re-read this many seconds before the stored watermark: FUB timestamps have
 # second resolution and whether `updatedAfter` is strict is UNCONFIRMED [3.3], so a record updated
-# in the same second as the last one we saw is asked for again (duplicates are deduplicated in
-# dbt). Kept at one second so a quiet day re-reads almost nothing.
+# in the same second as the last one we saw is asked for again. Kept at one second so a quiet
+# day re-reads almost nothing; what it re-reads exactly as landed is not landed again (the
+# source keeps those records' content hashes in stream state, ``source.boundary``).
 CURSOR_LOOKBACK_SECONDS = 1
 # Deals have only `createdAt` [2.2]: incremental runs use createdAfter, and a full re-read of
 # deals happens when the last one is older than this (updates to old deals arrive then, or by

@@ -25,7 +25,9 @@ reference      none                  users, stages, pipelines, groups: small, re
 =============  ====================  ==========================================================
 
 The watermark is the largest cursor value seen; the next run asks from watermark minus
-``CURSOR_LOOKBACK_SECONDS``. Deletions are found by :func:`run_deletions`
+``CURSOR_LOOKBACK_SECONDS``. Records that window re-reads exactly as they were landed (a content
+hash kept in stream state) are not landed again; reference streams keep the hash of every record
+and land only the ones that changed. A quiet day thus adds no raw row, and no dbt or gate work. Deletions are found by :func:`run_deletions`
 (:mod:`dlt_pipelines.fub.deletions`): a count proves "nothing deleted" in the common case; else
 the ids are walked and only the changes (gone, back) land in ``raw_fub.id_changes``; marts flag
 ids whose newest evidence says gone.
@@ -271,14 +273,11 @@ class FubRun:
         # The look-back window re-reads the records of the last second we saw; those that are
         # exactly as we landed them (same content hash) are not landed again, so a quiet day
         # adds no row (and no dbt or gate work). A record changed within that second differs
-        # and lands. A full read of a cursor stream lands everything. Reference streams (users,
-        # stages, pipelines, groups: small, no cursor, read in full every run) keep the hash of
-        # every record instead, and land only what changed, unless a full read was asked for.
-        always_full = stream.cursor_param is None
-        if always_full:  # an asked-for full read (a repair) lands everything again
-            landed = {} if full else dict(state.get("landed") or {})
-        else:
-            landed = {} if stats.full_read else dict(state.get("boundary") or {})
+        # and lands. A full read of a cursor stream lands everything.
+        if stream.cursor_param is None:
+            yield from self._reference_rows(stream, stats, params, full)
+            return
+        landed = {} if stats.full_read else dict(state.get("boundary") or {})
         seen: list[tuple[datetime | None, str, str]] = []  # (cursor, id, hash) of every row read
         for i, page in enumerate(self.client.pages(stream, params)):
             if i == 0 and stats.full_read:
@@ -302,11 +301,33 @@ class FubRun:
             state["watermark"] = top.isoformat()
             stats.cursor = state["watermark"]
             state["boundary"] = boundary(seen, top)
-        if always_full:
-            every = {rid: digest for _, rid, digest in seen}
-            state["landed"] = every if len(every) <= BOUNDARY_MAX_RECORDS else {}
         if stats.full_read and stream.name == "deals":
             state["last_full_read"] = now
+
+    def _reference_rows(
+        self, stream: Stream, stats: StreamStats, params: dict[str, Any], full: bool
+    ) -> Iterator[Any]:
+        """A reference stream (users, stages, pipelines, groups: small, no cursor) read in full.
+
+        Its marts flag as deleted the rows missing from the agent's newest load of the stream
+        (``fub_flag_absent``), so a load must hold the whole read or nothing: when every record
+        read is exactly as last landed (same ids, same content hashes, kept in stream state) it
+        lands nothing; otherwise, or when a full read was asked for (a repair), all of it.
+        """
+        state = dlt.current.resource_state()
+        rows: list[dict[str, Any]] = []
+        for i, page in enumerate(self.client.pages(stream, params)):
+            if i == 0:
+                stats.reported_total = page.total
+            rows += self.clean(stream, page.records, stats)[0]
+        read = {str(row.get(stream.id_field)): row_digest(row) for row in rows}
+        if not full and rows and read == state.get("landed"):
+            stats.rows -= len(rows)
+            stats.unchanged += len(rows)
+            return
+        state["landed"] = read if len(read) <= BOUNDARY_MAX_RECORDS else {}
+        if rows:
+            yield rows
 
     def _text_rows(self, stream: Stream, stats: StreamStats, full: bool) -> Iterator[Any]:
         state = dlt.current.resource_state()

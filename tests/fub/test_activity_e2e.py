@@ -54,6 +54,10 @@ def test_activity_and_oauth_refresh(sandbox_env, sandbox_server) -> None:
         assert texts.rows == 0
         assert run.client.requests == requests_before
     assert rows("select count(*) from raw_fub.stages where user_id = 103")[0][0] == raw_stages
+    # the reference marts flag rows missing from the newest load: a quiet day flags nothing
+    build_marts()
+    live = rows("select stage_id from marts.stages where user_id = 103 and not is_deleted")
+    assert {r[0] for r in live} == set(truth(root, 103, "stages")["ids"])
     stored = agents.get_credentials(103, "fub")
     assert stored["access_token"] != cred["access_token"]
     assert stored["refresh_token"] == cred["refresh_token"]
