@@ -2,7 +2,8 @@
 
 Kept small (CI has a 2-core machine): a Partial onboarding (a refused credential on one source)
 that is re-queued and completes, and an onboarding whose process is killed (``kill -9`` of its main
-pid, during extract and during the dbt build) and then recovered by the dispatcher path alone
+pid during extract, at a load's commit, during the dbt build and during the gate) and then
+recovered by the dispatcher path alone
 (``agentsync onboard run`` without ``--user-id``), whose marts equal those of an uninterrupted run
 (no loss, no duplicates), whose ``ops.sync_runs`` tell the truth, and which leaves no orphan
 process. Kills at random points, many of them: ``bench/bench_kill_soak.py``.
@@ -106,12 +107,14 @@ def _not_done(result: dict) -> list[tuple]:
 
 
 # Where a real onboarding is killed: the step to wait for, a sandbox fault that keeps it running
-# long enough, and how long after it starts the kill comes. dlt's load phase (under a second at
-# this scale, with no response to slow down) is hit at random by the soak
-# (bench/bench_kill_soak.py, 20 trials recorded): each kill trial here costs minutes.
+# long enough, and how long after it starts the kill comes. Random points, 20 of them, are the
+# soak's (bench/bench_kill_soak.py): each kill trial here costs minutes.
 KILL_POINTS = {
     # FUB's activity step waits on a slowed response: people are loaded, activity is not.
     "extract": ("fub.activity", "fub:*events*:slow:1:25", 1.0),
+    # dlt's load of FUB people held at its commit: the rows are written to raw, the load is not
+    # yet recorded in raw_fub._dlt_loads (the test holds a lock that blocks that insert).
+    "load": ("fub.people", None, 0.5),
     # Every source step done, dbt building the marts (incremental marts half merged).
     "dbt": ("dbt.build", None, 1.5),
     # The gate recounting and validating, some entities' kept counts committed, others not.
@@ -131,6 +134,30 @@ def _wait_for_running(step: str, proc, timeout: float = 600) -> None:
             pytest.fail(f"the onboarding exited ({proc.returncode}) before {step} ran")
         time.sleep(0.1)
     pytest.fail(f"{step} never started within {timeout:.0f}s")
+
+
+def _hold_load_commits(proc, timeout: float = 300):
+    """Block every FUB load's commit (the insert into ``raw_fub._dlt_loads``) and wait until
+    the onboarding's load is waiting on it. Returns the connection holding the lock."""
+    conn = db.engine().connect()
+    conn.execute(text("lock table raw_fub._dlt_loads in exclusive mode"))  # reads still pass
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with db.engine().connect() as probe:
+            waiting = probe.execute(
+                text(
+                    "select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
+                    "and query ilike '%_dlt_loads%' and pid <> pg_backend_pid()"
+                )
+            ).scalar()
+        if waiting:
+            return conn
+        if proc.poll() is not None:
+            conn.close()
+            pytest.fail(f"the onboarding exited ({proc.returncode}) before its load committed")
+        time.sleep(0.1)
+    conn.close()
+    pytest.fail(f"no FUB load reached its commit within {timeout:.0f}s")
 
 
 def _log_tail(log: Path) -> str:
@@ -164,11 +191,17 @@ def test_killed_onboarding_rerun_equals_clean_run(
     env = dict(os.environ, PREFECT_HOME=str(prefect_home), PREFECT_LOGGING_LEVEL="WARNING")
     log = tmp_path / "onboard.log"
     proc = kill_trial.start_onboarding(AGENT, env, log)
+    held = None
     try:
         _wait_for_running(step, proc)
+        if point == "load":
+            held = _hold_load_commits(proc)
         time.sleep(delay)
     finally:
         killed_at = kill_trial.kill_main(proc)
+        if held is not None:  # the dead run's load may now commit, or not: both must recover
+            held.rollback()
+            held.close()
     killed = jobs.get_job(AGENT)
     assert killed.status == "Started"
     assert {s.step: s.status for s in killed.steps}[step] == "running"
@@ -181,8 +214,8 @@ def test_killed_onboarding_rerun_equals_clean_run(
             .scalars()
             .all()
         )
-    if point == "extract":
-        assert cut, "the kill during extract left no running sync run to settle"
+    if point in ("extract", "load"):
+        assert cut, f"the kill during {point} left no running sync run to settle"
     assert kill_trial.orphans(prefect_home, data_dir), "the kill left no helper behind to clean"
     if fault:
         httpx.delete(f"{sandbox_server.url}/_sandbox/faults").raise_for_status()
