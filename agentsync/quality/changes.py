@@ -95,7 +95,8 @@ def ensure_triggers(conn: Connection, spec: EntitySpec) -> bool:
         if conn.execute(sa.text("select to_regclass(:t)"), {"t": table}).scalar() is None:
             continue  # read as empty; its creation changes the counts query (a full count)
         if not _has_user_id(conn, table):
-            continue  # the counts read user_id: without it there is nothing to count per agent
+            complete = False  # no agent to record a change for: count every agent, every run
+            continue
         present = _enabled_triggers(conn, table)
         for kind, (event, referencing, function) in _TRIGGERS.items():
             name = trigger_name(spec, kind)

@@ -26,8 +26,10 @@ gate passes; ``error`` makes it fail the gate. Sync age stays a failure.
 
 Thresholds are expectation parameters passed at run time, so the suites never change during
 flows. The metrics tables are recomputed at every run (they follow the registry and whether
-tables exist); that touches only the database. They used to be views, which made each of an
-entity's expectations recompute its counts over the whole raw and mart tables.
+tables exist); that touches only the database. Their expensive part, the counts over raw, final
+and quarantine rows, is kept in ``quality.<source>__<entity>__counts`` and recomputed only for
+the agents whose rows changed (:mod:`agentsync.quality.changes`); the sync-run part is computed
+at every run.
 
 Build vs run (docs/vendors/stack.md §4: never mutate the file context during parallel runs):
 :func:`build_context` (``agentsync quality-build``) writes the context from the registry; a run
