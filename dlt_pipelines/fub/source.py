@@ -36,8 +36,6 @@ ids whose newest evidence says gone.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import os
 import time
@@ -54,12 +52,14 @@ from agentsync import db
 from agentsync.errors import IntegrationError
 from agentsync.settings import Settings, get_settings
 from dlt_pipelines.common import (
+    MAX_LANDED_VERSIONS,
     EntityResult,
     Quarantine,
     RunKind,
     last_load_id,
     pipeline_guard,
     record_sync,
+    row_digest,
 )
 from dlt_pipelines.fub import deletions
 from dlt_pipelines.fub.auth import FubAuth, load_auth, warn_without_system_key
@@ -143,23 +143,13 @@ def _resource(name: str, gen: Callable[[], Iterator[Any]], columns: dict | None 
     )
 
 
-#: most records kept in a stream's look-back boundary (state size stays small)
-BOUNDARY_MAX_RECORDS = 5_000
-
-
-def row_digest(row: dict[str, Any]) -> str:
-    """A short hash of a prepared row's content (what would land in raw)."""
-    payload = json.dumps(row, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(payload.encode()).hexdigest()[:24]
-
-
 def boundary(seen: list[tuple[datetime | None, str, str]], top: datetime) -> dict[str, str]:
     """``{id: hash}`` of the records the next run's look-back window re-reads (cursor within
     ``CURSOR_LOOKBACK_SECONDS`` of ``top``) as this run read them; every one of them is in raw
     after this run (landed now or, unchanged, earlier)."""
     floor = top - timedelta(seconds=CURSOR_LOOKBACK_SECONDS)
     out = {rid: digest for cursor, rid, digest in seen if cursor is not None and cursor >= floor}
-    if len(out) > BOUNDARY_MAX_RECORDS:
+    if len(out) > MAX_LANDED_VERSIONS:
         return {}  # too many records share the last second: re-land them rather than bloat state
     return out
 
@@ -325,7 +315,7 @@ class FubRun:
             stats.rows -= len(rows)
             stats.unchanged += len(rows)
             return
-        state["landed"] = read if len(read) <= BOUNDARY_MAX_RECORDS else {}
+        state["landed"] = read if len(read) <= MAX_LANDED_VERSIONS else {}
         if rows:
             yield rows
 

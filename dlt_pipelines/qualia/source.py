@@ -13,8 +13,11 @@ the wrong JSON type (``validate``), goes to ``ops.quarantine`` with a reason nam
 Incremental replacement of the legacy "today's orders" daily pull: the API has no modified-since
 filter, so a daily run re-reads the tail of the list: from ``last_end - AGENTSYNC_QUALIA_
 LOOKBACK_ORDERS`` to the end (new orders appear at the end — list order is [UNCONFIRMED]; the
-sandbox serves creation order). Every order read is appended to raw; dbt keeps the latest version
-per ``(user_id, order_id)``.
+sandbox serves creation order). Every order read in a new version is appended to raw; dbt keeps
+the latest version per ``(user_id, order_id)``. A tail read does not land an order it re-reads
+exactly as landed (same content hash, kept in the resource state for the newest orders read:
+``LandedVersions``), so a quiet day adds no row; a full read lands every order, which also
+repairs raw if rows were lost there.
 
 A tail read never sees a status change of an older order, so reads are periodically full:
 onboarding runs always read every order, and a daily run does too when the agent's last full
@@ -56,6 +59,7 @@ from agentsync.errors import IntegrationError
 from agentsync.settings import Settings, get_settings
 from dlt_pipelines.common import (
     EntityResult,
+    LandedVersions,
     Quarantine,
     RunKind,
     full_read_due,
@@ -64,6 +68,7 @@ from dlt_pipelines.common import (
     make_pipeline,
     pipeline_guard,
     record_sync,
+    row_digest,
 )
 from dlt_pipelines.http import ApiClient, ApiError, AuthError, gate_for
 from dlt_pipelines.qualia import settings as q_settings
@@ -174,6 +179,9 @@ def orders_resource(
         stats["cursor_from"] = start
         stats["full_read"] = full
         offset = start
+        # a tail read re-reads the look-back offsets: an order exactly as landed is not landed
+        # again; a full read (onboarding, the periodic re-read) lands every order
+        versions = LandedVersions(state, trust=not full)
         seen: set[str] = set()  # distinct _id served in this walk
         unnamed = 0  # orders served without an _id (quarantined)
         orders, after = checked_page(client, user_id, page_size, offset)
@@ -189,13 +197,18 @@ def orders_resource(
                 if why is not None:
                     quarantine.add("orders", order, why, oid)
                     continue
-                stats["rows"] += 1
-                yield {
+                row = {
                     "user_id": user_id,
                     "order_id": str(oid),
                     "list_offset": offset + i,
                     "order": order,
                 }
+                digest = row_digest(row)
+                if versions.unchanged_since_landed(str(oid), digest):
+                    continue
+                versions.landed(str(oid), digest)
+                stats["rows"] += 1
+                yield row
             offset += len(orders)
             if after is not None:  # read to check the page: the end of the list
                 break
@@ -209,6 +222,8 @@ def orders_resource(
                 "would be lost",
             )
         state["last_end"] = offset
+        versions.commit()
+        stats["unchanged"] = versions.unchanged
         if full:
             state["last_full_at"] = now.isoformat()
         stats["reported_total"] = offset
@@ -265,10 +280,11 @@ def run_orders(
         run.reported_total = stats["reported_total"]
         run.cursor = stats.get("cursor")
     log.info(
-        "qualia orders for agent %s (%s read): %s rows, %s quarantined",
+        "qualia orders for agent %s (%s read): %s rows, %s quarantined, %s re-read unchanged",
         user_id,
         "full" if stats.get("full_read") else "tail",
         run.rows,
         quarantined,
+        stats.get("unchanged", 0),
     )
     return EntityResult("orders", run.rows, run.reported_total, run.cursor, quarantined)

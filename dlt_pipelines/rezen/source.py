@@ -41,6 +41,11 @@ contributors           arrakis ``revshares/{id}/contributors/{tier}`` with    fu
                        the required ``startDate``/``endDate`` (all time)      (a snapshot)
 =====================  =====================================================  ===================
 
+The two look-back windows (network, contributions) re-read records the last run landed; a
+record re-read exactly as landed (same content hash, kept in the resource state by
+:class:`~dlt_pipelines.common.LandedVersions`) is not landed again, since their marts keep the
+newest version per id. The first read of each lands everything.
+
 ``reported_total``: transactions/listings from ``lifecycle-group-counts``; network from the
 agent's ``sizeOfNetwork``; paged revshare/equity lists from ``totalCount`` when the envelope has
 it; otherwise the count of ids served. Records without a usable UUID ``id``, or with a field
@@ -69,6 +74,7 @@ from agentsync.errors import AgentsyncError
 from agentsync.settings import get_settings
 from dlt_pipelines.common import (
     EntityResult,
+    LandedVersions,
     Quarantine,
     RunKind,
     SyncRun,
@@ -181,6 +187,12 @@ def _keep(ctx: Ctx, entity: str, rows: list[Any], **extra: Any) -> list[dict]:
     return _tag(ctx, entity, _checked(ctx, entity, rows), **extra)
 
 
+def _fresh(versions: LandedVersions, rows: list[dict[str, Any]], tier: int) -> list[dict]:
+    """The checked rows of a look-back window (with their ``tier``) that are not in raw exactly
+    as read now; the marts keep the newest version per id, so the others add nothing."""
+    return versions.fresh([{**row, "tier": tier} for row in rows], lambda r: f"{tier}:{r['id']}")
+
+
 def _to_table(rows: list[dict[str, Any]], table: str) -> Any:
     """Route rows to another raw table (with that table's column hints)."""
     hints = dlt.mark.make_hints(table_name=table, columns=_TABLE_COLUMNS.get(table, {}))
@@ -269,15 +281,18 @@ def _network(ctx: Ctx) -> Iterator[Any]:
     if since:
         params["updatedAtFrom"] = since
     ctx.tally.setdefault("network", Tally())
+    versions = LandedVersions(state, trust=bool(since))
     for tier in TIERS:
         path = f"/agents/{ctx.yenta_id}/down-line/{tier}"
         for rows, _ in ctx.client.pages("yenta", path, "downLineAgents", params, _downline_size()):
-            kept = _keep(ctx, "network", rows, tier=tier)
-            for r in kept:
+            checked = _checked(ctx, "network", rows)
+            for r in checked:
                 if isinstance(r.get("updatedAt"), int):
                     newest = max(newest or 0, r["updatedAt"])
+            kept = _tag(ctx, "network", _fresh(versions, checked, tier=tier))
             if kept:
                 yield kept
+    versions.commit()
     if newest is not None:
         state["updated_at_from"] = (
             _ms_to_date(newest) - timedelta(days=DOWNLINE_LOOKBACK_DAYS)
@@ -493,6 +508,7 @@ def _contributions(ctx: Ctx) -> Iterator[Any]:
     tally = ctx.tally.setdefault("contributions", Tally())
     reported = 0
     newest: int | None = None
+    versions = LandedVersions(state, trust=bool(since))
     for tier in TIERS:
         path = f"/revshares/{ctx.yenta_id}/contributions/{tier}"
         params = {"startDate": since} if since else {}
@@ -501,12 +517,14 @@ def _contributions(ctx: Ctx) -> Iterator[Any]:
         ):
             if page == 0:
                 reported += int(env.get("totalCount") or 0)
-            kept = _keep(ctx, "contributions", rows, tier=tier)
-            for r in kept:
+            checked = _checked(ctx, "contributions", rows)
+            for r in checked:
                 if isinstance(r.get("transactionClosedAt"), int):
                     newest = max(newest or 0, r["transactionClosedAt"])
+            kept = _tag(ctx, "contributions", _fresh(versions, checked, tier=tier))
             if kept:
                 yield kept
+    versions.commit()
     if newest is not None:
         state["start_date"] = (
             _ms_to_date(newest) - timedelta(days=CONTRIBUTIONS_LOOKBACK_DAYS)

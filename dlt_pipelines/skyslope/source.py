@@ -35,8 +35,10 @@ Incremental loads send ``earliestDate`` (Unix seconds) = newest ``modifiedOn`` s
 A window cannot count the account (the API reports no totals), so a daily run lists the whole
 account again when the last full listing (``last_full_at`` in the resource state) is
 ``AGENTSYNC_SKYSLOPE_FULL_REREAD_DAYS`` old (default 7): the listed count becomes the run's
-``reported_total`` for the count checks, and only files that raw does not hold in that version
-(guid + ``modifiedOn``) are fetched in full, so the recount costs list pages, not file reads.
+``reported_total`` for the count checks. A window and a recount fetch in full only the files
+that raw does not hold in the version listed (guid + ``modifiedOn``): a recount costs list pages,
+not file reads, and a quiet day's window (which re-lists the lag hours) lands nothing. An
+onboarding fetches every file.
 That ``earliestDate`` filters on the modified date is [UNCONFIRMED] (skyslope.md §3); the cursor
 lives in dlt resource state (in the destination, so a fresh machine resumes).
 """
@@ -59,6 +61,7 @@ from agentsync.errors import IntegrationError, SettingError
 from agentsync.settings import Settings, get_settings
 from dlt_pipelines.common import (
     EntityResult,
+    LandedVersions,
     Quarantine,
     RunKind,
     full_read_due,
@@ -67,6 +70,7 @@ from dlt_pipelines.common import (
     make_pipeline,
     pipeline_guard,
     record_sync,
+    row_digest,
 )
 from dlt_pipelines.http import ApiError
 from dlt_pipelines.skyslope import settings as sky_settings
@@ -149,10 +153,18 @@ def _page(
     return body, rows
 
 
-def users_resource(client: SkySlopeClient, user_id: int, stats: dict[str, Any]) -> Any:
-    """All users of the agent's account (read in full each run; no paging observed)."""
+def users_resource(
+    client: SkySlopeClient, user_id: int, stats: dict[str, Any], full: bool = True
+) -> Any:
+    """All users of the agent's account (read in full each run; no paging observed).
+
+    A user exactly as last landed (content hash in the resource state) is not landed again
+    unless ``full`` (an onboarding): the mart keeps the newest version per user, and a user the
+    API stops serving is not flagged from the list, so skipping an unchanged one loses nothing.
+    """
 
     def gen() -> Iterator[dict[str, Any]]:
+        versions = LandedVersions(dlt.current.resource_state(), trust=not full)
         body = client.get("/api/users")
         users = _rows(body, "users", "/api/users")
         if isinstance(body.get("links"), list) and _has_next(body, users):
@@ -172,8 +184,15 @@ def users_resource(client: SkySlopeClient, user_id: int, stats: dict[str, Any]) 
             if why is not None:
                 stats["quarantine"].add("users", user, why, guid)
                 continue
+            row = {"user_id": user_id, "user_guid": str(guid), "record": user}
+            digest = row_digest(row)
+            if versions.unchanged_since_landed(str(guid), digest):
+                stats["unchanged"] = stats.get("unchanged", 0) + 1
+                continue
+            versions.landed(str(guid), digest)
             stats["rows"] += 1
-            yield {"user_id": user_id, "user_guid": str(guid), "record": user}
+            yield row
+        versions.commit()
 
     return dlt.resource(
         gen(),
@@ -219,7 +238,10 @@ def files_resource(
         now = datetime.now(UTC)
         recount = not full and full_read_due(state.get("last_full_at"), now, reread_after)
         since = 0 if full or recount else int(state.get("earliest_date", 0))
-        known = loaded_versions(user_id, entity) if recount else set()
+        # a window or recount fetches and lands only file versions raw does not hold (the
+        # window re-reads the lag hours, so a quiet day would re-land them); a full read (an
+        # onboarding, a repair) fetches every file
+        known = set() if full else loaded_versions(user_id, entity)
         stats["cursor_from"] = since
         stats["read"] = "full" if full else "recount" if recount else "window"
         newest: datetime | None = None
@@ -242,8 +264,10 @@ def files_resource(
                 if why is not None:
                     stats["quarantine"].add(entity, row, f"list row: {why}", guid)
                     continue
-                if (str(guid), row.get("modifiedOn")) in known:
-                    continue  # a recount: raw already holds this version of the file
+                version = row.get("modifiedOn")
+                if isinstance(version, str) and version and (str(guid), version) in known:
+                    stats["unchanged"] = stats.get("unchanged", 0) + 1
+                    continue  # raw already holds this version of the file
                 try:
                     detail = client.get(f"{path}/{guid}")
                 except ApiError as err:
@@ -335,7 +359,7 @@ def run_entity(
         with SkySlopeClient(user_id, credential, settings) as client:
             client.ensure_session()
             if entity == "users":
-                resource = users_resource(client, user_id, stats)
+                resource = users_resource(client, user_id, stats, kind == "onboarding")
             else:
                 resource = files_resource(
                     client,
@@ -361,12 +385,13 @@ def run_entity(
         run.reported_total = stats["reported_total"]
         run.cursor = stats.get("cursor")
     log.info(
-        "skyslope %s for agent %s (%s read): %s rows, %s quarantined, %s logins",
+        "skyslope %s for agent %s (%s read): %s rows, %s quarantined, %s already in raw, %s logins",
         entity,
         user_id,
         stats.get("read", "full"),
         run.rows,
         quarantined,
+        stats.get("unchanged", 0),
         stats.get("logins"),
     )
     return EntityResult(entity, run.rows, run.reported_total, run.cursor, quarantined)

@@ -45,15 +45,41 @@ def test_daily_run_rereads_only_the_tail_and_catches_new_orders(
     monkeypatch.setenv("AGENTSYNC_QUALIA_PAGE_SIZE", "4")
     register_agents(AGENT)
     first = run_orders(AGENT, "onboarding", None)
+    raw_count = "select count(*) from raw_qualia.orders where user_id = :u"
+    landed = scalar(raw_count, u=AGENT)
+    assert landed == first.rows
+
+    # a quiet day: the tail's 3 orders are re-read exactly as landed, so nothing lands
+    quiet = run_orders(AGENT, "daily", None)
+    assert quiet.cursor == f"{first.rows - 3}..{first.rows} tail"
+    assert quiet.rows == 0 and scalar(raw_count, u=AGENT) == landed
+    assert quiet.reported_total == first.rows
+
+    # one order in the tail changes, and the day brings new orders (and maybe other changes)
+    before = _served_statuses(sandbox_server, AGENT)
+    tail = list(before)[first.rows - 3 :]
+    status = "cancelled" if before[tail[-1]] != "cancelled" else "closed"
+    resp = httpx.post(
+        f"{sandbox_server.url}/_sandbox/qualia/status",
+        json={"user_id": AGENT, "index": first.rows - 1, "status": status},
+    )
+    assert resp.status_code == 200, resp.text
     httpx.post(f"{sandbox_server.url}/_sandbox/advance", json={"seconds": 86400, "fraction": 0.1})
     expected = truth(sandbox_server, "qualia", AGENT, "orders")
+    now = _served_statuses(sandbox_server, AGENT)
+    changed_in_tail = {o for o in tail if now[o] != before[o]}
+    assert tail[-1] in changed_in_tail
     second = run_orders(AGENT, "daily", None)
     new = expected["count"] - first.rows
     assert new > 0
-    assert second.rows == new + 3
+    # exactly the new orders and the tail orders that changed land
+    assert second.rows == new + len(changed_in_tail)
     assert second.reported_total == expected["count"]
     got = {r[0] for r in rows("select order_id from raw_qualia.orders where user_id = :u", u=AGENT)}
     assert got == set(expected["ids"])
+    run_dbt(["build", "--select", "staging.qualia", "title_orders"])
+    marts = _mart_statuses(AGENT)
+    assert {o: marts[o] for o in tail} == {o: now[o] for o in tail}
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ result must equal a full rebuild.
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from sqlalchemy import text
 
@@ -34,7 +35,9 @@ def relation_oids() -> dict[str, int]:
 
 
 @pytest.mark.slow
-def test_no_new_loads_change_nothing_and_one_agent_recomputes_only_itself(rezen_agents) -> None:
+def test_no_new_loads_change_nothing_and_one_agent_recomputes_only_itself(
+    rezen_agents, sandbox_server
+) -> None:
     assert len(rezen_agents) >= 2, "needs two reZEN agents"
     changed, other = rezen_agents[0], rezen_agents[1]
     for user_id in (changed, other):
@@ -59,6 +62,11 @@ def test_no_new_loads_change_nothing_and_one_agent_recomputes_only_itself(rezen_
     # found through the raw tables' own user_id
     with db.begin() as conn:
         last_run = conn.execute(text("select max(run_id) from ops.sync_runs")).scalar()
+    # the clock moves (down-line statuses flip, at least one per agent): a daily run lands only
+    # what changed, so without a change the agent's network would have nothing new to say
+    httpx.post(
+        f"{sandbox_server.url}/_sandbox/advance", json={"seconds": 86400, "fraction": 0.1}
+    ).raise_for_status()
     for spec in steps():
         if spec.name in ("teams", "agents"):
             spec.run(changed, "daily", None)
@@ -78,7 +86,7 @@ def test_no_new_loads_change_nothing_and_one_agent_recomputes_only_itself(rezen_
             assert not now[changed] & versions[mart][changed], f"{changed} in {mart} not recomputed"
     # and the incremental result is what a rebuild from all history gives
     incremental = {m: contents(f"marts.{m}") for m in RECOMPUTED}
-    # the new load changed what the agent's network says (its loaded_at at least), so a stale
+    # the new load changed what the agent's network says (a status flipped), so a stale
     # (not recomputed) mart would differ from the rebuild below
     assert incremental["network"][changed] != before["network"][changed]
     assert incremental["network"][other] == before["network"][other]

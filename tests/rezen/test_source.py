@@ -284,6 +284,32 @@ def test_incremental_sync_after_the_clock_moves(rezen_agents, sandbox_server) ->
 
 
 @pytest.mark.slow
+def test_a_quiet_day_lands_nothing_from_the_look_back_windows(rezen_agents, sandbox_server) -> None:
+    """The down-line (3 days) and contributions (30 days) windows re-read records exactly as
+    landed: none lands again, and the marts still equal the truth."""
+    user_id = rezen_agents[0]
+    run_all_steps(user_id)
+    count = "select count(*) from raw_rezen.{} where user_id = :u"
+    windows = ("network", "contributions")
+    landed = {t: scalar(count.format(t), u=user_id) for t in windows}
+    assert all(landed.values()), landed
+    daily = {r.entity: r for results in run_all_steps(user_id, "daily").values() for r in results}
+    assert {t: daily[t].rows for t in windows} == {"network": 0, "contributions": 0}
+    assert {t: scalar(count.format(t), u=user_id) for t in windows} == landed
+    run_dbt(["build", *DBT_SELECT])
+    want = truth(sandbox_server, user_id)
+    assert (
+        scalar("select count(*) from marts.network where user_id = :u", u=user_id)
+        == want["network"]["count"]
+    )
+    assert scalar("select count(*) from marts.contributions where user_id = :u", u=user_id) == (
+        want["contributions"]["count"] + want["pending_contributions"]["count"]
+    )
+    # the windows were read: the totals are reported as on any day
+    assert daily["network"].reported_total == want["network"]["count"]
+
+
+@pytest.mark.slow
 def test_malformed_records_are_quarantined(rezen_agents, sandbox_server) -> None:
     user_id = rezen_agents[0]
     httpx.post(

@@ -138,6 +138,17 @@ def test_wrong_secret_fails_the_step_naming_agent_not_secret(register_agents, sa
 def test_daily_run_reads_only_the_changed_window(register_agents, sandbox_server):
     register_agents(AGENT)
     first = run_entity(AGENT, "onboarding", None, "sales")
+    users = run_entity(AGENT, "onboarding", None, "users")
+    raw_count = "select count(*) from raw_skyslope.{} where user_id = :u"
+    landed = {t: scalar(raw_count.format(t), u=AGENT) for t in ("sales", "users")}
+    assert landed == {"sales": first.rows, "users": users.rows} and users.rows > 0
+    # a quiet day: the window re-lists the lag hours, but every file is in raw in the version
+    # listed and every user as served, so nothing lands
+    quiet = {t: run_entity(AGENT, "daily", None, t) for t in ("sales", "users")}
+    assert {t: r.rows for t, r in quiet.items()} == {"sales": 0, "users": 0}
+    assert {t: scalar(raw_count.format(t), u=AGENT) for t in landed} == landed
+    assert quiet["users"].reported_total == users.rows
+
     httpx.post(
         f"{sandbox_server.url}/_sandbox/advance", json={"seconds": 3 * 86400, "fraction": 0.3}
     )
@@ -155,6 +166,8 @@ def test_daily_run_reads_only_the_changed_window(register_agents, sandbox_server
         )
     }
     assert changed and revised == changed
+    # only the changed files and the new ones are fetched and landed
+    assert second.rows == len(changed) + len(sales) - first.rows
     assert second.reported_total is None  # a window's row count is not the account's total
 
 
