@@ -41,7 +41,8 @@ contributors           arrakis ``revshares/{id}/contributors/{tier}`` with    fu
                        the required ``startDate``/``endDate`` (all time)      (a snapshot)
 =====================  =====================================================  ===================
 
-The two look-back windows (network, contributions) re-read records the last run landed; a
+The look-back windows (network, contributions, and the records at each deal list's cursor
+instant) re-read records the last run landed; a
 record re-read exactly as landed (same content hash, kept in the resource state by
 :class:`~dlt_pipelines.common.LandedVersions`) is not landed again, since their marts keep the
 newest version per id. The first read of each lands everything.
@@ -340,6 +341,8 @@ def _deal_lists(ctx: Ctx, listings: bool) -> Iterator[Any]:
     tally.reported_total = sum(int(counts.get(g) or 0) for g in LIFECYCLE_GROUPS)
     state = dlt.current.resource_state()
     cursors: dict[str, int] = state.setdefault("cursors", {})
+    # each group re-reads its records at the cursor's instant: those exactly as landed stay out
+    versions = LandedVersions(state, trust=bool(cursors))
     for group in LIFECYCLE_GROUPS:
         cursor = cursors.get(group)
         newest = cursor
@@ -353,16 +356,19 @@ def _deal_lists(ctx: Ctx, listings: bool) -> Iterator[Any]:
                     done = True  # sorted newest first: the rest was loaded before
                     break
                 fresh.append(row)
-            kept = _keep(ctx, entity, fresh, lifecycle_group=group)
-            for row in kept:  # a quarantined row does not move the cursor
+            checked = _checked(ctx, entity, fresh)
+            for row in checked:  # a quarantined row does not move the cursor
                 if isinstance(row.get("updatedAt"), int):
                     newest = max(newest or 0, row["updatedAt"])
+            rows = [{**row, "lifecycle_group": group} for row in checked]
+            kept = _tag(ctx, entity, versions.fresh(rows, lambda r: r["id"]))
             if kept:
                 yield kept
             if done:
                 break
         if newest is not None:
             cursors[group] = newest
+    versions.commit()
     tally.cursor = ",".join(f"{g}:{cursors.get(g)}" for g in LIFECYCLE_GROUPS)
 
 

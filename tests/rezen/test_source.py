@@ -285,16 +285,17 @@ def test_incremental_sync_after_the_clock_moves(rezen_agents, sandbox_server) ->
 
 @pytest.mark.slow
 def test_a_quiet_day_lands_nothing_from_the_look_back_windows(rezen_agents, sandbox_server) -> None:
-    """The down-line (3 days) and contributions (30 days) windows re-read records exactly as
-    landed: none lands again, and the marts still equal the truth."""
+    """The down-line (3 days) and contributions (30 days) windows, and each deal list at its
+    cursor's instant, re-read records exactly as landed: none lands again, and the marts still
+    equal the truth."""
     user_id = rezen_agents[0]
     run_all_steps(user_id)
     count = "select count(*) from raw_rezen.{} where user_id = :u"
-    windows = ("network", "contributions")
+    windows = ("network", "contributions", "transactions", "listings")
     landed = {t: scalar(count.format(t), u=user_id) for t in windows}
     assert all(landed.values()), landed
     daily = {r.entity: r for results in run_all_steps(user_id, "daily").values() for r in results}
-    assert {t: daily[t].rows for t in windows} == {"network": 0, "contributions": 0}
+    assert {t: daily[t].rows for t in windows} == dict.fromkeys(windows, 0)
     assert {t: scalar(count.format(t), u=user_id) for t in windows} == landed
     run_dbt(["build", *DBT_SELECT])
     want = truth(sandbox_server, user_id)
