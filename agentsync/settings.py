@@ -78,6 +78,15 @@ class Settings(BaseSettings):
     fub_max_concurrent_requests: int = Field(
         default=4, ge=1, description="Concurrent FUB calls per FUB account, across agent runs."
     )
+    fub_texts_full_walk_days: float = Field(
+        default=30,
+        ge=0,
+        allow_inf_nan=False,
+        description="Text messages are read only for people whose textsSent/textsReceived/"
+        "lastText say they have new texts; a daily run asks every person (one request each) "
+        "when the agent's last such walk is at least this many days old (0: every run), which "
+        "bounds what a wrong vendor counter could hide.",
+    )
 
     # --- orchestration ---------------------------------------------------------------------------
     max_concurrent_onboardings: int = Field(default=2, ge=1)

@@ -19,6 +19,10 @@ Sandbox-only control (not under ``/fub``, which mirrors the real API):
 - ``GET /_sandbox/fub/deliveries?wait=1`` lists webhook deliveries (after draining the queue).
 - ``POST /_sandbox/fub/restore`` ``{"user_id": 101, "ids": [...]}`` serves deleted people again
   under their old ids, unchanged (only an id walk can see it).
+- ``GET/POST /_sandbox/fub/text_fields`` ``{"enabled": false}``: people stop carrying
+  ``textsSent``/``textsReceived``/``lastText`` (an account whose responses lack them).
+- ``GET/DELETE /_sandbox/fub/requests``: API requests served per agent and collection (``DELETE``
+  answers them and starts again).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import asyncio
 import json
 import random
 import threading
+from collections import Counter
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -92,6 +97,7 @@ class FubApi:
         self.world = world
         self.faults = faults
         self._lock = threading.RLock()
+        self.requests: dict[int, Counter[str]] = {}  # served per agent and collection
         self.accounts: dict[int, Account] = {
             a.user_id: Account(world, a.user_id, a.index) for a in world.agents_with("fub")
         }
@@ -119,6 +125,8 @@ class FubApi:
             Route("/ratelimit", self._control_ratelimit, methods=["GET", "POST"]),
             Route("/deliveries", self._control_deliveries, methods=["GET"]),
             Route("/restore", self._control_restore, methods=["POST"]),
+            Route("/text_fields", self._control_text_fields, methods=["GET", "POST"]),
+            Route("/requests", self._control_requests, methods=["GET", "DELETE"]),
         ]
 
     def base_urls(self, root: str) -> dict[str, str]:
@@ -210,6 +218,8 @@ class FubApi:
                 405, READ_ONLY.format(method=request.method, path=request.url.path), headers
             )
         params = self._params(request)
+        with self._lock:
+            self.requests.setdefault(uid, Counter())[collection] += 1
         try:
             q = parse_query(collection, params)
             with self._lock:
@@ -461,6 +471,32 @@ class FubApi:
             self.ratelimit.enabled = body["enabled"]
             self.ratelimit.reset()
         return JSONResponse({"enabled": self.ratelimit.enabled})
+
+    async def _control_text_fields(self, request: Request) -> Response:
+        """``{"enabled": false}``: people stop carrying their text counters (every account)."""
+        if request.method == "POST":
+            try:
+                body = json.loads(await request.body() or b"{}")
+            except json.JSONDecodeError:
+                return JSONResponse({"error": "body is not valid JSON"}, status_code=400)
+            if not isinstance(body, dict) or not isinstance(body.get("enabled"), bool):
+                return JSONResponse(
+                    {"error": 'body must be {"enabled": true|false}'}, status_code=400
+                )
+            with self._lock:
+                for account in self.accounts.values():
+                    account.serve_text_fields = body["enabled"]
+                self._cache.clear()
+        served = all(a.serve_text_fields for a in self.accounts.values())
+        return JSONResponse({"enabled": served})
+
+    async def _control_requests(self, request: Request) -> Response:
+        """Requests served per agent and collection since the last ``DELETE`` (what a run cost)."""
+        with self._lock:
+            counts = {str(uid): dict(c) for uid, c in self.requests.items()}
+            if request.method == "DELETE":
+                self.requests.clear()
+        return JSONResponse(counts)
 
     async def _control_restore(self, request: Request) -> Response:
         """Serve deleted people again under their old ids, unchanged (no new version, no

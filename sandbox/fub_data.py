@@ -234,6 +234,9 @@ class Account:
 
     def __init__(self, world: World, uid: int, index: int) -> None:
         self.seed = world.seed
+        # people carry textsSent/textsReceived/lastText (off: an account whose responses lack
+        # them, for the source's fallback; /_sandbox/fub/text_fields)
+        self.serve_text_fields = True
         self.uid = uid
         self.index = index
         self.account_id = 900_000 + index + 1
@@ -516,7 +519,30 @@ class Account:
             rec["customBirthday"] = f"19{_int(r, 50, 99)}-{_int(r, 1, 12):02d}-15"
             rec["customClosePrice"] = str(price) if r() < 0.3 else None
             rec["customLeadScore"] = _int(r, 0, 100)
+            if self.serve_text_fields:
+                rec.update(self.text_summary(idx))
         return rec
+
+    def text_summary(self, pidx: int) -> dict[str, Any]:
+        """The person's text counters as FUB's people sort keys name them (fub.md §2.1:
+        ``textsSent``, ``textsReceived``, ``lastText``), from the text messages served now.
+        Served with ``fields=allFields`` (that the list carries them there is UNCONFIRMED)."""
+        col = self.collections["textMessages"]
+        a, b = col.child_range(pidx)
+        texts = [*range(a, b)]
+        texts += [col.n_base + k for k, p in enumerate(col.ov.new_person) if p == pidx]
+        sent = received = 0
+        newest: str | None = None
+        for t in texts:
+            if col.is_deleted(t):
+                continue
+            msg = col.record(t)
+            if msg["isIncoming"]:
+                received += 1
+            else:
+                sent += 1
+            newest = max(newest or "", msg["created"])
+        return {"textsSent": sent, "textsReceived": received, "lastText": newest}
 
     def _person_ref(self, pidx: int) -> tuple[int, str]:
         first, last = self.person_name(pidx)

@@ -20,7 +20,8 @@ events         ``createdAfter``      own rate-limit context
 calls          ``updatedAfter``
 appointments   ``updatedAfter``
 text_messages  per person            only people whose raw version is newer than the last text
-                                     run (all people on the first run) [2.6: personId required]
+                                     run (all on the first) and whose text counters show new
+                                     texts (``texts.py``) [2.6: personId required]
 reference      none                  users, stages, pipelines, groups: small, read in full
 =============  ====================  ==========================================================
 
@@ -46,7 +47,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dlt
-from sqlalchemy import text
 
 from agentsync import db
 from agentsync.errors import IntegrationError
@@ -56,12 +56,13 @@ from dlt_pipelines.common import (
     EntityResult,
     Quarantine,
     RunKind,
+    full_read_due,
     last_load_id,
     pipeline_guard,
     record_sync,
     row_digest,
 )
-from dlt_pipelines.fub import deletions
+from dlt_pipelines.fub import deletions, texts
 from dlt_pipelines.fub.auth import FubAuth, load_auth, warn_without_system_key
 from dlt_pipelines.fub.client import FubClient
 from dlt_pipelines.fub.prepare import prepare
@@ -320,27 +321,77 @@ class FubRun:
             yield rows
 
     def _text_rows(self, stream: Stream, stats: StreamStats, full: bool) -> Iterator[Any]:
+        """Texts of the people changed since the last text read whose counters say they have
+        new texts (:mod:`dlt_pipelines.fub.texts`); every person on the periodic walk."""
         state = dlt.current.resource_state()
         since = None if full else state.get("people_load_id")
-        person_ids, newest = changed_people(self.user_id, since)
-        stats.persons_scanned = len(person_ids)
+        now = datetime.now(UTC)
+        max_age = timedelta(days=self.settings.fub_texts_full_walk_days)
+        # the periodic walk asks every person the agent has, changed or not: what a wrong
+        # counter hid (an edited text, a text that did not change its person) is found then
+        everyone = full or (
+            since is not None and full_read_due(state.get("walked_at"), now, max_age)
+        )
+        people, newest = texts.candidates(self.user_id, None if everyone else since)
+        trusted = state.get("counters_trusted", True) is not False
+        walk_all = everyone or not trusted
+        asked: list[texts.Candidate] = []
+        skipped: list[texts.Candidate] = []
+        for person in people:
+            ask = walk_all or texts.needs_texts(person, first_read=since is None)
+            (asked if ask else skipped).append(person)
         stats.full_read = since is None
         workers = max(1, self.settings.fub_max_concurrent_requests)
+        wrong: list[int] = []  # people whose texts served differ from their counters
 
-        def fetch(pid: int) -> list[Any]:
+        def fetch(person: texts.Candidate) -> list[Any]:
             out: list[Any] = []
-            for page in self.client.pages(stream, {"personId": pid}):
+            for page in self.client.pages(stream, {"personId": person.person_id}):
                 out.extend(page.records)
+            if person.now.known and len(out) != person.now.total:
+                wrong.append(person.person_id)
             return out
 
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for records in pool.map(fetch, person_ids):
-                rows, _ = self.clean(stream, records, stats)
-                if rows:
-                    yield rows
+        def read(group: list[texts.Candidate]) -> Iterator[Any]:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                for records in pool.map(fetch, group):
+                    rows, _ = self.clean(stream, records, stats)
+                    if rows:
+                        yield rows
+
+        yield from read(asked)
+        if wrong and skipped:
+            log.warning(
+                "agent %s fub.text_messages: %s people were served a different number of texts "
+                "than their textsSent + textsReceived; asking the %s people those counters "
+                "skipped, and reading texts per person until a full walk finds them right",
+                self.user_id,
+                len(wrong),
+                len(skipped),
+            )
+            yield from read(skipped)
+            asked += skipped
+            skipped = []
+        stats.persons_scanned = len(asked)
+        if everyone:
+            # a walk of every person re-establishes (or withdraws) trust in the counters
+            state["counters_trusted"] = not wrong
+        elif wrong:
+            state["counters_trusted"] = False
+        if everyone or since is None:
+            state["walked_at"] = now.isoformat()
         if newest is not None:
             state["people_load_id"] = newest
             stats.cursor = newest
+        log.info(
+            "agent %s fub.text_messages: asked %s of %s people (%s skipped by their "
+            "text counters%s)",
+            self.user_id,
+            len(asked),
+            len(people),
+            len(skipped),
+            "; every person, a periodic walk" if everyone else "",
+        )
 
     def load_stream(self, name: str, *, full: bool = False) -> EntityResult:
         """Load one stream for this agent, recorded in ``ops.sync_runs``."""
@@ -450,31 +501,6 @@ class FubRun:
             )
             run.rows, run.load_id = len(rows), last_load_id(info)
         return EntityResult(f"{name}_deleted", len(rows))
-
-
-def changed_people(user_id: int, since_load_id: str | None) -> tuple[list[int], str | None]:
-    """Person ids of the agent whose raw version is newer than ``since_load_id`` (all if None),
-    and the newest load id seen."""
-    with db.begin() as conn:
-        exists = conn.execute(text("select to_regclass('raw_fub.people')")).scalar()
-        if exists is None:
-            return [], since_load_id
-        rows = conn.execute(
-            text(
-                """
-                select id, max(_dlt_load_id) as load_id
-                  from raw_fub.people
-                 where user_id = :u
-                   and (cast(:since as text) is null
-                        or cast(_dlt_load_id as numeric) > cast(:since as numeric))
-                 group by id
-                 order by id
-                """
-            ),
-            {"u": user_id, "since": since_load_id},
-        ).all()
-    newest = max((r.load_id for r in rows), key=float, default=since_load_id)
-    return [int(r.id) for r in rows], newest
 
 
 def run_streams(
