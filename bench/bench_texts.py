@@ -43,8 +43,12 @@ def _texts_once(root: str, counters: bool, purpose: str) -> dict[str, Any]:
     from dlt_pipelines.fub.source import FubRun
 
     httpx.post(f"{root}/_sandbox/fub/text_fields", json={"enabled": counters}).raise_for_status()
-    with db.begin() as conn:  # each variant lands into an empty table
-        conn.execute(text("delete from raw_fub.text_messages where user_id = 101"))
+    with db.begin() as conn:  # each variant lands people and texts into empty tables
+        for table in ("people", "text_messages"):
+            if conn.execute(text(f"select to_regclass('raw_fub.{table}')")).scalar():
+                conn.execute(text(f"delete from raw_fub.{table} where user_id = 101"))
+    with FubRun(101, "onboarding", purpose=purpose) as run:
+        run.load_stream("people")  # served with or without the counters
     httpx.delete(f"{root}/_sandbox/fub/requests").raise_for_status()
     t = time.perf_counter()
     with FubRun(101, "onboarding", purpose=purpose) as run:
