@@ -84,6 +84,17 @@ def unknown_collection(collection: str, headers: dict[str, str]) -> JSONResponse
     )
 
 
+async def _enabled_body(request: Request) -> bool | Response:
+    """The ``enabled`` flag of a control body ``{"enabled": true|false}``, or a 400 response."""
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except json.JSONDecodeError:
+        return JSONResponse({"error": "body is not valid JSON"}, status_code=400)
+    if not isinstance(body, dict) or not isinstance(body.get("enabled"), bool):
+        return JSONResponse({"error": 'body must be {"enabled": true|false}'}, status_code=400)
+    return body["enabled"]
+
+
 class FubApi:
     """The FUB replica (an :class:`sandbox.core.ApiModule`)."""
 
@@ -460,32 +471,22 @@ class FubApi:
     # -- control (sandbox only) ----------------------------------------------------------------
     async def _control_ratelimit(self, request: Request) -> Response:
         if request.method == "POST":
-            try:
-                body = json.loads(await request.body() or b"{}")
-            except json.JSONDecodeError:
-                return JSONResponse({"error": "body is not valid JSON"}, status_code=400)
-            if not isinstance(body, dict) or not isinstance(body.get("enabled"), bool):
-                return JSONResponse(
-                    {"error": 'body must be {"enabled": true|false}'}, status_code=400
-                )
-            self.ratelimit.enabled = body["enabled"]
+            enabled = await _enabled_body(request)
+            if isinstance(enabled, Response):
+                return enabled
+            self.ratelimit.enabled = enabled
             self.ratelimit.reset()
         return JSONResponse({"enabled": self.ratelimit.enabled})
 
     async def _control_text_fields(self, request: Request) -> Response:
         """``{"enabled": false}``: people stop carrying their text counters (every account)."""
         if request.method == "POST":
-            try:
-                body = json.loads(await request.body() or b"{}")
-            except json.JSONDecodeError:
-                return JSONResponse({"error": "body is not valid JSON"}, status_code=400)
-            if not isinstance(body, dict) or not isinstance(body.get("enabled"), bool):
-                return JSONResponse(
-                    {"error": 'body must be {"enabled": true|false}'}, status_code=400
-                )
+            enabled = await _enabled_body(request)
+            if isinstance(enabled, Response):
+                return enabled
             with self._lock:
                 for account in self.accounts.values():
-                    account.serve_text_fields = body["enabled"]
+                    account.serve_text_fields = enabled
                 self._cache.clear()
         served = all(a.serve_text_fields for a in self.accounts.values())
         return JSONResponse({"enabled": served})
