@@ -90,6 +90,12 @@ class Settings(BaseSettings):
 
     # --- orchestration ---------------------------------------------------------------------------
     max_concurrent_onboardings: int = Field(default=2, ge=1)
+    max_concurrent_syncs: int = Field(
+        default=4,
+        ge=1,
+        description="How many agents' extractions a daily sync runs at once (one Prefect task "
+        "run per agent on a thread pool in the daily sync's process).",
+    )
     dispatch_interval_seconds: int = Field(default=60, ge=5)
     pipeline_lock_wait_seconds: float = Field(
         default=1800.0,

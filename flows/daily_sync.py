@@ -6,23 +6,34 @@ cursors), then one dbt build of the affected models, then the quality gate, heal
 Every (agent, source, entity) run lands in ``ops.sync_runs`` (the sources record each entity; a
 step that failed before recording gets a ``*`` row; see :mod:`flows.runner`).
 
-Agents run one after another: the sources already bound concurrency per vendor account, and a
-2-core machine gains nothing from more; scale out by running several deployments' workers.
+Agents run concurrently, at most ``AGENTSYNC_MAX_CONCURRENT_SYNCS`` (default 4) at a time: each
+agent's extraction is its own Prefect task run (``sync-agent-<user_id>``) on a thread pool, so
+the Prefect UI shows every agent's work and outcome separately, and a failing or slow agent never
+blocks the others. The work is bound by each vendor account's rate limit, not by this machine's
+CPUs, and different agents have different accounts: concurrency is what makes a fleet's daily
+sync cost the slowest agents rather than the sum of all of them. Requests for one account stay
+paced together (:mod:`dlt_pipelines.http`: one rate gate per account in the process, fed by the
+vendor's own remaining-budget headers), and one agent's pipelines are never run twice at once
+(the pipeline locks of :mod:`agentsync.locks`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from agentsync import agents, recovery
 from agentsync.errors import InvalidInputError, NotFoundError
+from agentsync.settings import get_settings
 from dlt_pipelines import registry
+from dlt_pipelines.common import StepSpec
 from flows.post import dbt_build, quality_steps
 from flows.reporting import daily_run_name, gate_section, gate_summary, publish, steps_table
-from flows.runner import StepOutcome, emit, report_step, run_steps
+from flows.runner import StepOutcome, emit, error_text, report_step, run_steps
 
 
 def chosen_agents(user_ids: list[int] | None, sources: list[str] | None) -> list[agents.Agent]:
@@ -46,10 +57,64 @@ def chosen_agents(user_ids: list[int] | None, sources: list[str] | None) -> list
     return [a for a in known.values() if a.integrations]
 
 
+def _agent_task_name(parameters: dict[str, Any]) -> str:
+    return f"sync-agent-{parameters['user_id']}"
+
+
+@task(cache_policy=NO_CACHE, retries=0, task_run_name=_agent_task_name)
+def sync_agent(
+    user_id: int, steps: list[StepSpec], connected: list[str], flow_run_id: str | None
+) -> list[StepOutcome]:
+    """One agent's daily extraction: its connected sources' steps in dependency order."""
+    emit(event="sync_agent_started", user_id=user_id)
+    wanted = set(connected) & {s.source for s in steps}
+    outcomes = run_steps(
+        user_id, [s for s in steps if s.source in wanted], set(connected), "daily", flow_run_id
+    )
+    emit(
+        event="sync_agent_finished",
+        user_id=user_id,
+        failed=sum(o.status == "failed" for o in outcomes),
+    )
+    return outcomes
+
+
+def sync_agents(
+    chosen: list[agents.Agent],
+    steps: list[StepSpec],
+    flow_run_id: str | None,
+    concurrency: int | None = None,
+) -> dict[int, list[StepOutcome]]:
+    """Every chosen agent's extraction, at most ``concurrency`` at a time; never raises for one
+    agent's failure (an agent whose task itself failed gets one failed ``sync`` outcome)."""
+    width = max(1, min(concurrency or get_settings().max_concurrent_syncs, len(chosen) or 1))
+    per_agent: dict[int, list[StepOutcome]] = {}
+    with ThreadPoolTaskRunner(max_workers=width) as runner:
+        futures = {
+            a.user_id: runner.submit(
+                sync_agent,
+                {
+                    "user_id": a.user_id,
+                    "steps": steps,
+                    "connected": sorted(a.integrations),
+                    "flow_run_id": flow_run_id,
+                },
+            )
+            for a in chosen
+        }
+        for user_id, future in futures.items():
+            try:
+                per_agent[user_id] = future.result()
+            except Exception as err:  # the agent's task broke outside its steps
+                per_agent[user_id] = [StepOutcome("sync", "*", "failed", error=error_text(err))]
+    return per_agent
+
+
 def run_daily_sync(
     user_ids: list[int] | None = None,
     sources: list[str] | None = None,
     flow_run_id: str | None = None,
+    concurrency: int | None = None,
 ) -> dict[str, Any]:
     """The daily sync itself (the flow's body).
 
@@ -57,6 +122,7 @@ def run_daily_sync(
         user_ids: agents to sync (None: every agent with a credential).
         sources: sources to sync (None: all built sources).
         flow_run_id: the Prefect flow run (recorded in ``ops.sync_runs``).
+        concurrency: agents extracted at once (default ``AGENTSYNC_MAX_CONCURRENT_SYNCS``).
 
     Returns:
         ``{"agents": {user_id: [step outcomes]}, "post": [dbt/quality outcomes], "failed": n}``.
@@ -66,16 +132,7 @@ def run_daily_sync(
     recovered = recovery.recover_dead_runs()  # runs a killed earlier sync left "running"
     if recovered.sync_runs:
         emit(event="interrupted_runs_recovered", sync_runs=recovered.sync_runs)
-    per_agent: dict[int, list[StepOutcome]] = {}
-    for agent in chosen:
-        emit(event="sync_agent_started", user_id=agent.user_id)
-        wanted = set(agent.integrations) & {s.source for s in steps}
-        agent_steps = [s for s in steps if s.source in wanted]
-        per_agent[agent.user_id] = run_steps(
-            agent.user_id, agent_steps, set(agent.integrations), "daily", flow_run_id
-        )
-        failed_here = sum(o.status == "failed" for o in per_agent[agent.user_id])
-        emit(event="sync_agent_finished", user_id=agent.user_id, failed=failed_here)
+    per_agent = sync_agents(chosen, steps, flow_run_id, concurrency)
     loaded = {o.source for outs in per_agent.values() for o in outs if o.status == "done"}
     build = dbt_build(loaded)
     report_step(build)
@@ -94,18 +151,21 @@ def run_daily_sync(
 
 @flow(name="daily-sync", flow_run_name=daily_run_name, log_prints=False)
 def daily_sync(
-    user_ids: list[int] | None = None, sources: list[str] | None = None
+    user_ids: list[int] | None = None,
+    sources: list[str] | None = None,
+    concurrency: int | None = None,
 ) -> dict[str, Any]:
     """Incremental loads for every connected agent, one dbt build, quality gate, health, alerts.
 
     Args:
         user_ids: only these agents (default: every agent with a credential).
         sources: only these sources (default: all).
+        concurrency: agents extracted at once (default ``AGENTSYNC_MAX_CONCURRENT_SYNCS``).
 
     Returns:
         Per-agent step outcomes, the post-load steps and the number of failed steps.
     """
-    result = run_daily_sync(user_ids, sources, flow_run.id)
+    result = run_daily_sync(user_ids, sources, flow_run.id, concurrency)
     get_run_logger().info(
         "daily sync: %d agent(s), %d failed step(s)", len(result["agents"]), result["failed"]
     )

@@ -8,9 +8,10 @@ Other systems create jobs with a plain ``insert into ops.onboarding_jobs (user_i
 (status defaults to New). Each dispatch takes the New jobs (oldest first), at most as many as
 there are onboarding slots, and runs them:
 
-- in process (``dispatch_new_jobs()``, the CLI and the local loop), one after another — the
-  ``onboard_user`` flow takes the per-agent lock and a slot itself, so several dispatchers on
-  several machines can run at once without running an agent twice;
+- in process (``dispatch_new_jobs()``, the CLI and the local loop), together, one thread per
+  job — the ``onboard_user`` flow takes the per-agent lock and a slot itself, so at most
+  ``AGENTSYNC_MAX_CONCURRENT_ONBOARDINGS`` run at once and several dispatchers on several
+  machines can run at once without running an agent twice;
 - or, deployed, by starting the ``onboard-user/onboard`` deployment for each job
   (``via_deployment=True``), so workers of the work pool on any machine do the work.
 
@@ -25,6 +26,7 @@ job stuck in New or Started alerts within one interval.
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -34,6 +36,7 @@ from agentsync.errors import ConflictError
 from agentsync.settings import get_settings
 from flows.onboard import onboard_user
 from flows.post import health_and_alerts, report_post_steps
+from flows.prefect_env import start_api
 from flows.reporting import dispatch_run_name, publish, steps_table
 from flows.runner import emit, error_text
 
@@ -59,24 +62,32 @@ def dispatch_once(limit: int | None = None, via_deployment: bool = False) -> lis
         )
     for user_id in recovered.gave_up:
         out.append({"user_id": user_id, "status": "Error", "message": jobs.get_job(user_id).error})
-    for user_id in jobs.new_job_user_ids(limit):
-        if via_deployment:
-            from prefect.deployments import run_deployment
+    waiting = jobs.new_job_user_ids(limit)
+    if via_deployment:
+        from prefect.deployments import run_deployment
 
+        for user_id in waiting:
             run = run_deployment(
                 ONBOARD_DEPLOYMENT, parameters={"user_id": user_id}, timeout=0, as_subflow=False
             )
             jobs.mark_dispatched(user_id, str(run.id))
             out.append({"user_id": user_id, "status": "Scheduled", "flow_run_id": str(run.id)})
-            continue
-        try:
-            result = onboard_user(user_id)
-            out.append({"user_id": user_id, "status": result["status"]})
-        except ConflictError as err:  # another dispatcher/worker runs this agent right now
-            out.append({"user_id": user_id, "status": "Started", "message": str(err)})
-        except Exception as err:  # recorded as Error on the job; go on with the next one
-            out.append({"user_id": user_id, "status": "Error", "message": error_text(err)})
+        return out
+    if len(waiting) > 1:
+        start_api()  # the temporary API, once, before the threads need it
+    with ThreadPoolExecutor(max_workers=max(1, len(waiting))) as pool:
+        out.extend(pool.map(_onboard_here, waiting))
     return out
+
+
+def _onboard_here(user_id: int) -> dict[str, Any]:
+    """One onboarding in this process; what happened to it (never raises)."""
+    try:
+        return {"user_id": user_id, "status": onboard_user(user_id)["status"]}
+    except ConflictError as err:  # another dispatcher/worker runs this agent right now
+        return {"user_id": user_id, "status": "Started", "message": str(err)}
+    except Exception as err:  # recorded as Error on the job; the other jobs go on
+        return {"user_id": user_id, "status": "Error", "message": error_text(err)}
 
 
 @flow(name="dispatch-onboardings", flow_run_name=dispatch_run_name, log_prints=False)

@@ -65,3 +65,17 @@ def configure_prefect_env(quiet: bool = False) -> dict[str, str]:
     if dbt_level and "DBT_LOG_LEVEL" not in os.environ:
         os.environ["DBT_LOG_LEVEL"] = changed["DBT_LOG_LEVEL"] = dbt_level
     return changed
+
+
+def start_api() -> None:
+    """Make sure the Prefect API is up before flows start in several threads at once.
+
+    Without ``PREFECT_API_URL`` the first client starts Prefect's temporary API server; flows
+    started together in threads would each try to start it, and all but one fail with "Server
+    process did not start" (seen running the demo's onboardings together). Started once here,
+    it serves every thread until the process ends.
+    """
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        client.hello()

@@ -3,7 +3,8 @@
 1. the embedded PostgreSQL (``ops`` migrated) and the sandbox vendor APIs on 127.0.0.1;
 2. the sandbox's demo agents with their (sandbox-only) credentials — re-running updates them;
 3. an onboarding job per agent, run through the ``onboard-user`` Prefect flow (Prefect's
-   temporary local API, its home under the data dir) — a job already Complete is reused;
+   temporary local API, its home under the data dir), the agents together (up to
+   ``AGENTSYNC_MAX_CONCURRENT_ONBOARDINGS`` at once) — a job already Complete is reused;
 4. the sandbox clock moves one day (``POST /_sandbox/advance``), then the ``daily-sync`` flow:
    incremental loads, one dbt build, the quality gate, health and alerts;
 5. a per-agent, per-source table (rows, status, time) from ``ops.sync_runs`` and where to open
@@ -18,6 +19,7 @@ import logging
 import os
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import typer
@@ -147,6 +149,7 @@ def run_demo(scale: str = "tiny", docs: bool = True) -> int:
 
         from flows.daily_sync import daily_sync
         from flows.onboard import onboard_user
+        from flows.prefect_env import start_api
         from flows.runner import subscribe
 
         statuses: dict[int, str] = {}
@@ -160,6 +163,7 @@ def run_demo(scale: str = "tiny", docs: bool = True) -> int:
         ) as progress:
             unsubscribe = subscribe(_Display(progress))
             try:
+                todo = []
                 for user_id in user_ids:
                     job = jobs.create_job(user_id)
                     if job.status == "Complete":
@@ -167,8 +171,15 @@ def run_demo(scale: str = "tiny", docs: bool = True) -> int:
                             f"  agent {user_id}: onboarding already Complete (reused)"
                         )
                         statuses[user_id] = "Complete (reused)"
-                        continue
-                    statuses[user_id] = onboard_user(user_id)["status"]
+                    else:
+                        todo.append(user_id)
+                # The onboardings run together (each takes one of the
+                # AGENTSYNC_MAX_CONCURRENT_ONBOARDINGS slots; their dbt builds take turns).
+                start_api()  # the temporary API, once, before the threads need it
+                with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
+                    done = pool.map(lambda u: (u, onboard_user(u)["status"]), todo)
+                    statuses.update(dict(done))
+                statuses = {u: statuses[u] for u in user_ids}
                 moved = _advance(running.url)
                 progress.console.print(f"  sandbox clock advanced to {moved.get('now')}")
                 sync = daily_sync()

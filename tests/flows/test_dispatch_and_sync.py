@@ -175,3 +175,80 @@ def test_daily_sync_records_every_run_and_goes_on_after_failure(fake_source, mon
 
     only = daily_sync(user_ids=[42], sources=["rezen"])
     assert only["agents"] == {42: []}
+
+
+def test_daily_sync_extracts_agents_concurrently_up_to_the_setting(
+    fake_source, prefect_api, monkeypatch
+):
+    """Six agents with one FUB step each that is busy 2 s: at most the setting (3) run at once,
+    every agent is extracted once, and a failing agent is recorded without blocking the rest."""
+    from flows.daily_sync import daily_sync
+
+    monkeypatch.setenv("AGENTSYNC_MAX_CONCURRENT_SYNCS", "3")
+    users = list(range(81, 87))
+    for user_id in users:
+        agents.add_agent(user_id, f"Agent {user_id}", {"fub": FUB_KEY})
+    fake_source.hold_seconds = 2.0
+    fake_source.fail["fub.people"] = RuntimeError("FUB said 500")  # for every agent's step
+
+    result = daily_sync(sources=["fub"])
+
+    assert fake_source.peak == 3
+    assert sorted(u for _, u, _ in fake_source.calls) == users
+    assert {u: [o["status"] for o in outs] for u, outs in result["agents"].items()} == {
+        u: ["failed"] for u in users
+    }
+    with db.begin() as conn:
+        recorded = conn.execute(
+            text(
+                "select user_id, status from ops.sync_runs where user_id between 81 and 86 "
+                "order by 1"
+            )
+        ).all()
+    assert [tuple(r) for r in recorded] == [(u, "failed") for u in users]
+
+
+def test_a_slow_agent_does_not_hold_up_the_others(fake_source, prefect_api, monkeypatch):
+    """One agent's step is slow: the other agents' extractions finish while it still runs."""
+    from dlt_pipelines import registry
+    from dlt_pipelines.common import StepSpec
+    from flows.daily_sync import daily_sync
+
+    monkeypatch.setenv("AGENTSYNC_MAX_CONCURRENT_SYNCS", "2")
+    finished: dict[int, float] = {}
+    slow_started = threading.Event()
+
+    def run(user_id, kind, flow_run_id):
+        if user_id == 91:
+            slow_started.set()
+            time.sleep(4.0)
+        else:
+            slow_started.wait(10)
+        finished[user_id] = time.monotonic()
+        return []
+
+    monkeypatch.setattr(
+        registry, "all_steps", lambda sources=None: [StepSpec("fub", "people", run)]
+    )
+    for user_id in (91, 92, 93, 94):
+        agents.add_agent(user_id, f"Agent {user_id}", {"fub": FUB_KEY})
+    result = daily_sync(user_ids=[91, 92, 93, 94])
+    assert set(result["agents"]) == {91, 92, 93, 94}
+    # 92, 93 and 94 ran one after another in the second slot while 91 slept.
+    assert max(finished[u] for u in (92, 93, 94)) < finished[91]
+
+
+def test_dispatch_runs_the_waiting_onboardings_together(fake_source, prefect_api, monkeypatch):
+    """Three New jobs, three slots, each onboarding's step busy 3 s: one dispatch runs all three
+    at once (peak 3), and each ends Complete."""
+    from flows.dispatcher import dispatch_once
+
+    monkeypatch.setenv("AGENTSYNC_MAX_CONCURRENT_ONBOARDINGS", "3")
+    users = [61, 62, 63]
+    for user_id in users:
+        agents.add_agent(user_id, f"Agent {user_id}", {"fub": FUB_KEY})
+        jobs.create_job(user_id)
+    fake_source.hold_seconds = 3.0
+    handled = dispatch_once()
+    assert sorted((h["user_id"], h["status"]) for h in handled) == [(u, "Complete") for u in users]
+    assert fake_source.peak == 3
