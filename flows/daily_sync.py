@@ -32,6 +32,7 @@ from agentsync.settings import get_settings
 from dlt_pipelines import registry
 from dlt_pipelines.common import StepSpec
 from flows.post import dbt_build, quality_steps
+from flows.prefect_env import start_api
 from flows.reporting import daily_run_name, gate_section, gate_summary, publish, steps_table
 from flows.runner import StepOutcome, emit, error_text, report_step, run_steps
 
@@ -89,6 +90,8 @@ def sync_agents(
     agent's failure (an agent whose task itself failed gets one failed ``sync`` outcome)."""
     width = max(1, min(concurrency or get_settings().max_concurrent_syncs, len(chosen) or 1))
     per_agent: dict[int, list[StepOutcome]] = {}
+    if width > 1:
+        start_api()  # lazily imported libraries loaded before the threads import them together
     with ThreadPoolTaskRunner(max_workers=width) as runner:
         futures = {
             a.user_id: runner.submit(

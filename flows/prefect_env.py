@@ -67,15 +67,26 @@ def configure_prefect_env(quiet: bool = False) -> dict[str, str]:
     return changed
 
 
+# Imported lazily deep inside dlt and GX; two threads importing pandas at once fail with
+# "partially initialized module 'pandas' has no attribute 'DataFrame'" (seen in the demo).
+_IMPORT_BEFORE_THREADS = ("pandas", "pyarrow")
+
+
 def start_api() -> None:
-    """Make sure the Prefect API is up before flows start in several threads at once.
+    """Make sure the Prefect API is up (and the lazily imported libraries loaded) before flows
+    or agent extractions start in several threads at once.
 
     Without ``PREFECT_API_URL`` the first client starts Prefect's temporary API server; flows
     started together in threads would each try to start it, and all but one fail with "Server
     process did not start" (seen running the demo's onboardings together). Started once here,
     it serves every thread until the process ends.
     """
+    import importlib
+
     from prefect.client.orchestration import get_client
 
+    for name in _IMPORT_BEFORE_THREADS:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
     with get_client(sync_client=True) as client:
         client.hello()
