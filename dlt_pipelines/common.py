@@ -155,6 +155,69 @@ def _working_dir_ok(pipeline: dlt.Pipeline) -> bool:
     return os.path.isdir(pipeline.working_dir)
 
 
+# PostgreSQL errors of two runs creating the same relation at once (duplicate schema, table,
+# column, or the catalog's unique index on type names behind a concurrent CREATE TABLE).
+_DDL_RACE_PGCODES = frozenset({"42P06", "42P07", "42701", "23505"})
+DDL_RACE_RETRIES = 4
+
+
+def _ddl_race(err: BaseException) -> bool:
+    """Whether a failed load step lost a race with another pipeline on the same dataset."""
+    from dlt.common.destination.exceptions import SchemaUpdateError
+
+    seen: BaseException | None = err
+    hops = 0
+    while seen is not None and hops < 20:
+        if isinstance(seen, SchemaUpdateError):
+            return True
+        if getattr(seen, "pgcode", None) in _DDL_RACE_PGCODES:
+            return True
+        seen = seen.__cause__ or seen.__context__
+        hops += 1
+    return False
+
+
+def run_pipeline(pipeline: dlt.Pipeline, data: Any, **kwargs: Any) -> Any:
+    """``pipeline.run(data, **kwargs)``, retrying only the load when it lost a DDL race.
+
+    Agents sync concurrently, and every agent's pipeline of a source writes the same dataset:
+    on a first run (or when a new column appears) two of them may create the same schema, table
+    or column at once, and PostgreSQL fails the slower one ("duplicate key value violates unique
+    constraint pg_type_typname_nsp_index", "schema already exists"). The package is complete and
+    pending, so the load alone is repeated: dlt reads the destination again and applies only
+    what is still missing (its documented remedy, ``dlt.pipeline.helpers.retry_schema_update``).
+    Any other failure, or a race lost ``DDL_RACE_RETRIES`` times, is raised as it was.
+    """
+    import random
+    import time
+
+    from dlt.pipeline.exceptions import PipelineStepFailed
+
+    try:
+        return pipeline.run(data, **kwargs)
+    except PipelineStepFailed as err:
+        if err.step != "load" or not _ddl_race(err):
+            raise
+        failure: PipelineStepFailed = err
+    for attempt in range(1, DDL_RACE_RETRIES + 1):
+        log.warning(
+            "pipeline %s: load lost a schema race with a concurrent run (%s); retrying the "
+            "load (%s/%s)",
+            pipeline.pipeline_name,
+            str(failure.exception).splitlines()[0][:200],
+            attempt,
+            DDL_RACE_RETRIES,
+        )
+        time.sleep(random.uniform(0.05, 0.3) * attempt)
+        try:
+            return pipeline.load()
+        except PipelineStepFailed as err:
+            if not _ddl_race(err) or attempt == DDL_RACE_RETRIES:
+                raise
+            failure = err
+    raise AssertionError("unreachable")
+
+
 def last_load_id(info: Any) -> str | None:
     """The load id of a dlt ``LoadInfo`` (None when nothing was loaded)."""
     ids = getattr(info, "loads_ids", None) or []

@@ -61,6 +61,7 @@ from dlt_pipelines.common import (
     pipeline_guard,
     record_sync,
     row_digest,
+    run_pipeline,
 )
 from dlt_pipelines.fub import deletions, texts
 from dlt_pipelines.fub.auth import FubAuth, load_auth, warn_without_system_key
@@ -407,7 +408,7 @@ class FubRun:
                 def gen() -> Iterator[Any]:
                     yield from self._cursor_rows(stream, stats, full)
 
-            info = self.pipeline.run(_resource(name, gen), schema=dlt.Schema(SOURCE))
+            info = run_pipeline(self.pipeline, _resource(name, gen), schema=dlt.Schema(SOURCE))
             load_id = last_load_id(info)
             quarantined = self.quarantine.count(name)
             self.quarantine.flush(load_id)
@@ -445,7 +446,8 @@ class FubRun:
                 )
                 rows = deletions.change_rows(self.user_id, name, gone, back)
                 if rows:
-                    info = self.pipeline.run(
+                    info = run_pipeline(
+                        self.pipeline,
                         _resource(
                             deletions.CHANGES_TABLE, lambda: iter([rows]), deletions.CHANGE_COLUMNS
                         ),
@@ -474,7 +476,7 @@ class FubRun:
                         yield rows
 
         with record_sync(self.kind, self.user_id, SOURCE, name, self.flow_run_id) as run:
-            info = self.pipeline.run(_resource(name, gen), schema=dlt.Schema(SOURCE))
+            info = run_pipeline(self.pipeline, _resource(name, gen), schema=dlt.Schema(SOURCE))
             load_id = last_load_id(info)
             quarantined = self.quarantine.count(name)
             self.quarantine.flush(load_id)
@@ -496,8 +498,10 @@ class FubRun:
         with record_sync(
             self.kind, self.user_id, SOURCE, f"{name}_deleted", self.flow_run_id
         ) as run:
-            info = self.pipeline.run(
-                _resource("deleted_ids", lambda: iter([rows]), cols), schema=dlt.Schema(SOURCE)
+            info = run_pipeline(
+                self.pipeline,
+                _resource("deleted_ids", lambda: iter([rows]), cols),
+                schema=dlt.Schema(SOURCE),
             )
             run.rows, run.load_id = len(rows), last_load_id(info)
         return EntityResult(f"{name}_deleted", len(rows))

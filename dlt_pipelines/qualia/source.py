@@ -69,6 +69,7 @@ from dlt_pipelines.common import (
     pipeline_guard,
     record_sync,
     row_digest,
+    run_pipeline,
 )
 from dlt_pipelines.http import ApiClient, ApiError, AuthError, gate_for
 from dlt_pipelines.qualia import settings as q_settings
@@ -271,7 +272,7 @@ def run_orders(
                 with pipeline_guard(
                     f"{SOURCE}_user_{user_id}", lambda: make_pipeline(SOURCE, user_id, settings)
                 ) as pipeline:
-                    info = pipeline.run(resource)
+                    info = run_pipeline(pipeline, resource)
             except PipelineStepFailed as err:
                 raise integration_error_behind(err) from None
         run.load_id = last_load_id(info)

@@ -84,6 +84,7 @@ from dlt_pipelines.common import (
     make_pipeline,
     pipeline_guard,
     record_sync,
+    run_pipeline,
 )
 from dlt_pipelines.http import ApiError
 from dlt_pipelines.rezen import validate
@@ -676,7 +677,7 @@ def run_step(
         )
         source = rezen_source(ctx, entities)
         try:
-            info = pipeline.run(source)
+            info = run_pipeline(pipeline, source)
         except PipelineStepFailed as err:
             raise integration_error_behind(err) from None
         load_id = last_load_id(info)

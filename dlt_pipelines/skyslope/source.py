@@ -71,6 +71,7 @@ from dlt_pipelines.common import (
     pipeline_guard,
     record_sync,
     row_digest,
+    run_pipeline,
 )
 from dlt_pipelines.http import ApiError
 from dlt_pipelines.skyslope import settings as sky_settings
@@ -375,7 +376,7 @@ def run_entity(
                 with pipeline_guard(
                     f"{SOURCE}_user_{user_id}", lambda: make_pipeline(SOURCE, user_id, settings)
                 ) as pipeline:
-                    info = pipeline.run(resource)
+                    info = run_pipeline(pipeline, resource)
             except PipelineStepFailed as err:
                 raise integration_error_behind(err) from None
             stats["logins"] = client.logins
