@@ -64,7 +64,7 @@ def _race(source: str, runner) -> dict[str, Any]:
     def run() -> None:
         try:
             out["info"] = runner(pipeline, [{"id": 1}, {"id": 2}])
-        except BaseException as err:  # noqa: BLE001 - handed to the test
+        except BaseException as err:  # handed to the test
             out["error"] = err
 
     thread = threading.Thread(target=run)
