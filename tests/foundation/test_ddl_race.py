@@ -42,8 +42,7 @@ def _wait_until_blocked(holder: Any, timeout: float = 60.0) -> None:
         with probe.cursor() as cur:
             while time.monotonic() < deadline:
                 cur.execute(
-                    "select count(*) from pg_stat_activity "
-                    "where %s = any(pg_blocking_pids(pid))",
+                    "select count(*) from pg_stat_activity where %s = any(pg_blocking_pids(pid))",
                     (pid,),
                 )
                 if cur.fetchone()[0]:
