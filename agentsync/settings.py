@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         description="How long one request keeps waiting out 429 responses (Retry-After honoured) "
         "before it fails; 429s do not count against AGENTSYNC_HTTP_MAX_RETRIES.",
     )
+    shared_request_pacing: bool = Field(
+        default=True,
+        description="Pace each vendor account's requests through ops.api_pacing, shared by "
+        "every process on the database, so concurrent runs on one account never exceed its "
+        "rate; false paces each process on its own.",
+    )
     fub_max_concurrent_requests: int = Field(
         default=4, ge=1, description="Concurrent FUB calls per FUB account, across agent runs."
     )

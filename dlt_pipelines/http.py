@@ -6,8 +6,10 @@
 - 5xx, timeouts, connection resets and truncated JSON bodies: retry with exponential back-off,
   at most ``max_retries`` times (``AGENTSYNC_HTTP_MAX_RETRIES``).
 - 4xx other than 429: raise :class:`ApiError` at once (a bad credential does not get better).
-- Pacing: each response's ``X-RateLimit-Remaining`` / ``X-RateLimit-Window`` feed a per-account
-  :class:`RateGate` shared by every run in this process, so a normal run never sees a 429.
+- Pacing: each response's ``X-RateLimit-Limit`` / ``-Remaining`` / ``-Window`` feed a per-account
+  :class:`RateGate` shared by every run in this process; its request slots come from the
+  database (:mod:`agentsync.pacing`), shared by every process, so concurrent runs on one account
+  stay within its rate together and a normal run never sees a 429.
 - Concurrency: the same gate bounds concurrent calls per vendor account (e.g. FUB's rate limits
   apply per account, and several agent runs may share one account).
 
@@ -30,8 +32,11 @@ from typing import Any
 
 import httpx
 
+from agentsync import pacing
+
 log = logging.getLogger(__name__)
 
+IN_FLIGHT_EXPIRY_S = 300.0  # a call in flight longer than this gives its place back (as in the db)
 RETRY_STATUSES = {500, 502, 503, 504, 520, 522, 524}
 RATE_LIMIT_BUDGET_SETTING = "AGENTSYNC_RATE_LIMIT_BUDGET_SECONDS"
 _SECRETISH = ("key", "token", "secret", "password", "session", "auth")
@@ -64,14 +69,30 @@ def safe_url(url: httpx.URL | str) -> str:
 class RateGate:
     """Pacing and a concurrency bound for one vendor account.
 
-    ``reserve`` requests are kept unused in each window so concurrent callers don't overshoot.
+    - Concurrency: at most ``max_concurrent`` calls in flight from this process.
+    - Pace: once a response says what the account may send (``X-RateLimit-Limit`` requests per
+      ``X-RateLimit-Window`` seconds), no window of that length holds more than
+      ``limit - reserve`` of them (a sliding window, as FUB counts). With an ``account`` key and ``AGENTSYNC_SHARED_REQUEST_PACING`` on, the slots come from
+      :mod:`agentsync.pacing`, shared by every process on the database: the vendor counts the
+      account's requests together, so they are paced together. Otherwise (or when the database is
+      out of reach) this process keeps its own slot clock.
+    - Near the end of a window (``X-RateLimit-Remaining`` at most ``reserve``) and after a 429,
+      callers pause (:meth:`block_for`); a 429's pause is shared too.
     """
 
     max_concurrent: int = 4
     reserve: int = 5
+    account: str | None = None
     _sem: threading.BoundedSemaphore = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _blocked_until: float = 0.0
+    _cap: int = 0
+    _window: float = 0.0
+    _done: list[float] = field(default_factory=list)  # answers, this process's own window
+    _flight: list[float] = field(default_factory=list)  # slots of calls in flight
+    _first: threading.Lock = field(default_factory=threading.Lock)
+    _first_done: bool = False
+    _local: threading.local = field(default_factory=threading.local)
     throttled_seconds: float = 0.0
     responses_429: int = 0
 
@@ -80,11 +101,115 @@ class RateGate:
 
     def __enter__(self) -> RateGate:
         self._sem.acquire()
-        self.wait()
+        try:
+            self._go_first_alone()
+            self.wait()
+            self._take_slot()
+        except BaseException:
+            self._slot_done()
+            self._end_first()
+            self._sem.release()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._slot_done()
+        self._end_first()
         self._sem.release()
+
+    def _go_first_alone(self) -> None:
+        """The account's first call from this process goes alone: its response tells the pace
+        (until then, the others wait rather than burst unpaced)."""
+        if self._first_done:
+            return
+        self._first.acquire()
+        if self._first_done:  # taught while this thread waited
+            self._first.release()
+        else:
+            self._local.first = True
+
+    def _end_first(self) -> None:
+        if not getattr(self._local, "first", False):
+            return
+        self._local.first = False
+        self._first_done = True  # headers or not: a vendor without a pace is not serialised
+        cap, window = self._cap, self._window
+        if cap > 0 and window > 0:  # the first call counts too (booked as done, now)
+            self._take_slot_now(cap, window)
+        self._first.release()
+
+    def _take_slot_now(self, cap: int, window: float) -> None:
+        """A call sent before the pace was known has its answer: it counts from now."""
+        if self._shared():
+            assert self.account is not None
+            if pacing.record(self.account):
+                return
+        with self._lock:
+            self._done.append(time.monotonic())
+
+    @property
+    def pace(self) -> tuple[int, float]:
+        """``(cap, window)``: at most ``cap`` requests in any ``window`` seconds (``(0, 0.0)``
+        until a response reported the account's limit)."""
+        return self._cap, self._window
+
+    def _shared(self) -> bool:
+        if self.account is None:
+            return False
+        from agentsync.settings import get_settings
+
+        return get_settings().shared_request_pacing
+
+    def _take_slot(self) -> None:
+        """Wait for this call's slot in the account's sliding window (shared, or this
+        process's own); on exit the call counts from its answer (:meth:`_slot_done`)."""
+        self._local.slot = None
+        cap, window = self._cap, self._window
+        if cap <= 0 or window <= 0:
+            return
+        while True:
+            booked = None
+            if self._shared():
+                assert self.account is not None
+                booked = pacing.reserve(self.account, cap, window)
+            kind = "local" if booked is None else "shared"
+            delay, slot = self._local_slot(cap, window) if booked is None else booked
+            if delay > 0:
+                self.throttled_seconds += delay
+                time.sleep(delay)
+            if slot is not None:
+                self._local.slot = (kind, slot)
+                return
+
+    def _local_slot(self, cap: int, window: float) -> tuple[float, float | None]:
+        """This process's own sliding window: ``ops.api_slot``'s algorithm in its clock."""
+        with self._lock:
+            now = time.monotonic()
+            self._done = sorted(d for d in self._done if d > now - window)[-cap:]
+            self._flight = [f for f in self._flight if f > now - IN_FLIGHT_EXPIRY_S]
+            free = cap - len(self._flight)
+            if free <= 0:
+                return min(1.0, window / cap), None
+            slot = now
+            if len(self._done) >= free:
+                slot = max(slot, self._done[-free] + window)
+            self._flight.append(slot)
+        return slot - now, slot
+
+    def _slot_done(self) -> None:
+        booked = getattr(self._local, "slot", None)
+        if booked is None:
+            return
+        self._local.slot = None
+        kind, slot = booked
+        if kind == "shared":
+            assert self.account is not None
+            pacing.done(self.account, slot)
+            return
+        with self._lock:
+            if slot in self._flight:
+                self._flight.remove(slot)
+            self._done.append(time.monotonic())
 
     def wait(self) -> None:
         while True:
@@ -95,20 +220,32 @@ class RateGate:
             self.throttled_seconds += delay
             time.sleep(min(delay, 1.0))
 
-    def block_for(self, seconds: float) -> None:
+    def block_for(self, seconds: float, shared: bool = False) -> None:
+        """Pause this process's callers for ``seconds``; ``shared``: every process's too."""
         with self._lock:
             self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
+        if shared and self._shared():
+            assert self.account is not None
+            pacing.hold(self.account, seconds)
 
     def observe(self, headers: Mapping[str, str]) -> None:
-        """Read ``X-RateLimit-*`` headers; when the window is nearly spent, pause callers."""
-        try:
-            remaining = int(headers.get("x-ratelimit-remaining", ""))
-            window = float(headers.get("x-ratelimit-window", "10"))
-        except ValueError:
-            return
-        if remaining <= self.reserve:
+        """Read ``X-RateLimit-*`` headers: learn the pace (``Limit`` and ``Window``, both
+        needed); when the window is nearly spent (``Remaining``), pause callers."""
+        window = _number(headers.get("x-ratelimit-window"))
+        limit = _number(headers.get("x-ratelimit-limit"))
+        if limit is not None and window is not None and limit > 0 and window > 0:
+            self._cap, self._window = max(1, int(limit) - self.reserve), window
+        remaining = _number(headers.get("x-ratelimit-remaining"))
+        if remaining is not None and remaining <= self.reserve:
             # Spread what is left over the window rather than bursting into a 429.
-            self.block_for(window / max(1, remaining + 1))
+            self.block_for((window or 10.0) / max(1, int(remaining) + 1))
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 _gates: dict[str, RateGate] = {}
@@ -116,10 +253,11 @@ _gates_lock = threading.Lock()
 
 
 def gate_for(account_key: str, max_concurrent: int = 4) -> RateGate:
-    """The process-wide gate for one vendor account (key: a non-secret account fingerprint)."""
+    """The process-wide gate for one vendor account (key: a non-secret account fingerprint,
+    also its key in the shared pace, :mod:`agentsync.pacing`)."""
     with _gates_lock:
         if account_key not in _gates:
-            _gates[account_key] = RateGate(max_concurrent=max_concurrent)
+            _gates[account_key] = RateGate(max_concurrent=max_concurrent, account=account_key)
         return _gates[account_key]
 
 
@@ -250,7 +388,7 @@ class ApiClient:
                     wait = self.backoff_base  # "retry now" again and again: don't spin
                 wait = min(wait, budget - spent)  # the last try comes when the budget ends
                 if self.gate is not None:
-                    self.gate.block_for(wait)
+                    self.gate.block_for(wait, shared=True)
                     self.gate.wait()
                 else:
                     time.sleep(wait)

@@ -15,7 +15,8 @@ webhooks: FUB's write endpoints answer 405.
 Sandbox-only control (not under ``/fub``, which mirrors the real API):
 
 - ``GET/POST /_sandbox/fub/ratelimit`` ``{"enabled": false}`` switches the rate limiter off
-  (pipeline-bound benchmarks) and back on.
+  (pipeline-bound benchmarks) and back on; ``"limits": {"global": 40}`` lowers a context's limit
+  (until the next POST); GET reports requests served and refused (429) per account and context.
 - ``GET /_sandbox/fub/deliveries?wait=1`` lists webhook deliveries (after draining the queue).
 - ``POST /_sandbox/fub/restore`` ``{"user_id": 101, "ids": [...]}`` serves deleted people again
   under their old ids, unchanged (only an id walk can see it).
@@ -49,7 +50,7 @@ from sandbox.core import (
     retry_after,
     wrong_types,
 )
-from sandbox.fub_auth import Auth, AuthFailure, RateLimiter
+from sandbox.fub_auth import LIMITS, Auth, AuthFailure, RateLimiter
 from sandbox.fub_data import BIG, SMALL, Account, Collection
 from sandbox.fub_query import (
     BadRequest,
@@ -470,13 +471,25 @@ class FubApi:
 
     # -- control (sandbox only) ----------------------------------------------------------------
     async def _control_ratelimit(self, request: Request) -> Response:
+        """POST ``{"enabled": bool, "limits": {"global": 40}}`` switches the limiter, sets (or,
+        without ``limits``, restores) each context's limit and resets its counts; GET reports
+        what it served and refused since."""
         if request.method == "POST":
             enabled = await _enabled_body(request)
             if isinstance(enabled, Response):
                 return enabled
+            limits = json.loads(await request.body() or b"{}").get("limits") or {}
+            if not isinstance(limits, dict) or not all(
+                c in LIMITS and isinstance(n, int) and n > 0 for c, n in limits.items()
+            ):
+                return JSONResponse(
+                    {"error": f"limits must map contexts {sorted(LIMITS)} to positive integers"},
+                    status_code=400,
+                )
             self.ratelimit.enabled = enabled
+            self.ratelimit.limits = dict(limits)
             self.ratelimit.reset()
-        return JSONResponse({"enabled": self.ratelimit.enabled})
+        return JSONResponse(self.ratelimit.report())
 
     async def _control_text_fields(self, request: Request) -> Response:
         """``{"enabled": false}``: people stop carrying their text counters (every account)."""

@@ -173,6 +173,9 @@ class RateLimiter:
         self.clock = clock
         self._hits: dict[tuple[int, str], deque[float]] = {}
         self._lock = threading.Lock()
+        self.limits: dict[str, int] = {}  # a test's lower limit per context (both key kinds)
+        self.refused: dict[tuple[int, str], int] = {}  # 429s answered, per (account, context)
+        self.allowed: dict[tuple[int, str], int] = {}  # requests served, per (account, context)
 
     def hit(self, uid: int, context: str, registered: bool) -> tuple[bool, dict[str, str]]:
         """Count one request; returns (allowed, headers).
@@ -183,7 +186,7 @@ class RateLimiter:
         """
         if not self.enabled:
             return True, {}
-        limit = LIMITS[context][0 if registered else 1]
+        limit = self.limits.get(context) or LIMITS[context][0 if registered else 1]
         now = self.clock()
         with self._lock:
             q = self._hits.setdefault((uid, context), deque())
@@ -192,6 +195,8 @@ class RateLimiter:
             allowed = not self.enabled or len(q) < limit
             if allowed:
                 q.append(now)
+            tally = self.allowed if allowed else self.refused
+            tally[(uid, context)] = tally.get((uid, context), 0) + 1
             remaining = max(0, limit - len(q))
             retry = max(1, int(q[0] + WINDOW_S - now) + 1) if q and not allowed else 0
         headers = {
@@ -207,3 +212,16 @@ class RateLimiter:
     def reset(self) -> None:
         with self._lock:
             self._hits.clear()
+            self.refused.clear()
+            self.allowed.clear()
+
+    def report(self) -> dict[str, object]:
+        """What the limiter did since its last reset: served and refused (429) requests per
+        ``"<account uid>:<context>"``, and the limits a test set."""
+        with self._lock:
+            return {
+                "enabled": self.enabled,
+                "limits": dict(self.limits),
+                "allowed": {f"{u}:{c}": n for (u, c), n in self.allowed.items()},
+                "refused": {f"{u}:{c}": n for (u, c), n in self.refused.items()},
+            }

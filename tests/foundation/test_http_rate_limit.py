@@ -18,7 +18,7 @@ import pytest
 
 from agentsync.errors import SettingError
 from agentsync.settings import load_settings
-from dlt_pipelines.http import ApiClient, ApiError
+from dlt_pipelines.http import ApiClient, ApiError, RateGate
 
 
 class _Scripted:
@@ -167,3 +167,76 @@ def test_bad_budget_is_one_line_naming_the_setting(monkeypatch, value):
         load_settings()
     msg = str(err.value)
     assert msg.startswith("AGENTSYNC_RATE_LIMIT_BUDGET_SECONDS ") and "\n" not in msg, msg
+
+
+# --------------------------------------------------------------------------------------------
+# pacing one account's requests (issue 17): a sliding window, shared through the database
+# --------------------------------------------------------------------------------------------
+
+PACED = {"X-RateLimit-Limit": "7", "X-RateLimit-Window": "1", "X-RateLimit-Remaining": "100"}
+
+
+def _walk(gates: list[RateGate], url: str, per_gate: int) -> None:
+    """One call per gate, one after another (each gate's first call, which teaches it the pace,
+    goes unpaced), then two threads per gate at once."""
+
+    def one(gate: RateGate, calls: int = per_gate) -> None:
+        with ApiClient(url, gate=gate, backoff_base=0.01) as client:
+            for _ in range(calls):
+                client.get_json("/things")
+
+    for gate in gates:
+        one(gate, 1)
+
+    threads = [threading.Thread(target=one, args=(g,)) for g in gates for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def _most_in_any_window(times: list[float], window: float) -> int:
+    times = sorted(times)
+    return max(sum(1 for u in times[i:] if u < t + window) for i, t in enumerate(times))
+
+
+def test_two_gates_on_one_account_share_one_window(agentsync_env, scripted) -> None:
+    """Two gates with one account key (as two processes have) draw from one window in the
+    database: no second of the server's clock holds more than limit - reserve = 2 requests."""
+    from agentsync import db
+
+    db.ensure_ready()
+    srv = scripted([(200, PACED)])
+    account = f"test:{time.monotonic_ns()}"
+    _walk([RateGate(account=account), RateGate(account=account)], srv.url, 3)
+    times = [t for _, t in srv.hits]
+    assert len(times) == 2 + 12
+    assert _most_in_any_window(times, 1.0) <= 2
+
+
+def test_control_two_gates_pacing_alone_double_the_rate(
+    agentsync_env, scripted, monkeypatch
+) -> None:
+    """The control: each gate keeps its own window, so together they exceed the account's."""
+    monkeypatch.setenv("AGENTSYNC_SHARED_REQUEST_PACING", "false")
+    srv = scripted([(200, PACED)])
+    account = f"test:{time.monotonic_ns()}"
+    _walk([RateGate(account=account), RateGate(account=account)], srv.url, 3)
+    assert _most_in_any_window([t for _, t in srv.hits], 1.0) > 2
+
+
+def test_pacing_without_the_database_falls_back_to_the_process(
+    monkeypatch, scripted, caplog
+) -> None:
+    """The database out of reach: one warning, requests still served, paced by the process."""
+    from agentsync import pacing
+
+    monkeypatch.setenv("AGENTSYNC_DATABASE_URL", "postgresql://u:p@127.0.0.1:9/none")
+    monkeypatch.setattr(pacing, "_warned", threading.Event())
+    srv = scripted([(200, PACED)])
+    with caplog.at_level("WARNING", logger="agentsync.pacing"):
+        _walk([RateGate(account="test:no-database")], srv.url, 3)
+    assert len(srv.hits) == 1 + 6
+    assert _most_in_any_window([t for _, t in srv.hits], 1.0) <= 2
+    warnings = [r for r in caplog.records if "shared request pacing unavailable" in r.message]
+    assert len(warnings) == 1

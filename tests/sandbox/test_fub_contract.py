@@ -440,14 +440,27 @@ def test_events_context_429_with_retry_after_and_switch_off(fresh: RunningSandbo
         now[0] += 10.0
         assert client.get("/events").headers["X-RateLimit-Remaining"] == "19"
         control = f"{fresh.url}/_sandbox/fub/ratelimit"
+        # the report counts what was served and refused, per account and context
+        report = httpx.get(control).json()
+        uid = next(iter(report["refused"])).split(":")[0]
+        assert report["refused"] == {f"{uid}:events": 3}
+        assert report["allowed"] == {f"{uid}:events": 22, f"{uid}:global": 1}
         assert httpx.post(control, json={"enabled": "no"}).status_code == 400
         assert httpx.post(control, content=b"{").status_code == 400
-        assert httpx.post(control, json={"enabled": False}).json() == {"enabled": False}
+        bad = httpx.post(control, json={"enabled": True, "limits": {"nope": 3}})
+        assert bad.status_code == 400 and "limits" in bad.json()["error"]
+        # a lowered limit is enforced and reported; a POST without limits restores FUB's
+        lowered = httpx.post(control, json={"enabled": True, "limits": {"global": 3}}).json()
+        assert lowered["limits"] == {"global": 3} and lowered["refused"] == {}
+        assert [client.get("/people").status_code for _ in range(4)] == [200, 200, 200, 429]
+        assert client.get("/events").headers["X-RateLimit-Limit"] == "20"
+        off = httpx.post(control, json={"enabled": False}).json()
+        assert off["enabled"] is False and off["limits"] == {}
         unlimited = [client.get("/events") for _ in range(25)]
         assert all(r.status_code == 200 for r in unlimited)
         # switched off, it reports no budget either (so clients don't pace themselves)
         assert not any("X-RateLimit-Remaining" in r.headers for r in unlimited)
-        assert httpx.get(control).json() == {"enabled": False}
+        assert httpx.get(control).json()["enabled"] is False
 
 
 # --------------------------------------------------------------------------------------------
