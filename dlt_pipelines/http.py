@@ -72,10 +72,11 @@ class RateGate:
     - Concurrency: at most ``max_concurrent`` calls in flight from this process.
     - Pace: once a response says what the account may send (``X-RateLimit-Limit`` requests per
       ``X-RateLimit-Window`` seconds), no window of that length holds more than
-      ``limit - reserve`` of them (a sliding window, as FUB counts). With an ``account`` key and ``AGENTSYNC_SHARED_REQUEST_PACING`` on, the slots come from
-      :mod:`agentsync.pacing`, shared by every process on the database: the vendor counts the
-      account's requests together, so they are paced together. Otherwise (or when the database is
-      out of reach) this process keeps its own slot clock.
+      ``limit - reserve`` of them (a sliding window, as FUB counts). With an ``account`` key and
+      ``AGENTSYNC_SHARED_REQUEST_PACING`` on, the slots come from :mod:`agentsync.pacing`,
+      shared by every process on the database: the vendor counts the account's requests
+      together, so they are paced together. Otherwise (or when the database is out of reach)
+      this process keeps its own window, by the same rule.
     - Near the end of a window (``X-RateLimit-Remaining`` at most ``reserve``) and after a 429,
       callers pause (:meth:`block_for`); a 429's pause is shared too.
     """

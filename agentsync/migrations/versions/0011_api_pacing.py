@@ -1,15 +1,15 @@
 """ops.api_pacing: each vendor account's recent request slots, shared by every process.
 
 A vendor counts one account's requests together, whoever sends them; agents sync concurrently,
-in several threads, processes and (with more workers) machines. Each row holds, in the database's clock,
-when the account's recent requests were answered and the slots of those still in flight, so
-every process that takes a slot (:mod:`agentsync.pacing`) draws from one budget.
+in several threads, processes and (with more workers) machines. Each row holds, in the
+database's clock, when the account's recent requests were answered and the slots of those still
+in flight, so every process that takes a slot (:mod:`agentsync.pacing`) draws from one budget.
 ``ops.api_slot(account, cap, window)`` books the earliest time at which fewer than ``cap`` of the
 account's requests can count in the ``window`` seconds before it (a sliding window, as FUB
 counts) and answers how many seconds from now that is. The vendor sees a request at some moment
 between its slot and its answer, so a request in flight holds a place, and an answered one
-counts until ``window`` after its answer (``ops.api_slot_done``); ``held_until`` is a pause every process honours
-(a 429's ``Retry-After``). The key is a non-secret account fingerprint, e.g.
+counts until ``window`` after its answer (``ops.api_slot_done``); ``held_until`` is a pause
+every process honours (a 429's ``Retry-After``). The key is a non-secret account fingerprint, e.g.
 ``fub:account:<id>:global``.
 
 Revision ID: 0011_api_pacing
