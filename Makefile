@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint format lock clean-venv
+.PHONY: demo test test-fast lint format lock clean-venv browser
 
 # Create the virtual environment and install exactly the locked set, once.
 # Re-runs only when the lock file or pyproject.toml changes.
@@ -26,10 +26,20 @@ demo: $(STAMP)
 ## Each worker has its own PostgreSQL, sandbox, data dirs and PREFECT_HOME (session fixtures).
 ## pytest exits 5 when it collects no tests: reported here as the failure it is.
 TEST_WORKERS ?= 2
-test: $(STAMP)
+test: $(STAMP) browser
 	@$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: FAILED, pytest collected no tests" >&2; fi; \
 	exit $$rc
+
+## Headless Chromium (Debian's package) for the test that opens the Data Docs with no network:
+## installed when missing and this is a root shell with apt-get; otherwise that test is skipped
+## and says why.
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; }; }; } || \
+	  echo "make test: chromium could not be installed; the Data Docs browser test is skipped" >&2
 
 ## Only the fast tests (skips @pytest.mark.slow) — for the edit/test loop, not for CI.
 test-fast: $(STAMP)

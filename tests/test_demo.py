@@ -130,6 +130,13 @@ def test_demo_runs_end_to_end(agentsync_env, tmp_path):
     data_docs = data_docs_index()
     assert f"Data Docs {data_docs}\n" in out
     assert data_docs.is_file()
+    # Each validation run is named after the flow run that ran the gate and its agents: the
+    # onboardings' gates and the daily sync's, never GX's __none__.
+    runs = {p.name for p in (data_docs.parent / "validations").glob("*/*/*") if p.is_dir()}
+    assert runs and not any(r.startswith("__none__") for r in runs), runs
+    for user_id in (101, 102, 103):
+        assert any(r.startswith(f"onboard-{user_id}_agents-{user_id}_") for r in runs), runs
+    assert any(r.startswith("daily-") for r in runs), runs
     # The exit code tells the truth about the run: 0, and the daily sync reported.
     assert "daily sync steps" in out
     assert done.returncode == 0, (out[-3000:], done.stderr[-3000:])

@@ -54,6 +54,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,7 @@ import yaml
 
 from agentsync import db
 from agentsync.errors import AgentsyncError, SettingError
-from agentsync.quality import changes
+from agentsync.quality import changes, data_docs
 from agentsync.quality.metrics import count_columns, counts_sql, entity_key, metrics_from, presence
 from agentsync.settings import Settings, get_settings
 from dlt_pipelines.common import EntitySpec
@@ -777,8 +778,14 @@ def run_checkpoint(
         prune_results(output_dir(s), KEEP_RESULTS - 1)  # this run adds one per suite
         started = time.monotonic()
         try:
+            from great_expectations.core.run_identifier import RunIdentifier
+
             ctx = gx.get_context(mode="file", project_root_dir=str(root))
-            result = ctx.checkpoints.get(CHECKPOINT).run(expectation_parameters=params)
+            now = datetime.now(UTC)
+            run_id = RunIdentifier(run_name=data_docs.run_name(user_ids, now), run_time=now)
+            result = ctx.checkpoints.get(CHECKPOINT).run(
+                expectation_parameters=params, run_id=run_id
+            )
             seconds["checkpoint"] = time.monotonic() - started
         except Exception as err:  # GX raises many types; the gate reports, never crashes
             first = (str(err).strip().splitlines() or [""])[0][:300]
@@ -823,6 +830,10 @@ def run_checkpoint(
     for w in warnings:
         log.warning("quality gate warning: %s", w.line)
     index = data_docs_index(s)
+    try:
+        data_docs.localize(index.parent)
+    except OSError:  # the verdict stands; the pages then need the network
+        log.exception("could not point the Data Docs at their local assets")
     # GX's own verdict counts the warnings as failed expectations
     return CheckpointOutcome(
         success=(bool(result.success) or bool(warnings)) and not checks,
