@@ -26,7 +26,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import text
 
-from agentsync import console, db
+from agentsync import console, db, progress
 from agentsync.errors import IntegrationError
 from dlt_pipelines.common import EntityResult, RunKind, StepSpec, integration_error_behind
 
@@ -230,7 +230,10 @@ def run_steps(
             since = _db_now()
             started = time.monotonic()
             try:
-                results = _run_step.with_options(name=spec.key)(spec, user_id, kind, flow_run_id)
+                with progress.step(user_id, spec.key):
+                    results = _run_step.with_options(name=spec.key)(
+                        spec, user_id, kind, flow_run_id
+                    )
                 rows = sum(int(getattr(r, "rows", 0) or 0) for r in results)
                 outcome = StepOutcome(
                     spec.key,

@@ -24,11 +24,11 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import text
 
 from agentsync import agents, db, jobs
+from agentsync.commands.live import step_display
 from agentsync.errors import ConflictError
 from agentsync.migrate import current_revision
 from agentsync.settings import get_settings
@@ -82,48 +82,6 @@ def run_summary(since: Any, user_ids: list[int]) -> list[dict[str, Any]]:
     return [r._asdict() for r in rows]
 
 
-class _Display:
-    """A rich progress display fed by the flows' step events."""
-
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-        self.tasks: dict[Any, Any] = {}
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        user = event.get("user_id")
-        if event["event"] == "job_started":
-            self.tasks[user] = self.progress.add_task(
-                f"onboarding agent {user}", total=len(event["steps"])
-            )
-        elif event["event"] == "sync_agent_started":
-            self.tasks[user] = self.progress.add_task(f"daily sync agent {user}", total=None)
-        elif event["event"] == "step_started" and user in self.tasks:
-            self.progress.update(self.tasks[user], description=f"agent {user}: {event['step']} …")
-        elif event["event"] == "step_finished":
-            mark = {"done": "✓", "failed": "✗", "skipped": "-"}.get(event["status"], "?")
-            unit = event.get("unit") or "rows"
-            rows = f" {event['rows']:,} {unit}" if event.get("rows") is not None else ""
-            who = f"agent {user}" if user is not None else "all agents"
-            self.progress.console.print(
-                f"  {mark} {who}: {event['step']} {event['status']}{rows}"
-                f" ({event.get('seconds') or 0:.1f}s)"
-                + (f" — {event['error']}" if event.get("error") else "")
-            )
-            if user in self.tasks:
-                self.progress.advance(self.tasks[user])
-        elif event["event"] == "sync_agent_finished" and user in self.tasks:
-            self.progress.update(
-                self.tasks[user],
-                description=f"daily sync agent {user}: {event['failed']} failed step(s)",
-                total=1,
-                completed=1,
-            )
-        elif event["event"] == "job_finished" and user in self.tasks:
-            self.progress.update(
-                self.tasks[user], description=f"onboarding agent {user}: {event['status']}"
-            )
-
-
 def run_demo(scale: str = "tiny", docs: bool = True) -> int:
     """The demo itself; returns the exit code."""
     from flows.prefect_env import configure_prefect_env
@@ -150,41 +108,28 @@ def run_demo(scale: str = "tiny", docs: bool = True) -> int:
         from flows.daily_sync import daily_sync
         from flows.onboard import onboard_user
         from flows.prefect_env import start_api
-        from flows.runner import subscribe
 
         statuses: dict[int, str] = {}
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        ) as progress:
-            unsubscribe = subscribe(_Display(progress))
-            try:
-                todo = []
-                for user_id in user_ids:
-                    job = jobs.create_job(user_id)
-                    if job.status == "Complete":
-                        progress.console.print(
-                            f"  agent {user_id}: onboarding already Complete (reused)"
-                        )
-                        statuses[user_id] = "Complete (reused)"
-                    else:
-                        todo.append(user_id)
-                # The onboardings run together (each takes one of the
-                # AGENTSYNC_MAX_CONCURRENT_ONBOARDINGS slots; their dbt builds take turns).
-                start_api()  # the temporary API, once, before the threads need it
-                with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
-                    done = pool.map(lambda u: (u, onboard_user(u)["status"]), todo)
-                    statuses.update(dict(done))
-                statuses = {u: statuses[u] for u in user_ids}
-                moved = _advance(running.url)
-                progress.console.print(f"  sandbox clock advanced to {moved.get('now')}")
-                sync = daily_sync()
-            finally:
-                unsubscribe()
+        with step_display(console) as live:
+            say = live.console.print if live is not None else console.print
+            todo = []
+            for user_id in user_ids:
+                job = jobs.create_job(user_id)
+                if job.status == "Complete":
+                    say(f"  agent {user_id}: onboarding already Complete (reused)")
+                    statuses[user_id] = "Complete (reused)"
+                else:
+                    todo.append(user_id)
+            # The onboardings run together (each takes one of the
+            # AGENTSYNC_MAX_CONCURRENT_ONBOARDINGS slots; their dbt builds take turns).
+            start_api()  # the temporary API, once, before the threads need it
+            with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
+                done = pool.map(lambda u: (u, onboard_user(u)["status"]), todo)
+                statuses.update(dict(done))
+            statuses = {u: statuses[u] for u in user_ids}
+            moved = _advance(running.url)
+            say(f"  sandbox clock advanced to {moved.get('now')}")
+            sync = daily_sync()
 
         _print_results(since, user_ids, statuses, sync)
         if docs:

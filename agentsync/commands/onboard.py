@@ -12,6 +12,7 @@ from __future__ import annotations
 import typer
 
 from agentsync import agents, db, jobs
+from agentsync.commands.live import command_display
 from agentsync.commands.output import emit_json, table
 from agentsync.locks import agent_lock
 
@@ -95,10 +96,12 @@ def register(app: typer.Typer) -> None:
             agents.check_key_reads_credentials([user_id])
             with agent_lock(user_id):  # another run has it: one line (exit 5) before Prefect
                 pass
-            results = [onboard_user(user_id)]
+            with command_display(not as_json):
+                results = [onboard_user(user_id)]
         else:
             agents.check_key_reads_credentials(jobs.new_job_user_ids(10_000))
-            results = dispatch_once(limit=10_000)
+            with command_display(not as_json):
+                results = dispatch_once(limit=10_000)
         if as_json:
             emit_json(results)
         elif not results:

@@ -10,6 +10,7 @@ import threading
 import typer
 
 from agentsync import agents, db
+from agentsync.commands.live import command_display
 from agentsync.commands.output import emit_json, table
 from agentsync.transform import target_dir
 
@@ -55,7 +56,8 @@ def register(app: typer.Typer) -> None:
         # a bad request or a wrong key fails in one line before Prefect starts
         chosen = chosen_agents(user_id or None, source or None)
         agents.check_key_reads_credentials([a.user_id for a in chosen])
-        result = daily_sync(user_ids=user_id or None, sources=source or None)
+        with command_display(not as_json):
+            result = daily_sync(user_ids=user_id or None, sources=source or None)
         if as_json:
             emit_json(result)
         else:

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agentsync import progress
 from agentsync.errors import IntegrationError
 from agentsync.settings import Settings, get_settings
 from dlt_pipelines.fub.auth import INTEGRATION, FubAuth
@@ -144,10 +145,12 @@ class FubClient:
             meta = body.get("_metadata") or {}
             records = _collection(body, stream.key)
             total = meta.get("total")
-            yield Page(
+            page = Page(
                 records,
                 int(total) if isinstance(total, int | str) and str(total).isdigit() else None,
             )
+            progress.add(len(records), stream.name, page.total)
+            yield page
             token = meta.get("next")
             if not records or not token:
                 return

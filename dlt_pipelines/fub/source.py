@@ -48,7 +48,7 @@ from typing import Any
 
 import dlt
 
-from agentsync import db
+from agentsync import db, progress
 from agentsync.errors import IntegrationError
 from agentsync.settings import Settings, get_settings
 from dlt_pipelines.common import (
@@ -356,6 +356,7 @@ class FubRun:
         def read(group: list[texts.Candidate]) -> Iterator[Any]:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 for records in pool.map(fetch, group):
+                    progress.add(1, "people asked for texts", len(asked), unit="people")
                     rows, _ = self.clean(stream, records, stats)
                     if rows:
                         yield rows

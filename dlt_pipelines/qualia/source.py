@@ -54,6 +54,7 @@ import dlt
 import httpx
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from agentsync import progress
 from agentsync.agents import get_credentials
 from agentsync.errors import IntegrationError
 from agentsync.settings import Settings, get_settings
@@ -138,6 +139,7 @@ def checked_page(
     while 0 < len(orders) < page_size:
         after = fetch_page(client, user_id, page_size, offset + len(orders))
         if not after:
+            progress.add(len(orders), "orders")
             return orders, after  # the end of the list
         if reads > SHORT_PAGE_REREADS:
             raise IntegrationError(
@@ -157,6 +159,7 @@ def checked_page(
         )
         orders = fetch_page(client, user_id, page_size, offset)
         reads += 1
+    progress.add(len(orders), "orders")
     return orders, None
 
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
+from agentsync import progress
 from agentsync.errors import IntegrationError
 from agentsync.settings import Settings
 from dlt_pipelines.http import ApiClient, AuthError, gate_for
@@ -129,6 +130,8 @@ class RezenClient:
                 body = self.get(service, path, query)
                 reads += 1
             rows = body.get(key) or []
+            total = body.get("totalCount")
+            progress.add(len(rows), key, total if isinstance(total, int) else None)
             yield rows, body
             has_next = body.get("hasNext")
             size = served_size(body, page_size)

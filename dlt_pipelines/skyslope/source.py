@@ -55,7 +55,7 @@ import dlt
 from dlt.pipeline.exceptions import PipelineStepFailed
 from sqlalchemy import text
 
-from agentsync import db
+from agentsync import db, progress
 from agentsync.agents import get_credentials
 from agentsync.errors import IntegrationError, SettingError
 from agentsync.settings import Settings, get_settings
@@ -151,6 +151,7 @@ def _page(
         body = client.get(path, params)
         rows = _rows(body, entity, path)
         reads += 1
+    progress.add(len(rows), entity)
     return body, rows
 
 

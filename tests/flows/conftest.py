@@ -27,6 +27,7 @@ from flows.prefect_env import configure_prefect_env
 
 configure_prefect_env()
 
+from agentsync import progress  # noqa: E402
 from dlt_pipelines.common import EntityResult, StepSpec, record_sync  # noqa: E402
 
 FUB_KEY = {"api_key": "test-key-not-real"}
@@ -74,6 +75,7 @@ class FakeSource:
             with record_sync(kind, user_id, source, name, flow_run_id) as rec:
                 if key in self.fail:
                     raise self.fail[key]
+                progress.add(rows, name, total=rows)  # as a source reports a page walk
                 rec.rows = rows
                 rec.cursor = self.cursor.get(key)
             return [EntityResult(name, rows)]

@@ -252,3 +252,45 @@ def test_dispatch_runs_the_waiting_onboardings_together(fake_source, prefect_api
     handled = dispatch_once()
     assert sorted((h["user_id"], h["status"]) for h in handled) == [(u, "Complete") for u in users]
     assert fake_source.peak == 3
+
+
+def test_progress_inside_a_step_is_the_agent_and_step_that_read_it(
+    fake_source, prefect_api, monkeypatch
+):
+    """Three agents extracted at once: every progress event the sources send names the agent
+    and the step whose thread read it, with what was counted and the total."""
+    from agentsync import progress
+    from flows.daily_sync import daily_sync
+
+    monkeypatch.setenv("AGENTSYNC_MAX_CONCURRENT_SYNCS", "3")
+    monkeypatch.setattr(progress, "INTERVAL_S", 0.0)
+    users = [91, 92, 93]
+    for user_id in users:
+        agents.add_agent(user_id, f"Agent {user_id}", {"fub": FUB_KEY, "rezen": REZEN_KEY})
+    fake_source.hold_seconds = 0.3
+    seen: list[dict] = []
+    lock = threading.Lock()
+
+    def record(event: dict) -> None:
+        with lock:
+            seen.append(event)
+
+    stop = progress.listen(record)
+    try:
+        result = daily_sync(user_ids=users, sources=["fub", "rezen"])
+    finally:
+        stop()
+    assert result["failed"] == 0
+    assert fake_source.peak > 1  # the agents really ran at once
+    got = {(e["user_id"], e["step"], e["what"], e["done"], e["total"]) for e in seen}
+    expected = {
+        (u, step, step.split(".")[1], rows, rows)
+        for u in users
+        for step, rows in (
+            ("rezen.agent", 1),
+            ("rezen.transactions", 7),
+            ("rezen.network", 3),
+            ("fub.people", 5),
+        )
+    }
+    assert got == expected
