@@ -23,17 +23,17 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import text
 
 from agentsync import agents, db, jobs
 from agentsync.commands.live import step_display
+from agentsync.commands.output import make_console
 from agentsync.errors import ConflictError
 from agentsync.migrate import current_revision
 from agentsync.settings import get_settings
 
-console = Console()
+console = make_console()
 
 
 def _register_agents(sandbox: Any) -> list[int]:

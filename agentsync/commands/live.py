@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from agentsync import progress as step_progress
+from agentsync.commands.output import make_console
 
 PLAIN_EVERY_S = 30.0
 
@@ -197,5 +198,5 @@ def command_display(enabled: bool = True) -> Iterator[None]:
     if not enabled:
         yield
         return
-    with step_display(Console(stderr=True)):
+    with step_display(make_console(stderr=True)):
         yield

@@ -18,7 +18,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
+#: rich's width for a pipe or a file: wide enough that no table cell or line is cut at 80
+#: columns (``report…``); a terminal keeps its own width.
+PIPE_WIDTH = 10_000
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console for people: the terminal's width, or in a pipe/file no width limit."""
+    probe = Console(stderr=stderr)
+    return probe if probe.is_terminal else Console(stderr=stderr, width=PIPE_WIDTH)
+
+
+console = make_console()
 
 
 _json_out: TextIO | None = None

@@ -146,3 +146,13 @@ def test_progress_is_sent_at_most_every_interval(monkeypatch) -> None:
     finally:
         stop()
     assert [e["done"] for e in seen] == [1]  # the first page, then nothing within the hour
+
+
+def test_a_table_in_a_pipe_is_not_cut_at_80_columns(capsys) -> None:
+    from agentsync.commands.output import table
+
+    reason = "Qualia rejected the authorization (401): check the username and password " * 2
+    table("onboarding", ["step", "state", "error / reason"], [["qualia.orders", "failed", reason]])
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if "qualia.orders" in line)
+    assert reason.strip() in row and "…" not in out
