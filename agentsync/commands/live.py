@@ -109,6 +109,7 @@ class PlainLines:
         kind = event["event"]
         user = event.get("user_id")
         if kind == "step_finished":
+            self.said_at.pop((user, event["step"]), None)  # the next run of it starts afresh
             self._say(finished_line(event))
         elif kind == "step_progress":
             key = (user, event["step"])
