@@ -1,9 +1,11 @@
 """Running dbt against agentsync's database.
 
-Inside a Prefect flow or task run, dbt runs through ``prefect_dbt.PrefectDbtRunner`` (each node a
-Prefect task, failures raised); elsewhere (CLI, tests of a single source) through dbt's own
-programmatic ``dbtRunner``. Both use the project in ``dbt_project/`` and the profile there, whose
-connection comes from environment variables set here from agentsync's settings; the password is
+dbt runs through its own programmatic ``dbtRunner``; inside a Prefect flow or task run with
+``AGENTSYNC_DBT_TASK_PER_NODE`` on, through ``prefect_dbt.PrefectDbtRunner`` instead (each node
+a Prefect task run, which costs about five times the build on 2 cores). In a Prefect run dbt's
+own log lines go to the run's log either way (at ``DBT_LOG_LEVEL``, else Prefect's level), not to
+stdout. Both use the project in ``dbt_project/`` and the profile there, whose connection comes
+from environment variables set here from agentsync's settings; the password is
 passed as ``DBT_ENV_SECRET_*`` so dbt scrubs it from its logs. Target and log paths live in the
 data dir so a read-only checkout works and concurrent checkouts don't collide.
 
@@ -39,6 +41,8 @@ class DbtResult:
     args: list[str]
     failures: list[str] = field(default_factory=list)
     results: list[dict[str, Any]] = field(default_factory=list)
+    # dbt could not run the command at all (bad arguments, a project that does not parse)
+    invocation_error: str | None = None
 
 
 def target_dir(settings: Settings | None = None) -> Path:
@@ -82,6 +86,32 @@ def _in_prefect_run() -> bool:
     return FlowRunContext.get() is not None or TaskRunContext.get() is not None
 
 
+_LEVELS = {"debug": 10, "test": 10, "info": 20, "warn": 30, "error": 40}
+
+
+def _run_log_forwarder() -> tuple[Any, str]:
+    """A dbt event callback that writes dbt's log lines to the current Prefect run's log, and
+    the level it keeps (``DBT_LOG_LEVEL``, else Prefect's logging level).
+
+    The run logger is taken here, in the calling thread: dbt fires events from its own node
+    threads, which do not carry Prefect's run context.
+    """
+    from prefect.logging import get_run_logger
+    from prefect.settings import get_current_settings
+
+    level = (os.environ.get("DBT_LOG_LEVEL") or get_current_settings().logging.level).lower()
+    level = "warn" if level == "warning" else level if level in _LEVELS else "info"
+    floor = _LEVELS[level]
+    logger = get_run_logger()
+
+    def forward(event: Any) -> None:
+        number = _LEVELS.get(str(event.info.level), 20)
+        if number >= floor and event.info.msg:
+            logger.log(number, event.info.msg)
+
+    return forward, level
+
+
 def _summarise(res: Any, args: list[str]) -> DbtResult:
     results: list[dict[str, Any]] = []
     failures: list[str] = []
@@ -93,9 +123,16 @@ def _summarise(res: Any, args: list[str]) -> DbtResult:
         if status in {"error", "fail", "runtime error"}:
             failures.append(f"{name}: {status}: {getattr(r, 'message', '')}")
     success = bool(getattr(res, "success", False))
-    if not success and not failures and getattr(res, "exception", None) is not None:
-        failures.append(str(res.exception))
-    return DbtResult(success=success, args=args, failures=failures, results=results)
+    exception = getattr(res, "exception", None)
+    if not success and not failures and exception is not None:
+        failures.append(str(exception))
+    return DbtResult(
+        success=success,
+        args=args,
+        failures=failures,
+        results=results,
+        invocation_error=str(exception) if exception is not None else None,
+    )
 
 
 def run_dbt(
@@ -116,8 +153,12 @@ def run_dbt(
     env["DBT_USE_COLORS_FILE"] = "false"
     with dbt_lock(settings):
         os.environ.update(env)
-        full = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
-        prefect = _in_prefect_run() if use_prefect is None else use_prefect
+        full = list(args)
+        if args and not args[0].startswith("-"):  # a subcommand (not ``--version``, ``--help``)
+            full += ["--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
+        if use_prefect is None:
+            use_prefect = settings.dbt_task_per_node and _in_prefect_run()
+        prefect = use_prefect
         if prefect:
             from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 
@@ -139,7 +180,12 @@ def run_dbt(
         else:
             from dbt.cli.main import dbtRunner
 
-            res = dbtRunner().invoke(full)
+            callbacks, quiet = [], {}
+            if _in_prefect_run():
+                forward, level = _run_log_forwarder()
+                callbacks.append(forward)
+                quiet = {"log_level": "none", "log_level_file": level}
+            res = dbtRunner(callbacks=callbacks).invoke(full, **quiet)
     result = _summarise(res, args)
     if raise_on_failure and not result.success:
         detail = "; ".join(result.failures[:10]) or "see dbt logs"

@@ -56,7 +56,7 @@ def dbt_build(sources: Iterable[str]) -> StepOutcome:
     whole (``@staging.<source>``), so its marts exist for the gate. The build runs with ``--indirect-selection cautious``: a test that also reads a model
     outside the selection (e.g. a relationship to another source's mart) waits for a build that
     has it. The database-wide dbt lock serialises builds from concurrent runs (another process or
-    machine); inside a Prefect run ``run_dbt`` uses ``PrefectDbtRunner`` (a task per node).
+    machine); ``AGENTSYNC_DBT_TASK_PER_NODE`` makes each node a Prefect task run.
     """
     sources = sorted(set(sources))
     started = time.monotonic()

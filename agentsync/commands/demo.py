@@ -3,8 +3,8 @@
 1. the embedded PostgreSQL (``ops`` migrated) and the sandbox vendor APIs on 127.0.0.1;
 2. the sandbox's demo agents with their (sandbox-only) credentials — re-running updates them;
 3. an onboarding job per agent, run through the ``onboard-user`` Prefect flow (Prefect's
-   temporary local API, its home under the data dir), the agents together (up to
-   ``AGENTSYNC_MAX_CONCURRENT_ONBOARDINGS`` at once) — a job already Complete is reused;
+   temporary local API, its home under the data dir), the agents together (a slot each, unless
+   ``AGENTSYNC_MAX_CONCURRENT_ONBOARDINGS`` is set) — a job already Complete is reused;
 4. the sandbox clock moves one day (``POST /_sandbox/advance``), then the ``daily-sync`` flow:
    incremental loads, one dbt build, the quality gate, health and alerts;
 5. a per-agent, per-source table (rows, status, time) from ``ops.sync_runs`` and where to open
@@ -19,7 +19,9 @@ import logging
 import os
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import typer
@@ -57,6 +59,24 @@ def _advance(url: str, seconds: int = 86_400, fraction: float = 0.02) -> dict[st
     )
     resp.raise_for_status()
     return resp.json()
+
+
+SLOTS_VAR = "AGENTSYNC_MAX_CONCURRENT_ONBOARDINGS"
+
+
+@contextmanager
+def _onboarding_slots(agents: int) -> Iterator[None]:
+    """One onboarding slot per demo agent while the block runs, unless the user set
+    ``AGENTSYNC_MAX_CONCURRENT_ONBOARDINGS`` (environment or ``.env``); its default of 2 is for a
+    machine that also runs the daily syncs."""
+    if "max_concurrent_onboardings" in get_settings().model_fields_set or agents < 1:
+        yield
+        return
+    os.environ[SLOTS_VAR] = str(agents)
+    try:
+        yield
+    finally:
+        os.environ.pop(SLOTS_VAR, None)
 
 
 def run_summary(since: Any, user_ids: list[int]) -> list[dict[str, Any]]:
@@ -120,10 +140,13 @@ def run_demo(scale: str = "tiny", docs: bool = True) -> int:
                     statuses[user_id] = "Complete (reused)"
                 else:
                     todo.append(user_id)
-            # The onboardings run together (each takes one of the
-            # AGENTSYNC_MAX_CONCURRENT_ONBOARDINGS slots; their dbt builds take turns).
+            # The onboardings run together, each in one of the onboarding slots (their dbt
+            # builds take turns): as many slots as demo agents unless the setting says otherwise.
             start_api()  # the temporary API, once, before the threads need it
-            with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
+            with (
+                _onboarding_slots(len(todo)),
+                ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool,
+            ):
                 done = pool.map(lambda u: (u, onboard_user(u)["status"]), todo)
                 statuses.update(dict(done))
             statuses = {u: statuses[u] for u in user_ids}
