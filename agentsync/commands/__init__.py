@@ -2,6 +2,7 @@
 
 from agentsync.commands import (
     db_cmd,
+    dbt_cmd,
     demo,
     onboard,
     quality,
@@ -20,4 +21,5 @@ REGISTRARS = [
     sync.register,
     webhooks.register,
     quality.register,
+    dbt_cmd.register,
 ]

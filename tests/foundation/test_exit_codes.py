@@ -33,6 +33,7 @@ DATABASE_COMMANDS = [
     ["reconcile"],
     ["quality-gate", "--skip-dbt"],
     ["alert", "--dry-run"],
+    ["dbt", "ls"],
 ]
 
 
