@@ -21,6 +21,9 @@ check                  warning                              critical
                        > ``AGENTSYNC_JOB_STUCK_WARN_HOURS`` unprocessed > the critical hours
 ``new_raw_column``     information only (level ok): a raw column dlt added after creating the
                        table that no model reads (:mod:`agentsync.quality.drift`)
+``dbt_source_``        the last ``dbt source freshness``     past the source's ``error_after``
+``freshness``          warned (its ``warn_after``); only a
+                       run newer than the sync-age hours
 =====================  ===================================  =====================================
 
 The backlog of an entity is the number of raw rows from committed dlt loads (``_dlt_loads.status =
@@ -31,6 +34,7 @@ staging → final gap is not a backlog") does not apply: processed history is no
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -49,6 +53,7 @@ OK, WARNING, CRITICAL = 0, 1, 2
 NEW_COLUMN_CHECK = "new_raw_column"
 INTERRUPTED_CHECK = "interrupted_run"
 WEBHOOK_CHECK = "webhook_events"
+FRESHNESS_CHECK = "dbt_source_freshness"
 LEVEL_NAMES = {OK: "ok", WARNING: "warning", CRITICAL: "critical"}
 
 
@@ -434,6 +439,42 @@ def _new_column_items(conn: Connection, entities: Sequence[EntitySpec]) -> list[
     ]
 
 
+def _freshness_items(s: Settings, now: datetime) -> list[HealthItem]:
+    """What the last ``dbt source freshness`` (``agentsync dbt source freshness``) found, from
+    the ``sources.json`` it wrote: a source dbt warned about is a warning, one past its
+    ``error_after`` is critical. A run older than ``AGENTSYNC_SYNC_AGE_WARN_HOURS`` is no longer
+    current and is not reported (the sync-age check covers the agents then)."""
+    from agentsync.transform import target_dir
+
+    path = target_dir(s) / "sources.json"
+    try:
+        found = json.loads(path.read_text())
+        ran_at = datetime.fromisoformat(found["metadata"]["generated_at"].replace("Z", "+00:00"))
+    except (OSError, ValueError, KeyError, TypeError):  # never run, or not a freshness file
+        return []
+    if (now - ran_at).total_seconds() > s.sync_age_warn_hours * 3600:
+        return []
+    levels = {"pass": OK, "warn": WARNING, "error": CRITICAL}
+    items = []
+    for r in found.get("results", []):
+        key = str(r.get("unique_id", "")).removeprefix("source.agentsync.")
+        level = levels.get(str(r.get("status")), WARNING)
+        age_h = float(r.get("max_loaded_at_time_ago_in_s") or 0) / 3600
+        crit = r.get("criteria") or {}
+        limits = ", ".join(
+            f"{name.split('_')[0]}s after {c['count']} {c['period']}(s)"
+            for name in ("warn_after", "error_after")
+            if (c := crit.get(name)) and c.get("count")
+        )
+        message = (
+            f"dbt source freshness {key}: {r.get('status')}: newest load {age_h:.1f} h old "
+            f"({limits}); checked {ran_at:%Y-%m-%d %H:%M} UTC"
+        )
+        details = {"status": r.get("status"), "max_loaded_at": r.get("max_loaded_at")}
+        items.append(HealthItem(FRESHNESS_CHECK, key, level, round(age_h, 2), message, details))
+    return items
+
+
 def check_health(
     entities: Sequence[EntitySpec] | None = None, settings: Settings | None = None
 ) -> HealthReport:
@@ -457,4 +498,6 @@ def check_health(
         items += _interrupted_items(conn, s)
         items += _webhook_items(conn, s)
         items += _new_column_items(conn, entities)
-    return HealthReport(items=items, checked_at=datetime.now(UTC))
+    now = datetime.now(UTC)
+    items += _freshness_items(s, now)
+    return HealthReport(items=items, checked_at=now)

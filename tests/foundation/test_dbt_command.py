@@ -12,7 +12,9 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
+from agentsync import db
 from tests.foundation.test_exit_codes import _check, _run
 
 pytestmark = pytest.mark.slow  # each dbt invocation parses the project (~5 s)
@@ -63,3 +65,43 @@ def _exposures_tell_the_truth(manifest: dict) -> None:
         assert exposure["description"].strip() and "{{" not in exposure["description"]
     overview = manifest["docs"]["doc.agentsync.__overview__"]["block_contents"]
     assert "How data flows" in overview and "agentsync dbt" in overview
+
+
+def _land_qualia_load(hours_ago: float) -> None:
+    """A raw_qualia.orders row whose dlt load id (epoch seconds, what the source's
+    ``loaded_at_field`` reads) is ``hours_ago`` before the database's now."""
+    with db.begin() as conn:
+        conn.execute(text("create schema if not exists raw_qualia"))
+        conn.execute(text("create table if not exists raw_qualia.orders (_dlt_load_id text)"))
+        conn.execute(text("truncate raw_qualia.orders"))
+        conn.execute(
+            text(
+                "insert into raw_qualia.orders select "
+                "(extract(epoch from now()) - :h * 3600)::numeric(20, 6)::text"
+            ),
+            {"h": hours_ago},
+        )
+
+
+def test_source_freshness_results_reach_health(agentsync_env, tmp_path):
+    from agentsync.quality.health import CRITICAL, FRESHNESS_CHECK, WARNING, check_health
+
+    env = dict(agentsync_env)
+    select = ["dbt", "source", "freshness", "--select", "source:qualia.orders"]
+
+    def freshness_item():
+        items = [i for i in check_health().items if i.check == FRESHNESS_CHECK]
+        assert [i.key for i in items] == ["qualia.orders"], items
+        return items[0]
+
+    assert not [i for i in check_health().items if i.check == FRESHNESS_CHECK]  # never run
+    _land_qualia_load(hours_ago=100)  # past error_after (72 h)
+    _check(_run(select, env, tmp_path), 1)
+    item = freshness_item()
+    assert item.level == CRITICAL and 99 < item.value < 101, item
+    assert "errors after 72 hour(s)" in item.message, item.message
+
+    _land_qualia_load(hours_ago=30)  # past warn_after (24 h) only: dbt exits 0
+    _check(_run(select, env, tmp_path), 0)
+    item = freshness_item()
+    assert item.level == WARNING and 29 < item.value < 31, item
