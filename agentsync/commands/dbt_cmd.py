@@ -29,7 +29,7 @@ def run(args: list[str]) -> int:
     for words, instead in LONG_RUNNING.items():
         if tuple(args[: len(words)]) == words:
             raise InvalidInputError(f"agentsync dbt {' '.join(words)}: {instead}")
-    result = run_dbt(args or ["--help"], raise_on_failure=False)
+    result = run_dbt(args, raise_on_failure=False)
     if result.success:
         return 0
     # dbtRunner reports "did not run" through its exception (dbt itself exits 2 then), node
@@ -50,5 +50,14 @@ def register(app: typer.Typer) -> None:
     def dbt(ctx: typer.Context) -> None:
         """Run any dbt command on agentsync's project and database: agentsync dbt ls,
         agentsync dbt source freshness, agentsync dbt test -s people."""
+        args = list(ctx.args)
+        if args in ([], ["--help"], ["-h"]):  # this command's help, then dbt's: no database
+            from dbt.cli.main import dbtRunner
+
+            typer.echo(ctx.get_help())
+            typer.echo("\ndbt's own commands and options (agentsync dbt <command> --help):\n")
+            sys.stdout.flush()
+            dbtRunner().invoke(["--help"])
+            raise typer.Exit(0)
         sys.stdout.flush()
-        raise typer.Exit(run(list(ctx.args)))
+        raise typer.Exit(run(args))
