@@ -76,8 +76,12 @@ class GateResult:
     #: entity key -> agents whose counts this run recomputed from the data because their rows
     #: changed (None: every agent); the others' counts were kept from an earlier run
     recounted: dict[str, list[int] | None] = field(default_factory=dict)
-    #: seconds per part: ``counts``, ``checkpoint`` (GX, Data Docs), ``drift``, ``dbt``
+    #: seconds per part: ``counts``, ``sql_checks``, ``checkpoint`` (GX, Data Docs), ``drift``,
+    #: ``dbt``
     seconds: dict[str, float] = field(default_factory=dict)
+    #: suite -> why GX validated it this run; every other suite passed in the SQL pass with
+    #: nothing changed since GX last validated it (its Data Docs page is that validation's)
+    validated_by_gx: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The gate as ``agentsync quality-gate --json`` prints it."""
@@ -93,6 +97,8 @@ class GateResult:
             "new_columns": [c.as_dict() for c in self.new_columns],
             "data_docs_path": self.data_docs_path,
             "recounted": {k: "all" if v is None else v for k, v in self.recounted.items()},
+            "validated_by_gx": self.validated_by_gx,
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
 
 
@@ -255,6 +261,7 @@ def run_quality_gate(
     docs: str | None = None
     recounted: dict[str, list[int] | None] = {}
     seconds: dict[str, float] = {}
+    validated_by_gx: dict[str, str] = {}
     try:
         outcome = gx.run_checkpoint(
             user_ids, entities=entities, root=context_root, settings=s, auto_build=auto_build
@@ -265,6 +272,7 @@ def run_quality_gate(
         docs = outcome.data_docs_path
         recounted = outcome.recounted
         seconds.update(outcome.seconds)
+        validated_by_gx = outcome.validated_by_gx
         if not outcome.success and not outcome.checks:
             line = "gx checkpoint failed without a failing expectation (see Data Docs)"
             checks.append(FailedCheck("gx checkpoint", [], line))
@@ -321,6 +329,7 @@ def run_quality_gate(
         results=results,
         recounted=recounted,
         seconds=seconds,
+        validated_by_gx=validated_by_gx,
     )
 
 

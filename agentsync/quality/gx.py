@@ -63,7 +63,7 @@ import yaml
 
 from agentsync import db
 from agentsync.errors import AgentsyncError, SettingError
-from agentsync.quality import changes, data_docs
+from agentsync.quality import changes, data_docs, sql_checks
 from agentsync.quality.metrics import count_columns, counts_sql, entity_key, metrics_from, presence
 from agentsync.settings import Settings, get_settings
 from dlt_pipelines.common import EntitySpec
@@ -87,6 +87,11 @@ _GATE_LOCK_ID = 0x61677332  # "ags2"
 #: validation runs kept per suite, with their Data Docs pages (the index reads every kept one)
 KEEP_RESULTS = 30
 _process_lock = threading.Lock()
+#: what GX reports per failing expectation: every unexpected row, with the agent it belongs to
+RESULT_FORMAT: dict[str, Any] = {
+    "result_format": "COMPLETE",
+    "unexpected_index_column_names": ["user_id"],
+}
 
 
 class GxContextError(AgentsyncError):
@@ -470,10 +475,7 @@ def build_context(
             name=CHECKPOINT,
             validation_definitions=vds,
             actions=[UpdateDataDocsAction(name="data_docs")],
-            result_format={
-                "result_format": "COMPLETE",
-                "unexpected_index_column_names": ["user_id"],
-            },
+            result_format=RESULT_FORMAT,
         )
     )
     (gx_dir / MANIFEST).write_text(json.dumps(_manifest(entities), indent=2) + "\n")
@@ -545,8 +547,11 @@ class CheckpointOutcome:
     results: list[CheckResult] = field(default_factory=list)
     #: entity key -> agents whose counts were recomputed from the data (None: every agent)
     recounted: dict[str, list[int] | None] = field(default_factory=dict)
-    #: seconds spent: ``counts`` (the metrics tables), ``checkpoint`` (GX and Data Docs)
+    #: seconds spent: ``counts`` (the metrics tables), ``sql_checks`` (every suite in SQL),
+    #: ``checkpoint`` (GX and Data Docs, for the suites it validated)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: suite -> why GX validated it this run (the others passed in SQL, unchanged)
+    validated_by_gx: dict[str, str] = field(default_factory=dict)
 
 
 # what each checked column means, for the kind and the human line
@@ -712,7 +717,15 @@ def run_checkpoint(
     max_record_age_hours: float | None = None,
     auto_build: bool = True,
 ) -> CheckpointOutcome:
-    """Run the ``quality_gate`` checkpoint (read-only on the context); Data Docs are rebuilt.
+    """Run the gate's suites (read-only on the context): every suite in one SQL pass, GX for
+    the suites that need it, whose results and Data Docs pages are added.
+
+    Every suite's expectations are evaluated over the fresh metrics tables in one statement
+    (:mod:`agentsync.quality.sql_checks`). GX validates, and adds to the Data Docs, only the
+    suites whose checks do not all pass, that have new loads, or whose last GX validation no
+    longer describes them (see :func:`_why_gx`); the others are reported as passed and keep
+    their last Data Docs page. A failure is therefore always reported by GX, with its failing
+    agents and observed values, as before; a day without change runs no GX at all.
 
     When the context at ``root`` does not match the registry (a source added entities since the
     last ``agentsync quality-build``) and ``auto_build`` is set, the run uses a private context
@@ -732,8 +745,6 @@ def run_checkpoint(
     Raises:
         SettingError: ``AGENTSYNC_MAX_RECORD_AGE_HOURS_BY_ENTITY`` names an unknown entity.
     """
-    import great_expectations as gx
-
     s = settings or get_settings()
     if entities is None:
         from dlt_pipelines.registry import all_entities
@@ -768,44 +779,71 @@ def run_checkpoint(
         started = time.monotonic()
         with db.engine(s).connect() as conn:
             refresh = refresh_views(conn, entities, user_ids)
-        seconds = {"counts": time.monotonic() - started}
+            seconds = {"counts": time.monotonic() - started}
+            started = time.monotonic()
+            suites = sql_checks.read_suites(root / "gx")
+            tables = {entity_key(e): f'{VIEW_SCHEMA}."{view_name(e)}"' for e in entities}
+            verdicts = sql_checks.evaluate(conn, suites, tables, params)
+        seconds["sql_checks"] = time.monotonic() - started
         for k, why in refresh.errors.items():
             line = f"gx {k}: check view not built: {why}"
             checks.append(FailedCheck(f"{k}: check view not built", [], line))
             source, _, entity = k.partition(".")
             results.append(CheckResult(source, entity, "error", "check view", "error", error=line))
-        _set_env(s)
-        prune_results(output_dir(s), KEEP_RESULTS - 1)  # this run adds one per suite
-        started = time.monotonic()
-        try:
-            from great_expectations.core.run_identifier import RunIdentifier
-
-            ctx = gx.get_context(mode="file", project_root_dir=str(root))
-            now = datetime.now(UTC)
-            run_id = RunIdentifier(run_name=data_docs.run_name(user_ids, now), run_time=now)
-            result = ctx.checkpoints.get(CHECKPOINT).run(
-                expectation_parameters=params, run_id=run_id
-            )
-            seconds["checkpoint"] = time.monotonic() - started
-        except Exception as err:  # GX raises many types; the gate reports, never crashes
-            first = (str(err).strip().splitlines() or [""])[0][:300]
-            line = f"gx checkpoint error: {type(err).__name__}: {first}"
-            checks.append(FailedCheck("checkpoint error", [], line))
-            results.append(CheckResult("gx", "*", "error", "checkpoint", "error", error=line))
-            return CheckpointOutcome(
-                False,
-                [c.line for c in checks],
-                None,
-                checks,
-                [],
-                results,
-                refresh.recounted,
-                seconds,
-            )
-        finally:
+        out = output_dir(s)
+        rendered = _read_rendered(out)
+        stamps = {k: _stamp(suites[k], params) for k in tables if k in suites}
+        reasons = {
+            k: why
+            for k in tables
+            if (why := _why_gx(k, verdicts[k], refresh, rendered, stamps.get(k), out))
+        }
+        for k, why in reasons.items():
+            log.info("quality gate: %s validated with GX: %s", k, why)
+        validated: dict[str, Any] = {}
+        if reasons:
             _set_env(s)
-    for vr in result.run_results.values():
-        for er in vr.results:
+            prune_results(out, KEEP_RESULTS - 1)  # this run adds one per suite it validates
+            started = time.monotonic()
+            try:
+                validated = _validate(root, list(reasons), params, user_ids)
+                seconds["checkpoint"] = time.monotonic() - started
+            except Exception as err:  # GX raises many types; the gate reports, never crashes
+                first = (str(err).strip().splitlines() or [""])[0][:300]
+                line = f"gx checkpoint error: {type(err).__name__}: {first}"
+                checks.append(FailedCheck("checkpoint error", [], line))
+                results.append(CheckResult("gx", "*", "error", "checkpoint", "error", error=line))
+                return CheckpointOutcome(
+                    False,
+                    [c.line for c in checks],
+                    None,
+                    checks,
+                    [],
+                    results,
+                    refresh.recounted,
+                    seconds,
+                    reasons,
+                )
+            finally:
+                _set_env(s)
+            rendered.update(
+                {
+                    k: {"stamp": stamps.get(k), "success": bool(vr.success)}
+                    for k, vr in validated.items()
+                }
+            )
+            _write_rendered(out, rendered)
+        else:
+            seconds["checkpoint"] = 0.0
+    for e in entities:
+        k = entity_key(e)
+        if k in validated:
+            ers = list(validated[k].results)
+        elif verdicts[k].passed:  # passed in SQL, unchanged since GX last validated it
+            ers = [_passed(exp) for exp in suites[k].expectations]
+        else:
+            continue
+        for er in ers:
             if er.success:
                 results.append(check_result(er, "pass", params))
                 continue
@@ -830,13 +868,15 @@ def run_checkpoint(
     for w in warnings:
         log.warning("quality gate warning: %s", w.line)
     index = data_docs_index(s)
-    try:
-        data_docs.localize(index.parent)
-    except OSError:  # the verdict stands; the pages then need the network
-        log.exception("could not point the Data Docs at their local assets")
+    if validated:
+        try:
+            data_docs.localize(index.parent)
+        except OSError:  # the verdict stands; the pages then need the network
+            log.exception("could not point the Data Docs at their local assets")
     # GX's own verdict counts the warnings as failed expectations
+    gx_success = all(bool(vr.success) for vr in validated.values())
     return CheckpointOutcome(
-        success=(bool(result.success) or bool(warnings)) and not checks,
+        success=(gx_success or bool(warnings)) and not checks,
         failures=[c.line for c in checks],
         data_docs_path=str(index) if index.exists() else None,
         checks=checks,
@@ -844,4 +884,145 @@ def run_checkpoint(
         results=results,
         recounted=refresh.recounted,
         seconds=seconds,
+        validated_by_gx=reasons,
     )
+
+
+RENDERED = "validated.json"
+
+
+def _read_rendered(out: Path) -> dict[str, dict[str, Any]]:
+    """What GX last validated per suite (``{suite: {stamp, success}}``), kept in the output
+    dir beside the results and Data Docs it describes."""
+    try:
+        data = json.loads((out / RENDERED).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_rendered(out: Path, rendered: dict[str, dict[str, Any]]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".{RENDERED}.tmp"
+    tmp.write_text(json.dumps(rendered, indent=1, sort_keys=True) + "\n")
+    tmp.replace(out / RENDERED)
+
+
+def _stamp(suite: sql_checks.Suite, params: dict[str, float]) -> str:
+    """The suite as stored plus the thresholds it ran with: a validation of another stamp
+    does not describe today's checks."""
+    used = {
+        value["$PARAMETER"]
+        for exp in suite.expectations
+        for value in (exp.get("kwargs") or {}).values()
+        if isinstance(value, dict) and "$PARAMETER" in value
+    }
+    mine = {k: v for k, v in params.items() if k in used}
+    text = json.dumps({"suite": suite.digest, "params": mine}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _has_results(out: Path, suite: str) -> bool:
+    base = out / "validations" / Path(*suite.split("."))
+    return base.is_dir() and next(base.rglob("*.json"), None) is not None
+
+
+def _why_gx(
+    key: str,
+    verdict: sql_checks.Verdict,
+    refresh: Refresh,
+    rendered: dict[str, dict[str, Any]],
+    stamp: str | None,
+    out: Path,
+) -> str:
+    """Why the suite ``key`` needs GX this run (empty: its SQL verdict stands).
+
+    GX validates a suite (a result, a Data Docs page) when its checks do not all pass, when it
+    cannot be evaluated in SQL, when its metrics table has new counts (new loads), and when the
+    last GX validation no longer describes it (none kept, failed then, other checks or
+    thresholds); a suite that passes in SQL with none of these is reported as passed, and its
+    Data Docs page from the last validation stays.
+    """
+    if key in refresh.errors:
+        return "its check table was not rebuilt"
+    if verdict.passed is None:
+        return verdict.why
+    if not verdict.passed:
+        return "a check does not pass"
+    if key in refresh.recounted:
+        return "new loads since the last gate"
+    last = rendered.get(key)
+    if not last or not _has_results(out, key):
+        return "no earlier validation kept"
+    if last.get("stamp") != stamp:
+        return "its checks or thresholds changed since the last validation"
+    if not last.get("success"):
+        return "its last validation failed"
+    return ""
+
+
+@dataclass
+class _Config:
+    type: str
+    kwargs: dict[str, Any]
+    meta: dict[str, Any]
+    description: str | None
+
+
+@dataclass
+class _Passed:
+    """A passed expectation from the SQL pass, shaped as GX reports one."""
+
+    expectation_config: _Config
+    success: bool = True
+    result: dict[str, Any] = field(default_factory=dict)
+    exception_info: dict[str, Any] | None = None
+
+
+def _passed(expectation: dict[str, Any]) -> _Passed:
+    return _Passed(
+        _Config(
+            type=str(expectation.get("type")),
+            kwargs=dict(expectation.get("kwargs") or {}),
+            meta=dict(expectation.get("meta") or {}),
+            description=expectation.get("description"),
+        )
+    )
+
+
+def _validate(
+    root: Path, suites: Sequence[str], params: dict[str, float], user_ids: Sequence[int] | None
+) -> dict[str, Any]:
+    """Validate ``suites`` with GX (their stored validation definitions; read-only on the
+    context) and add their results to the Data Docs in one site build.
+
+    What the ``quality_gate`` checkpoint with its Data Docs action does for every suite, for
+    only these: that action rebuilds the index once per suite, this builds it once.
+    """
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    ctx = gx.get_context(mode="file", project_root_dir=str(root))
+    now = datetime.now(UTC)
+    run_id = RunIdentifier(run_name=data_docs.run_name(user_ids, now), run_time=now)
+    out: dict[str, Any] = {}
+    identifiers: list[Any] = []
+    for name in suites:
+        vd = ctx.validation_definitions.get(name)
+        result = vd.run(expectation_parameters=params, result_format=RESULT_FORMAT, run_id=run_id)
+        out[name] = result
+        suite_id = ExpectationSuiteIdentifier(name=vd.suite.name)
+        identifiers += [
+            ValidationResultIdentifier(
+                expectation_suite_identifier=suite_id,
+                run_id=run_id,
+                batch_identifier=result.batch_id,
+            ),
+            suite_id,
+        ]
+    ctx.build_data_docs(resource_identifiers=identifiers)
+    return out

@@ -135,8 +135,12 @@ def test_stored_validation_results_are_bounded_and_the_index_lists_the_kept_ones
 
     monkeypatch.setattr(gx, "KEEP_RESULTS", 2)
     _three_agents(tiny)
-    runs = [_gate(context) for _ in range(4)]
-    assert all(r.success for r in runs)
+    runs = []
+    for day in range(4):  # a day's load before each gate: each one validates the suite in GX
+        tiny.sync(1, widgets(range(1, 8 + day)), reported_total=7 + day)
+        tiny.build_mart()
+        runs.append(_gate(context))
+    assert all(r.success and KEY in r.validated_by_gx for r in runs)
     out = gx.output_dir()
     kept = sorted((out / "validations").rglob("*.json"))
     assert len(kept) == 2  # one suite, the newest two runs
