@@ -78,6 +78,20 @@ def _colours_wanted() -> bool:
     return sys.stdout.isatty()
 
 
+def _plain_until_flags_are_read() -> None:
+    """dbt's event logger starts with colours on (``dbt_common.events`` installs a default stdout
+    logger with ``use_colors=True`` at import) and uses it for what it reports before it has read
+    its flags, e.g. invalid ``--vars`` YAML, which then starts with an ANSI reset in a pipe or a
+    Prefect log. Once dbt has read ``DBT_USE_COLORS`` it replaces that logger itself."""
+    from dbt_common import ui
+    from dbt_common.events.event_manager_client import get_event_manager
+
+    ui.USE_COLOR = False
+    for logger in get_event_manager().loggers:
+        if hasattr(logger, "use_colors"):
+            logger.use_colors = False
+
+
 def _in_prefect_run() -> bool:
     try:
         from prefect.context import FlowRunContext, TaskRunContext
@@ -153,6 +167,8 @@ def run_dbt(
     env["DBT_USE_COLORS_FILE"] = "false"
     with dbt_lock(settings):
         os.environ.update(env)
+        if env["DBT_USE_COLORS"] == "false":
+            _plain_until_flags_are_read()
         full = list(args)
         if args and not args[0].startswith("-"):  # a subcommand (not ``--version``, ``--help``)
             full += ["--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]

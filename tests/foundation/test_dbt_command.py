@@ -36,6 +36,12 @@ def test_dbt_runs_on_the_project_and_database_with_dbts_exit_codes(agentsync_env
     assert 'relation "raw_qualia.orders" does not exist' in stale.stdout, stale.stdout[-2000:]
 
     _check(_run(["dbt", "build", "--no-such-flag"], env, tmp_path), 2, "--no-such-flag")
+    # an error dbt reports before it has read its flags is plain text in a pipe too
+    bad_vars = _run(["dbt", "ls", "--vars", "{bad: ["], env, tmp_path)
+    _check(bad_vars, 2, "is not valid YAML")
+    assert "--vars argument is not valid" in bad_vars.stdout, bad_vars.stdout
+    for out in (listed, stale, bad_vars):
+        assert "\x1b[" not in out.stdout + out.stderr
     _check(_run(["dbt", "docs", "serve"], env, tmp_path), 2, "agentsync docs --serve")
 
     # What the ls left in the target dir: the project's exposures and overview page.
