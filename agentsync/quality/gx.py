@@ -793,10 +793,11 @@ def run_checkpoint(
         out = output_dir(s)
         rendered = _read_rendered(out)
         stamps = {k: _stamp(suites[k], params) for k in tables if k in suites}
+        scope = sorted({int(u) for u in user_ids}) if user_ids is not None else None
         reasons = {
             k: why
             for k in tables
-            if (why := _why_gx(k, verdicts[k], refresh, rendered, stamps.get(k), out))
+            if (why := _why_gx(k, verdicts[k], refresh, rendered, stamps.get(k), out, scope))
         }
         for k, why in reasons.items():
             log.info("quality gate: %s validated with GX: %s", k, why)
@@ -828,7 +829,7 @@ def run_checkpoint(
                 _set_env(s)
             rendered.update(
                 {
-                    k: {"stamp": stamps.get(k), "success": bool(vr.success)}
+                    k: {"stamp": stamps.get(k), "success": bool(vr.success), "agents": scope}
                     for k, vr in validated.items()
                 }
             )
@@ -892,7 +893,7 @@ RENDERED = "validated.json"
 
 
 def _read_rendered(out: Path) -> dict[str, dict[str, Any]]:
-    """What GX last validated per suite (``{suite: {stamp, success}}``), kept in the output
+    """What GX last validated per suite (``{suite: {stamp, success, agents}}``), kept in the output
     dir beside the results and Data Docs it describes."""
     try:
         data = json.loads((out / RENDERED).read_text())
@@ -934,14 +935,17 @@ def _why_gx(
     rendered: dict[str, dict[str, Any]],
     stamp: str | None,
     out: Path,
+    scope: list[int] | None = None,
 ) -> str:
     """Why the suite ``key`` needs GX this run (empty: its SQL verdict stands).
 
     GX validates a suite (a result, a Data Docs page) when its checks do not all pass, when it
-    cannot be evaluated in SQL, when its metrics table has new counts (new loads), and when the
-    last GX validation no longer describes it (none kept, failed then, other checks or
-    thresholds); a suite that passes in SQL with none of these is reported as passed, and its
-    Data Docs page from the last validation stays.
+    cannot be evaluated in SQL, when its metrics table has new counts for the agents in
+    ``scope`` (new loads; ``None``: every agent), and when the last GX validation no longer
+    describes it (none kept, failed then, other checks or thresholds, other agents: an
+    onboarding's gate validates its agent even when another gate already took its new counts);
+    a suite that passes in SQL with none of these is reported as passed, and its Data Docs page
+    from the last validation stays.
     """
     if key in refresh.errors:
         return "its check table was not rebuilt"
@@ -950,12 +954,16 @@ def _why_gx(
     if not verdict.passed:
         return "a check does not pass"
     if key in refresh.recounted:
-        return "new loads since the last gate"
+        recounted = refresh.recounted[key]
+        if recounted is None or scope is None or set(recounted) & set(scope):
+            return "new loads since the last gate"
     last = rendered.get(key)
     if not last or not _has_results(out, key):
         return "no earlier validation kept"
     if last.get("stamp") != stamp:
         return "its checks or thresholds changed since the last validation"
+    if last.get("agents") != scope:
+        return "its last validation covered other agents"
     if not last.get("success"):
         return "its last validation failed"
     return ""

@@ -135,6 +135,38 @@ def test_a_lost_result_or_an_edited_suite_sends_the_suite_back_to_gx(
     }
 
 
+def test_an_onboarding_gate_validates_its_agent_even_when_another_gate_took_its_loads(
+    tiny: TinySource, two_suites: Path
+) -> None:
+    """Two agents onboard at once: both loads land before the first gate, which is scoped to
+    agent 2 and takes every new count. Agent 1's gate still validates with GX (its Data Docs
+    page is its own), and only its own new loads count as new loads."""
+
+    def gate(*agents: int) -> GateResult:
+        return run_quality_gate(
+            list(agents), entities=[SPEC, GADGETS], context_root=two_suites, dbt_args=None
+        )
+
+    tiny.sync(1, widgets(range(1, 4)), reported_total=3)
+    tiny.sync(2, widgets(range(1, 3)), reported_total=2)
+    tiny.build_mart()
+    second = gate(2)
+    assert second.success and second.validated_by_gx[KEY] == "new loads since the last gate"
+    first = gate(1)
+    assert first.success
+    assert first.validated_by_gx == {
+        k: "its last validation covered other agents" for k in (KEY, "qtest.gadgets")
+    }
+    assert gate(1).validated_by_gx == {}
+    # agent 2's next day: not a new load for agent 1's gate, which covered agent 1 last
+    tiny.sync(2, widgets([3]), reported_total=3)
+    tiny.build_mart()
+    assert gate(1).validated_by_gx == {}
+    assert gate(1, 2).validated_by_gx == {
+        k: "its last validation covered other agents" for k in (KEY, "qtest.gadgets")
+    }
+
+
 # --- the SQL pass finds exactly the rows GX finds ------------------------------------------------
 
 ROWS = [(1, 0.0, True), (2, 5.0, False), (3, None, None), (4, 10.0, True), (5, -1.0, True)]
