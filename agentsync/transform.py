@@ -93,10 +93,8 @@ def _plain_until_flags_are_read() -> None:
 
 
 def _in_prefect_run() -> bool:
-    try:
-        from prefect.context import FlowRunContext, TaskRunContext
-    except ImportError:  # pragma: no cover - prefect is a dependency
-        return False
+    from prefect.context import FlowRunContext, TaskRunContext  # Prefect loads slowly: only here
+
     return FlowRunContext.get() is not None or TaskRunContext.get() is not None
 
 

@@ -132,7 +132,7 @@ def _onboard(admin_url: str, root: Path, source: str, fault: str | None, scale: 
     from sqlalchemy import text
 
     from agentsync import agents, db, jobs
-    from dlt_pipelines import registry
+    from agentsync.entities import all_entities
     from flows.onboard import onboard_user
     from sandbox.core import start_in_thread
 
@@ -174,7 +174,7 @@ def _onboard(admin_url: str, root: Path, source: str, fault: str | None, scale: 
         rows: dict[str, dict[str, str]] = {}
         filled: dict[str, dict[str, int]] = {}
         with db.begin() as conn:
-            for entity in registry.all_entities([source]):
+            for entity in all_entities([source]):
                 if not entity.mart:
                     continue
                 schema, table = entity.mart.split(".")

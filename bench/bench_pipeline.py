@@ -337,7 +337,7 @@ def phase(name: str, kind: str, user_ids: list[int]) -> dict[str, Any]:
 
 
 def _entity_count() -> int:
-    from dlt_pipelines.registry import all_entities
+    from agentsync.entities import all_entities
 
     return len(all_entities())
 

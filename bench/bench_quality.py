@@ -81,10 +81,10 @@ def main() -> None:
     import sqlalchemy as sa
 
     from agentsync import db
+    from agentsync.contracts import EntitySpec
     from agentsync.quality.gx import build_context, run_checkpoint
     from agentsync.quality.health import check_health
     from agentsync.quality.metrics import entity_counts
-    from dlt_pipelines.common import EntitySpec
 
     spec = EntitySpec("bench", "items", "raw_bench.items", "id", "marts.bench_items", "item_id",
                       "updated_at", {"deleted": "is_deleted", "trashed": "is_trashed"})  # fmt: skip

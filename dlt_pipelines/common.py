@@ -1,4 +1,4 @@
-"""What every source shares: pipelines per agent, sync-run records, quarantine, step specs.
+"""What every source shares: pipelines per agent, sync-run records, quarantine, record checks.
 
 Conventions (every source follows them):
 
@@ -11,6 +11,10 @@ Conventions (every source follows them):
   (e.g. FUB ``_metadata.total``) for reconciliation.
 - A record that cannot be used (no id, wrong types) goes to ``ops.quarantine`` with its reason;
   the run goes on.
+
+The step and entity contracts (``StepSpec``, ``EntityResult``, ``EntitySpec``, ``RunKind``) are
+in :mod:`agentsync.contracts` (the quality checks read them too); the entity declarations are
+in :mod:`agentsync.entities`.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import dlt
 from sqlalchemy import text
 
 from agentsync import db, liveness
+from agentsync.contracts import RunKind
 from agentsync.errors import IntegrationError
 from agentsync.settings import Settings, get_settings
 
@@ -48,9 +53,6 @@ def integration_error_behind(err: BaseException) -> BaseException:
             return seen
         seen = seen.__cause__ or seen.__context__
     return err
-
-
-RunKind = Literal["onboarding", "daily", "webhook", "manual"]
 
 
 def make_pipeline(source: str, user_id: int, settings: Settings | None = None) -> dlt.Pipeline:
@@ -345,63 +347,6 @@ class Quarantine:
         n = len(rows)
         self.items.clear()
         return n
-
-
-@dataclass(frozen=True)
-class EntityResult:
-    """What a step loaded for one entity."""
-
-    entity: str
-    rows: int
-    reported_total: int | None = None
-    cursor: str | None = None
-    quarantined: int = 0
-
-
-@dataclass(frozen=True)
-class StepSpec:
-    """One onboarding/sync step of a source, as the flows run it.
-
-    ``run(user_id, kind, flow_run_id)`` loads the step's entities for one agent (recording each in
-    ``ops.sync_runs``) and returns what it loaded; it raises on failure. ``depends_on`` names
-    steps (of any source, as ``"<source>.<step>"``) that must have succeeded first.
-    """
-
-    source: str
-    name: str
-    run: Callable[[int, RunKind, str | None], list[EntityResult]]
-    depends_on: tuple[str, ...] = ()
-    description: str = ""
-
-    @property
-    def key(self) -> str:
-        return f"{self.source}.{self.name}"
-
-
-@dataclass(frozen=True)
-class EntitySpec:
-    """One entity of a source, as reconciliation, health and the quality suites see it.
-
-    Args:
-        source: ``fub``, ``rezen``, ``skyslope`` or ``qualia``.
-        entity: the entity name used in ``ops.sync_runs.entity`` (e.g. ``people``).
-        raw_table: schema-qualified raw table (append-only history), e.g. ``raw_fub.people``.
-        raw_id_column: the vendor id column in the raw table.
-        mart: schema-qualified final table, e.g. ``marts.people`` (None if the entity has none).
-        mart_id_column: the id column in the mart (one row per ``user_id`` + this id).
-        freshness_column: a timestamp column in the mart telling how new the newest record is.
-        excluded_flag_columns: boolean mart columns that mark rows kept but excluded from the
-            "live" count, by reason (e.g. ``{"deleted": "is_deleted", "trashed": "is_trashed"}``).
-    """
-
-    source: str
-    entity: str
-    raw_table: str
-    raw_id_column: str
-    mart: str | None
-    mart_id_column: str
-    freshness_column: str | None = None
-    excluded_flag_columns: dict[str, str] = field(default_factory=dict)
 
 
 # -- record type checks (shared by the sources' validate modules) ------------------------------

@@ -27,14 +27,14 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from agentsync import agents, recovery
+from agentsync.contracts import StepSpec
 from agentsync.errors import InvalidInputError, NotFoundError
 from agentsync.settings import get_settings
 from dlt_pipelines import registry
-from dlt_pipelines.common import StepSpec
 from flows.post import dbt_build, quality_steps
 from flows.prefect_env import start_api
 from flows.reporting import daily_run_name, gate_section, gate_summary, publish, steps_table
-from flows.runner import StepOutcome, emit, error_text, report_step, run_steps
+from flows.runner import StepOutcome, StepRecorder, emit, error_text, run_steps
 
 
 def chosen_agents(user_ids: list[int] | None, sources: list[str] | None) -> list[agents.Agent]:
@@ -137,11 +137,12 @@ def run_daily_sync(
         emit(event="interrupted_runs_recovered", sync_runs=recovered.sync_runs)
     per_agent = sync_agents(chosen, steps, flow_run_id, concurrency)
     loaded = {o.source for outs in per_agent.values() for o in outs if o.status == "done"}
+    recorder = StepRecorder()  # the dbt build and the checks cover every chosen agent
     build = dbt_build(loaded)
-    report_step(build)
+    recorder.finished(build)
     post = [build, *quality_steps([a.user_id for a in chosen] or None, "daily")]
     for o in post[1:]:
-        report_step(o)
+        recorder.finished(o)
     failed = sum(o.status == "failed" for outs in per_agent.values() for o in outs)
     failed += sum(o.status == "failed" for o in post)
     return {

@@ -35,10 +35,10 @@ from agentsync import jobs, recovery
 from agentsync.errors import ConflictError
 from agentsync.settings import get_settings
 from flows.onboard import onboard_user
-from flows.post import health_and_alerts, report_post_steps
+from flows.post import health_and_alerts
 from flows.prefect_env import start_api
 from flows.reporting import dispatch_run_name, publish, steps_table
-from flows.runner import emit, error_text
+from flows.runner import StepRecorder, emit, error_text
 
 ONBOARD_DEPLOYMENT = "onboard-user/onboard"
 
@@ -102,7 +102,9 @@ def dispatch_new_jobs(via_deployment: bool = False) -> list[dict[str, Any]]:
     logger = get_run_logger()
     logger.info("dispatched %d onboarding job(s)", len(handled))
     post = health_and_alerts()
-    report_post_steps(post)
+    recorder = StepRecorder()
+    for o in post:
+        recorder.finished(o)
     lines = ["| agent | status | flow run / message |", "| --- | --- | --- |"]
     lines += [
         f"| {h['user_id']} | {h['status']} | {h.get('flow_run_id') or h.get('message') or ''} |"

@@ -28,23 +28,21 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from agentsync import agents, jobs
+from agentsync.locks import agent_lock, onboarding_slot
 from dlt_pipelines import registry
-from flows.locks import agent_lock, onboarding_slot
-from flows.post import dbt_build, health_and_alerts, quality_steps, report_post_steps
+from flows.post import dbt_build, health_and_alerts, quality_steps
 from flows.reporting import gate_section, gate_summary, publish, steps_table
-from flows.runner import StepOutcome, emit, error_text, report_step, run_steps
+from flows.runner import StepOutcome, StepRecorder, emit, error_text, run_steps
 
 POST_STEPS = (("dbt.build", "dbt"), ("quality.gate", "quality"))
-
-
-def _record(job_id: int, outcome: StepOutcome) -> None:
-    jobs.step_finished(job_id, outcome.key, outcome.status, outcome.rows, outcome.error)
 
 
 def _health_and_alerts(user_id: int, gate: StepOutcome | None) -> list[dict[str, Any]]:
     """The end of the flow: health and alerts (never raises), emitted and logged."""
     post = health_and_alerts(gate)
-    report_post_steps(post, user_id)
+    recorder = StepRecorder(user_id)  # not job steps: the job is final by now
+    for o in post:
+        recorder.finished(o)
     return [o.as_dict() for o in post]
 
 
@@ -108,6 +106,7 @@ def _onboard_locked(user_id: int, flow_run_id: str | None, progress: _Progress) 
             }
         job_id = progress.job_id = started.job_id
         emit(event="job_started", user_id=user_id, job_id=job_id, steps=[k for k, _ in layout])
+        recorder = StepRecorder(user_id, job_id)
         try:
             connected = set(agents.connected_integrations(user_id))
             outcomes = run_steps(
@@ -116,15 +115,13 @@ def _onboard_locked(user_id: int, flow_run_id: str | None, progress: _Progress) 
                 connected,
                 "onboarding",
                 flow_run_id,
-                on_start=lambda spec: jobs.step_running(job_id, spec.key),
-                on_end=lambda o: _record(job_id, o),
+                recorder,
             )
             loaded = {o.source for o in outcomes if o.status == "done"}
-            jobs.step_running(job_id, "dbt.build")
+            recorder.started("dbt.build", "dbt")
             build = dbt_build(loaded)
-            _record(job_id, build)
-            report_step(build, user_id)
-            jobs.step_running(job_id, "quality.gate")
+            recorder.finished(build)
+            recorder.started("quality.gate", "quality")
             if build.status == "failed":
                 gate = StepOutcome(
                     "quality.gate",
@@ -135,8 +132,7 @@ def _onboard_locked(user_id: int, flow_run_id: str | None, progress: _Progress) 
             else:
                 gate = quality_steps([user_id], "onboarding")[0]
             progress.gate = gate
-            _record(job_id, gate)
-            report_step(gate, user_id)
+            recorder.finished(gate)
         except BaseException as err:
             jobs.fail_job(job_id, error_text(err))
             emit(event="job_finished", user_id=user_id, job_id=job_id, status="Error")

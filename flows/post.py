@@ -1,17 +1,15 @@
 """What the flows do after loading: the dbt build of the affected models, then the quality checks.
 
-Both are optional in the sense that they may have nothing to do yet (a source without dbt models,
-the quality package not installed); then the step is ``skipped`` with the reason, never reported
-as passed.
+Either may have nothing to do (no new loads, a source without dbt models); then the step is
+``skipped`` with the reason, never reported as passed.
 
 Every flow ends with :func:`health_and_alerts` (health check, then the alerts it owes, the gate's
-failures included when the flow ran the gate); :func:`report_post_steps` logs and emits those
-outcomes for flows that do not return them step by step.
+failures included when the flow ran the gate); the flows record each outcome with
+:class:`flows.runner.StepRecorder`.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 import time
@@ -20,9 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentsync import pending_loads
+from agentsync.locks import dbt_lock
+from agentsync.quality.alerts import evaluate_and_notify
+from agentsync.quality.gate import GateResult, run_quality_gate
+from agentsync.quality.gx import FailedCheck
+from agentsync.quality.health import check_health
 from agentsync.transform import run_dbt
-from flows.locks import dbt_lock
-from flows.runner import StepOutcome, error_text, report_step
+from flows.runner import StepOutcome, error_text
 
 log = logging.getLogger(__name__)
 
@@ -99,40 +101,19 @@ def dbt_build(sources: Iterable[str]) -> StepOutcome:
     )
 
 
-def _quality(name: str) -> Any | None:
-    """``agentsync.quality.<name>`` or None when the quality package does not have it yet."""
-    try:
-        return importlib.import_module(f"agentsync.quality.{name}")
-    except ModuleNotFoundError as err:
-        if err.name in ("agentsync.quality", f"agentsync.quality.{name}"):
-            return None
-        raise
-
-
-def _missing(key: str, what: str) -> StepOutcome:
-    return StepOutcome(
-        key, "quality", "skipped", error=f"{what} is not available in this build (skipped)"
-    )
-
-
 def quality_gate(user_ids: list[int] | None) -> StepOutcome:
     """The quality gate (GX checkpoint) for these agents; dbt's tests already ran in the build.
 
     Returns:
         A :class:`GateOutcome` (its ``result`` is what :func:`health_and_alerts` alerts on).
     """
-    gate = _quality("gate")
-    if gate is None:
-        return _missing("quality.gate", "agentsync.quality.gate")
     started = time.monotonic()
     try:
-        result = gate.run_quality_gate(user_ids, dbt_args=None)
+        result = run_quality_gate(user_ids, dbt_args=None)
     except Exception as err:
         line = error_text(err)
         # the gate could not run: that is one (agent-independent) failing check to alert on
-        from agentsync.quality.gx import FailedCheck
-
-        broken = gate.GateResult(
+        broken = GateResult(
             success=False,
             failures=[line],
             checks=[FailedCheck("gate run", [], f"gate could not run: {line}")],
@@ -184,15 +165,9 @@ def health_and_alerts(gate: StepOutcome | None = None) -> list[StepOutcome]:
         ``quality.health`` and ``quality.alerts`` outcomes.
     """
     gate_result = getattr(gate, "result", None)
-    health_mod, alerts_mod = _quality("health"), _quality("alerts")
-    if health_mod is None:
-        return [
-            _missing("quality.health", "agentsync.quality.health"),
-            _missing("quality.alerts", "agentsync.quality.alerts"),
-        ]
     started = time.monotonic()
     try:
-        report = health_mod.check_health()
+        report = check_health()
     except Exception as err:
         return [
             StepOutcome(
@@ -215,11 +190,9 @@ def health_and_alerts(gate: StepOutcome | None = None) -> list[StepOutcome]:
         detail=f"{report.as_dict()['status']}: {len(problems)} problem(s)"
         + (" — " + "; ".join(p.message for p in problems[:3]) if problems else ""),
     )
-    if alerts_mod is None:
-        return [health, _missing("quality.alerts", "agentsync.quality.alerts")]
     started = time.monotonic()
     try:
-        events = alerts_mod.evaluate_and_notify(report, gate=gate_result)
+        events = evaluate_and_notify(report, gate=gate_result)
     except Exception as err:
         return [
             health,
@@ -259,9 +232,3 @@ def quality_steps(user_ids: list[int] | None, kind: str) -> list[StepOutcome]:
     if kind == "daily":
         out += health_and_alerts(gate)
     return out
-
-
-def report_post_steps(outcomes: Iterable[StepOutcome], user_id: int | None = None) -> None:
-    """Report each outcome (``step_finished`` event, one log line; failed ones as warnings)."""
-    for o in outcomes:
-        report_step(o, user_id)

@@ -26,9 +26,10 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import text
 
-from agentsync import console, db, progress
+from agentsync import console, db, jobs, progress
+from agentsync.contracts import EntityResult, RunKind, StepSpec
 from agentsync.errors import IntegrationError
-from dlt_pipelines.common import EntityResult, RunKind, StepSpec, integration_error_behind
+from dlt_pipelines.common import integration_error_behind
 
 log = logging.getLogger(__name__)
 console.apply()  # Prefect's console handlers exist now: from the CLI they print no tracebacks
@@ -125,6 +126,34 @@ def report_step(outcome: StepOutcome, user_id: int | None = None) -> None:
     run_logger().log(level, "%s", step_line(outcome, user_id))
 
 
+@dataclass(frozen=True)
+class StepRecorder:
+    """Where a run records its steps' starts and ends, the one way every flow does it.
+
+    ``started`` marks the step running in the onboarding job (when the run has one: ``job_id``)
+    and tells the listeners (the progress display); ``finished`` records the step's status, rows
+    and error in the job, tells the listeners and writes the run's log line
+    (:func:`report_step`). The per-entity ``ops.sync_runs`` rows are the sources' own
+    (``record_sync``); a step that failed or was skipped before reaching them gets its gap rows
+    from :func:`run_steps`.
+    """
+
+    user_id: int | None = None
+    job_id: int | None = None
+
+    def started(self, key: str, source: str) -> None:
+        if self.job_id is not None:
+            jobs.step_running(self.job_id, key)
+        emit(event="step_started", user_id=self.user_id, step=key, source=source)
+
+    def finished(self, outcome: StepOutcome) -> None:
+        if self.job_id is not None:
+            jobs.step_finished(
+                self.job_id, outcome.key, outcome.status, outcome.rows, outcome.error
+            )
+        report_step(outcome, self.user_id)
+
+
 def error_text(err: BaseException) -> str:
     """An exception as one line for the ops tables (type and message, bounded)."""
     msg = str(err).strip().splitlines()[0] if str(err).strip() else ""
@@ -188,8 +217,7 @@ def run_steps(
     connected: set[str],
     kind: RunKind,
     flow_run_id: str | None,
-    on_start: Callable[[StepSpec], None] | None = None,
-    on_end: Callable[[StepOutcome], None] | None = None,
+    recorder: StepRecorder | None = None,
 ) -> list[StepOutcome]:
     """Run ``steps`` for one agent in order; never raises for a step's failure.
 
@@ -199,12 +227,13 @@ def run_steps(
         connected: integrations the agent has credentials for.
         kind: ``onboarding`` or ``daily`` (what ``ops.sync_runs.kind`` says).
         flow_run_id: the Prefect flow run, passed on to the sources.
-        on_start: called before a step runs (the job table marks it running).
-        on_end: called with each step's outcome (the job table records it).
+        recorder: records each step's start and end (default: events and log lines for
+            ``user_id``, no job); an onboarding passes its job's.
 
     Returns:
         One outcome per step, in order.
     """
+    recorder = recorder or StepRecorder(user_id)
     planned = {s.key for s in steps}
     outcomes: dict[str, StepOutcome] = {}
     ordered: list[StepOutcome] = []
@@ -224,9 +253,7 @@ def run_steps(
             if spec.source in connected:
                 _record_gap(kind, user_id, spec.source, flow_run_id, _db_now(), "skipped", reason)
         else:
-            if on_start:
-                on_start(spec)
-            emit(event="step_started", user_id=user_id, step=spec.key, source=spec.source)
+            recorder.started(spec.key, spec.source)
             since = _db_now()
             started = time.monotonic()
             try:
@@ -258,8 +285,6 @@ def run_steps(
                 _record_gap(kind, user_id, spec.source, flow_run_id, since, "failed", message)
         outcomes[spec.key] = outcome
         ordered.append(outcome)
-        if on_end:
-            on_end(outcome)
         # every step, failed ones as warnings, is visible in the run's log, not only in ops tables
-        report_step(outcome, user_id)
+        recorder.finished(outcome)
     return ordered

@@ -12,6 +12,7 @@ reZEN and an agent also keeps the file in SkySlope.
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import threading
 from dataclasses import dataclass
@@ -22,18 +23,30 @@ from functools import lru_cache
 def _epoch() -> datetime:
     """Where the sandbox clock starts.
 
-    ``AGENTSYNC_SANDBOX_EPOCH`` (ISO date or datetime) if set, else midnight UTC of yesterday, so
-    the demo's one-day advance lands on today and never in the future. Every vendor timestamp is
-    derived relative to it: the same seed gives the same data on the same day, and freshness
-    checks see data as recent as a live account's. Pin the variable for data identical across days.
-    """
-    # Read through agentsync's one settings object (environment or .env); a bad value raises
-    # its SettingError, which the CLI prints as one line naming the variable.
-    from agentsync.settings import get_settings
+    ``AGENTSYNC_SANDBOX_EPOCH`` (ISO date or datetime, naive = UTC) if set, else midnight UTC of
+    yesterday, so the demo's one-day advance lands on today and never in the future. Every vendor
+    timestamp is derived relative to it: the same seed gives the same data on the same day, and
+    freshness checks see data as recent as a live account's. Pin the variable for data identical
+    across days.
 
-    pinned = get_settings().sandbox_epoch
-    if pinned is not None:
-        return pinned
+    The sandbox stands in for the vendors and imports nothing of agentsync: it reads the
+    variable from the environment. agentsync's commands that start it read the setting the way
+    every setting is read (environment or ``.env``, a bad value one line naming it, exit 2) and
+    export it first (:func:`agentsync.commands.sandbox_cmd.export_sandbox_epoch`).
+
+    Raises:
+        ValueError: the variable is set to something that is not an ISO date/datetime.
+    """
+    raw = os.environ.get("AGENTSYNC_SANDBOX_EPOCH", "").strip()
+    if raw:
+        try:
+            pinned = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                f"AGENTSYNC_SANDBOX_EPOCH={raw!r} is not an ISO date/datetime "
+                "(e.g. 2024-05-01 or 2024-05-01T06:00:00Z)"
+            ) from None
+        return pinned if pinned.tzinfo else pinned.replace(tzinfo=UTC)
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return today - timedelta(days=1)
 

@@ -31,6 +31,7 @@ from sqlalchemy import text
 from agentsync import agents, db, jobs
 from agentsync.commands.live import step_display
 from agentsync.commands.output import make_console
+from agentsync.commands.sandbox_cmd import export_sandbox_epoch
 from agentsync.errors import ConflictError
 from agentsync.migrate import current_revision
 from agentsync.settings import get_settings
@@ -114,6 +115,7 @@ def run_demo(scale: str = "tiny", docs: bool = True) -> int:
     url = db.ensure_ready(settings)
     console.print(f"[bold]database[/] {db.redact_url(url)} (ops schema {current_revision()})")
 
+    export_sandbox_epoch()
     from sandbox.core import start_in_thread
 
     running = start_in_thread(seed=42, scale=scale)
@@ -272,11 +274,8 @@ def _print_marts_and_gate(user_ids: list[int], gate: dict[str, Any] | None) -> N
 
 
 def _print_data_docs() -> None:
-    try:
-        from agentsync.quality.gx import data_docs_index
-    except ImportError:
-        console.print("[bold]Data Docs[/] not available (agentsync.quality.gx not in this build)")
-        return
+    from agentsync.quality.gx import data_docs_index
+
     index = data_docs_index()
     where = str(index) if index.exists() else f"{index} (not generated)"
     console.print(f"[bold]Data Docs[/] {where}")

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import typer
 
 from agentsync.commands.output import emit_json
 from agentsync.errors import InvalidInputError
+from agentsync.settings import get_settings
+
+
+def export_sandbox_epoch() -> None:
+    """Put the configured ``AGENTSYNC_SANDBOX_EPOCH`` (environment or ``.env``) in the
+    environment the sandbox reads, before it is imported (the sandbox imports nothing of ours).
+
+    Raises:
+        SettingError: the setting is not an ISO date/datetime (one line naming it).
+    """
+    pinned = get_settings().sandbox_epoch
+    if pinned is not None:
+        os.environ["AGENTSYNC_SANDBOX_EPOCH"] = pinned.isoformat()
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +42,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print base URLs and agents as JSON."),
     ) -> None:
         """Serve all four APIs on one port; print base URLs and the demo agents' credentials."""
+        export_sandbox_epoch()
         from sandbox.core import BadControl, free_port, start_in_thread
 
         try:

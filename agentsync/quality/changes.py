@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from agentsync.contracts import EntitySpec
 from agentsync.quality.metrics import entity_key, qtable, split_table
-from dlt_pipelines.common import EntitySpec
 
 #: one trigger per statement kind (a transition table belongs to one kind of statement)
 _TRIGGERS = {

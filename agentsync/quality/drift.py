@@ -55,8 +55,8 @@ from dataclasses import asdict, dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from agentsync.contracts import EntitySpec
 from agentsync.quality.metrics import entity_key, ident, qtable, split_table, table_exists
-from dlt_pipelines.common import EntitySpec
 
 log = logging.getLogger(__name__)
 

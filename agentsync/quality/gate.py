@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from agentsync import db
+from agentsync.contracts import EntitySpec
+from agentsync.entities import all_entities
 from agentsync.errors import AgentsyncError, DatabaseError, SettingError
 from agentsync.quality import gx
 from agentsync.quality.drift import FieldDrift, NewColumn, check_drift
 from agentsync.quality.gx import CheckResult, FailedCheck
 from agentsync.settings import Settings, get_settings
-from dlt_pipelines.common import EntitySpec
 
 log = logging.getLogger(__name__)
 
@@ -382,8 +383,6 @@ def _drift(
     (a warning with ``AGENTSYNC_DRIFT_SEVERITY=warn``), a dropping one a warning. A drift check
     that cannot run is a warning naming why (it never hides the other checks)."""
     if entities is None:
-        from dlt_pipelines.registry import all_entities
-
         entities = all_entities()
     try:
         with db.begin(settings) as conn:  # commits what drift kept of each load

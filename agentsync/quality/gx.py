@@ -62,11 +62,12 @@ import sqlalchemy as sa
 import yaml
 
 from agentsync import db
+from agentsync.contracts import EntitySpec
+from agentsync.entities import all_entities
 from agentsync.errors import AgentsyncError, SettingError
 from agentsync.quality import changes, data_docs, sql_checks
 from agentsync.quality.metrics import count_columns, counts_sql, entity_key, metrics_from, presence
 from agentsync.settings import Settings, get_settings
-from dlt_pipelines.common import EntitySpec
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +133,6 @@ def record_age_threshold(spec: EntitySpec, settings: Settings) -> tuple[float, s
 def check_record_age_settings(entities: Sequence[EntitySpec], settings: Settings) -> None:
     """Every entity named in ``AGENTSYNC_MAX_RECORD_AGE_HOURS_BY_ENTITY`` exists and has a
     freshness column (a typo would silently leave the default in force)."""
-    from dlt_pipelines.registry import all_entities
-
     named = set(settings.max_record_age_hours_by_entity)
     if not named:
         return
@@ -437,8 +436,6 @@ def build_context(
 
     s = settings or get_settings()
     if entities is None:
-        from dlt_pipelines.registry import all_entities
-
         entities = all_entities()
     db.ensure_ready(s)
     with db.engine(s).connect() as conn:
@@ -747,8 +744,6 @@ def run_checkpoint(
     """
     s = settings or get_settings()
     if entities is None:
-        from dlt_pipelines.registry import all_entities
-
         entities = all_entities()
     if not entities:
         return CheckpointOutcome(True, [], None)

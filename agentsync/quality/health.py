@@ -44,10 +44,11 @@ from sqlalchemy.engine import Connection
 
 from agentsync import db
 from agentsync.agents import INTEGRATIONS
+from agentsync.contracts import EntitySpec
+from agentsync.entities import all_entities
 from agentsync.quality.metrics import entity_key, qtable, split_table, table_exists
 from agentsync.recovery import INTERRUPTED, dead_runs
 from agentsync.settings import Settings, get_settings
-from dlt_pipelines.common import EntitySpec
 
 OK, WARNING, CRITICAL = 0, 1, 2
 NEW_COLUMN_CHECK = "new_raw_column"
@@ -486,8 +487,6 @@ def check_health(
     """
     s = settings or get_settings()
     if entities is None:
-        from dlt_pipelines.registry import all_entities
-
         entities = all_entities()
     db.ensure_ready(s)
     with db.begin(s) as conn:

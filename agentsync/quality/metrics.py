@@ -1,6 +1,6 @@
 """Per-agent counts and freshness of one registry entity, as SQL.
 
-One query per :class:`~dlt_pipelines.common.EntitySpec` yields a row per ``user_id`` with:
+One query per :class:`~agentsync.contracts.EntitySpec` yields a row per ``user_id`` with:
 
 - ``reported_total``: the total the source API reported in the latest successful sync run that
   reported one (``ops.sync_runs.reported_total``), while it is current: a later successful run
@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from agentsync.agents import INTEGRATIONS
-from dlt_pipelines.common import EntitySpec
+from agentsync.contracts import EntitySpec
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 

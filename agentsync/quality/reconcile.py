@@ -33,10 +33,11 @@ import sqlalchemy as sa
 import yaml
 
 from agentsync import db
+from agentsync.contracts import EntitySpec
+from agentsync.entities import all_entities
 from agentsync.errors import AgentsyncError, InvalidInputError
 from agentsync.quality.metrics import EntityCounts, entity_counts, entity_key, ident, split_table
 from agentsync.settings import Settings, get_settings
-from dlt_pipelines.common import EntitySpec
 
 COMPARE_COLUMNS = ("final_rows", "mart_rows")
 
@@ -227,8 +228,6 @@ def reconcile(
     if (against is None) != (mapping is None):
         raise InvalidInputError("--against and --mapping go together")
     if entities is None:
-        from dlt_pipelines.registry import all_entities
-
         entities = all_entities()
     legacy: dict[str, dict[int, int]] = {}
     mappings: dict[str, LegacyMapping] = {}

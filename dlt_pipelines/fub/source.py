@@ -49,13 +49,12 @@ from typing import Any
 import dlt
 
 from agentsync import db, progress
+from agentsync.contracts import EntityResult, RunKind
 from agentsync.errors import IntegrationError
 from agentsync.settings import Settings, get_settings
 from dlt_pipelines.common import (
     MAX_LANDED_VERSIONS,
-    EntityResult,
     Quarantine,
-    RunKind,
     full_read_due,
     last_load_id,
     pipeline_guard,

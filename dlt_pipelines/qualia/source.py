@@ -56,13 +56,12 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from agentsync import progress
 from agentsync.agents import get_credentials
+from agentsync.contracts import EntityResult, RunKind
 from agentsync.errors import IntegrationError
 from agentsync.settings import Settings, get_settings
 from dlt_pipelines.common import (
-    EntityResult,
     LandedVersions,
     Quarantine,
-    RunKind,
     full_read_due,
     integration_error_behind,
     last_load_id,

@@ -1,4 +1,4 @@
-"""reZEN (Real Brokerage) source: per-agent dlt loads into ``raw_rezen``, steps and entities.
+"""reZEN (Real Brokerage) source: per-agent dlt loads into ``raw_rezen`` and its steps.
 
 Steps, in dependency order (enforced by ``StepSpec.depends_on``), matching the legacy onboarding
 order (team members → agent → network downline → cap data → frontline → sponsor tree →
@@ -14,13 +14,15 @@ pending) → contributors):
   changed transaction; participants naming an agent that is not known are kept and reported.
 - ``rezen.contributions``: equity, revshare payments, contributions (and pending), contributors.
 
-See :mod:`dlt_pipelines.rezen.source` for endpoints, cursors and raw shape per stream.
+See :mod:`dlt_pipelines.rezen.source` for endpoints, cursors and raw shape per stream. The
+entities it loads are declared in :data:`agentsync.entities.REZEN`.
 """
 
 from __future__ import annotations
 
-from dlt_pipelines.common import EntityResult, EntitySpec, RunKind, StepSpec
+from agentsync.contracts import EntityResult, RunKind, StepSpec
 from dlt_pipelines.rezen.settings import STEP_ENTITIES
+from dlt_pipelines.rezen.source import run_step
 
 SOURCE = "rezen"
 _DESCRIPTIONS = {
@@ -35,8 +37,6 @@ _ORDER = ("teams", "agents", "transactions", "participants", "contributions")
 
 def _runner(step: str):
     def run(user_id: int, kind: RunKind, flow_run_id: str | None) -> list[EntityResult]:
-        from dlt_pipelines.rezen.source import run_step
-
         return run_step(step, user_id, kind, flow_run_id)
 
     run.__name__ = f"rezen_{step}"
@@ -52,55 +52,5 @@ def steps() -> list[StepSpec]:
     return out
 
 
-def _e(
-    entity: str,
-    raw: str,
-    mart: str | None,
-    mart_id: str,
-    fresh: str | None,
-    raw_id: str = "id",
-    excluded: dict[str, str] | None = None,
-) -> EntitySpec:
-    return EntitySpec(
-        SOURCE, entity, f"raw_rezen.{raw}", raw_id, mart, mart_id, fresh, excluded or {}
-    )
-
-
-ENTITIES: list[EntitySpec] = [
-    _e("teams", "teams", "marts.teams", "team_id", "loaded_at"),
-    _e("team_members", "team_members", "marts.team_roster", "agent_id", None, "agent__id"),
-    _e("agent", "agent", "marts.agents", "agent_id", "loaded_at"),
-    _e("network", "network", "marts.network", "agent_id", "updated_at"),
-    _e("cap_info", "cap_info", "marts.agent_cap", "agent_id", "loaded_at"),
-    _e("front_line", "front_line", None, "agent_id", None),
-    _e("sponsors", "sponsors", None, "sponsor_id", None),
-    _e("transactions", "transactions", "marts.rezen_transactions", "transaction_id", "updated_at"),
-    _e("listings", "listings", "marts.rezen_listings", "listing_id", "updated_at"),
-    _e(
-        "participants",
-        "transaction_participants",
-        "marts.transaction_participants",
-        "participant_id",
-        None,
-    ),
-    _e("equity", "equity", "marts.equity", "equity_id", "purchased_at"),
-    _e(
-        "revshare_payments", "revshare_payments", "marts.revshare_payments", "payment_id", "paid_at"
-    ),
-    # marts.contributions holds paid and pending rows; pending ones are flagged is_pending.
-    _e(
-        "contributions",
-        "contributions",
-        "marts.contributions",
-        "contribution_id",
-        "transaction_closed_at",
-        excluded={"pending": "is_pending"},
-    ),
-    # The pending list is a snapshot (the newest load is current), merged into
-    # marts.contributions with is_pending = true; no mart of its own.
-    _e("pending_contributions", "pending_contributions", None, "contribution_id", None),
-    _e("contributors", "contributors", "marts.contributors", "contributor_id", None),
-]
-
 assert set(STEP_ENTITIES) == set(_ORDER)
-__all__ = ["ENTITIES", "SOURCE", "steps"]
+__all__ = ["SOURCE", "steps"]

@@ -71,13 +71,12 @@ from sqlalchemy import text
 
 from agentsync import db
 from agentsync.agents import get_credentials
+from agentsync.contracts import EntityResult, RunKind
 from agentsync.errors import AgentsyncError
 from agentsync.settings import get_settings
 from dlt_pipelines.common import (
-    EntityResult,
     LandedVersions,
     Quarantine,
-    RunKind,
     SyncRun,
     integration_error_behind,
     last_load_id,

@@ -1,4 +1,4 @@
-"""SkySlope source: per-agent dlt loads into ``raw_skyslope``; steps and entities.
+"""SkySlope source: per-agent dlt loads into ``raw_skyslope`` and its steps.
 
 Steps (per agent, independent of each other; each logs in with the agent's HMAC credential):
 
@@ -8,19 +8,19 @@ Steps (per agent, independent of each other; each logs in with the agent's HMAC 
 
 See :mod:`dlt_pipelines.skyslope.source` (raw shape, windows) and
 :mod:`dlt_pipelines.skyslope.client` (HMAC login, session renewal).
+The entities it loads are declared in :data:`agentsync.entities.SKYSLOPE`.
 """
 
 from __future__ import annotations
 
-from dlt_pipelines.common import EntityResult, EntitySpec, RunKind, StepSpec
+from agentsync.contracts import EntityResult, RunKind, StepSpec
+from dlt_pipelines.skyslope.source import run_entity
 
 SOURCE = "skyslope"
 
 
 def _step(entity: str):
     def run(user_id: int, kind: RunKind, flow_run_id: str | None) -> list[EntityResult]:
-        from dlt_pipelines.skyslope.source import run_entity
-
         return [run_entity(user_id, kind, flow_run_id, entity)]
 
     run.__name__ = f"skyslope_{entity}"
@@ -36,28 +36,4 @@ def steps() -> list[StepSpec]:
     ]
 
 
-ENTITIES: list[EntitySpec] = [
-    EntitySpec(
-        SOURCE, "users", "raw_skyslope.users", "user_guid", "marts.skyslope_users", "user_guid"
-    ),
-    EntitySpec(
-        SOURCE,
-        "listings",
-        "raw_skyslope.listings",
-        "listing_guid",
-        "marts.skyslope_listings",
-        "listing_guid",
-        "modified_at",
-    ),
-    EntitySpec(
-        SOURCE,
-        "sales",
-        "raw_skyslope.sales",
-        "sale_guid",
-        "marts.skyslope_sales",
-        "sale_guid",
-        "modified_at",
-    ),
-]
-
-__all__ = ["ENTITIES", "SOURCE", "steps"]
+__all__ = ["SOURCE", "steps"]

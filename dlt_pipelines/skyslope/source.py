@@ -57,13 +57,12 @@ from sqlalchemy import text
 
 from agentsync import db, progress
 from agentsync.agents import get_credentials
+from agentsync.contracts import EntityResult, RunKind
 from agentsync.errors import IntegrationError, SettingError
 from agentsync.settings import Settings, get_settings
 from dlt_pipelines.common import (
-    EntityResult,
     LandedVersions,
     Quarantine,
-    RunKind,
     full_read_due,
     integration_error_behind,
     last_load_id,

@@ -28,7 +28,8 @@ from flows.prefect_env import configure_prefect_env
 configure_prefect_env()
 
 from agentsync import progress  # noqa: E402
-from dlt_pipelines.common import EntityResult, StepSpec, record_sync  # noqa: E402
+from agentsync.contracts import EntityResult, StepSpec  # noqa: E402
+from dlt_pipelines.common import record_sync  # noqa: E402
 
 FUB_KEY = {"api_key": "test-key-not-real"}
 REZEN_KEY = {"api_key": "test-rezen-key"}

@@ -47,7 +47,7 @@ def test_dispatcher_picks_up_a_job_inserted_by_sql_within_one_interval(fake_sour
 
 @pytest.mark.parametrize("limit", [1, 2, 3])
 def test_total_concurrency_is_bounded_by_slots(agentsync_env, monkeypatch, limit):
-    from flows.locks import onboarding_slot
+    from agentsync.locks import onboarding_slot
 
     monkeypatch.setenv("AGENTSYNC_MAX_CONCURRENT_ONBOARDINGS", str(limit))
     inside, peak, lock = [0], [0], threading.Lock()
@@ -210,8 +210,8 @@ def test_daily_sync_extracts_agents_concurrently_up_to_the_setting(
 
 def test_a_slow_agent_does_not_hold_up_the_others(fake_source, prefect_api, monkeypatch):
     """One agent's step is slow: the other agents' extractions finish while it still runs."""
+    from agentsync.contracts import StepSpec
     from dlt_pipelines import registry
-    from dlt_pipelines.common import StepSpec
     from flows.daily_sync import daily_sync
 
     monkeypatch.setenv("AGENTSYNC_MAX_CONCURRENT_SYNCS", "2")

@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import text
 
 from agentsync import agents, db, jobs
-from dlt_pipelines.common import EntityResult, StepSpec, record_sync
+from agentsync.contracts import EntityResult, StepSpec
+from dlt_pipelines.common import record_sync
 from tests.flows.conftest import FUB_KEY
 from tests.webhook_receiver import Receiver
 

@@ -99,6 +99,43 @@ def test_partial_when_a_step_fails_and_dependents_skip(fake_source):
     assert jobs.get_job(22).attempts == 2
 
 
+def test_every_step_is_recorded_once_the_same_in_the_job_and_the_events(fake_source):
+    """The job's step rows and the events the progress display reads come from one record:
+    the same steps, statuses, rows and errors, the post steps (dbt, gate) included, each step
+    started before it finished."""
+    from flows.onboard import onboard_user
+    from flows.runner import subscribe
+
+    agents.add_agent(23, "Agent 23", {"fub": FUB_KEY, "rezen": REZEN_KEY})
+    fake_source.fail["rezen.network"] = RuntimeError("reZEN timed out")
+    events: list[dict] = []
+    unsubscribe = subscribe(events.append)
+    try:
+        assert onboard_user(23)["status"] == "Partial"
+    finally:
+        unsubscribe()
+    mine = [e for e in events if e.get("user_id") == 23]
+    job = jobs.get_job(23)
+    in_job = {s.step for s in job.steps}
+    finished = {
+        e["step"]: (e["status"], e["rows"], e["error"])
+        for e in mine
+        if e["event"] == "step_finished" and e["step"] in in_job
+    }
+    assert finished == {s.step: (s.status, s.rows, s.error) for s in job.steps}
+    assert finished["rezen.network"] == ("failed", None, "RuntimeError: reZEN timed out")
+    assert [e["step"] for e in mine if e["event"] == "step_finished"].count("dbt.build") == 1
+    order = [
+        (e["event"], e["step"]) for e in mine if e["event"] in ("step_started", "step_finished")
+    ]
+    for s in job.steps:
+        if s.status == "skipped":
+            assert ("step_started", s.step) not in order, s.step
+        else:
+            assert order.index(("step_started", s.step)) < order.index(("step_finished", s.step))
+            assert s.started_at and s.ended_at and s.started_at <= s.ended_at
+
+
 def test_error_when_something_outside_a_step_raises(fake_source, monkeypatch):
     import flows.onboard
 
@@ -119,7 +156,7 @@ def test_error_when_something_outside_a_step_raises(fake_source, monkeypatch):
 
 
 def test_one_onboarding_per_agent_at_a_time(fake_source):
-    from flows.locks import agent_lock
+    from agentsync.locks import agent_lock
     from flows.onboard import run_onboarding
 
     agents.add_agent(24, "Agent 24", {"rezen": REZEN_KEY})

@@ -31,7 +31,8 @@ AGENT = 31
 CHILD = """
 import sys, time
 from dlt_pipelines import registry
-from dlt_pipelines.common import StepSpec, record_sync
+from agentsync.contracts import StepSpec
+from dlt_pipelines.common import record_sync
 
 def people(user_id, kind, flow_run_id):
     with record_sync(kind, user_id, "fub", "people", flow_run_id):

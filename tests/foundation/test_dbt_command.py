@@ -52,7 +52,7 @@ def test_dbt_runs_on_the_project_and_database_with_dbts_exit_codes(agentsync_env
 
 
 def _exposures_tell_the_truth(manifest: dict) -> None:
-    from dlt_pipelines.registry import all_entities
+    from agentsync.entities import all_entities
 
     exposures = {e["name"]: e for e in manifest["exposures"].values()}
     models = {uid: n for uid, n in manifest["nodes"].items() if n["resource_type"] == "model"}

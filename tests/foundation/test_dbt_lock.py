@@ -172,9 +172,7 @@ def test_run_dbt_is_reentrant_and_holds_the_advisory_lock(agentsync_env):
     from agentsync import db
     from agentsync.locks import dbt_lock
     from agentsync.transform import run_dbt
-    from flows.locks import dbt_lock as flows_dbt_lock
 
-    assert flows_dbt_lock is dbt_lock  # the flows' import keeps working, same lock
     url = agentsync_env["AGENTSYNC_DATABASE_URL"]
     db.ensure_ready()
     probe = psycopg2.connect(url)

@@ -239,11 +239,17 @@ def test_bad_sandbox_epoch_is_one_line_naming_the_setting(tmp_path):
 
 
 def test_sandbox_epoch_is_read_from_dotenv(tmp_path):
-    """The sandbox clock honours .env like every other setting (it is part of Settings)."""
+    """The sandbox clock honours .env like every other setting: the commands that start the
+    sandbox export it before importing it (the sandbox itself reads only the environment)."""
     pinned = datetime(2024, 5, 1, 6, 30, tzinfo=UTC)
     (tmp_path / ".env").write_text(f"AGENTSYNC_SANDBOX_EPOCH={pinned.isoformat()}\n")
     proc = subprocess.run(
-        [sys.executable, "-c", "import sandbox.world as w; print(w.EPOCH.isoformat())"],
+        [
+            sys.executable,
+            "-c",
+            "from agentsync.commands.sandbox_cmd import export_sandbox_epoch;"
+            "export_sandbox_epoch(); import sandbox.world as w; print(w.EPOCH.isoformat())",
+        ],
         cwd=tmp_path,
         env=_env(),
         capture_output=True,

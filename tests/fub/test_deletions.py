@@ -7,7 +7,7 @@ from __future__ import annotations
 import dlt
 import pytest
 
-from dlt_pipelines.fub import ENTITIES
+from agentsync.entities import FUB as ENTITIES
 from dlt_pipelines.fub.settings import RECONCILED_STREAMS
 from dlt_pipelines.fub.source import FubRun, run_deletions, run_streams
 from tests.fub.conftest import add_agent, build_marts, control, ids, rows, truth

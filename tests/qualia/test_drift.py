@@ -17,11 +17,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from agentsync.entities import all_entities
 from agentsync.quality.gate import run_quality_gate
 from agentsync.quality.gx import build_context
 from agentsync.transform import DbtError, run_dbt
 from dlt_pipelines.qualia.source import run_orders
-from dlt_pipelines.registry import all_entities
 from tests.skyslope.conftest import rows, truth
 
 pytestmark = pytest.mark.slow

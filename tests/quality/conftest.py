@@ -20,7 +20,8 @@ import pytest
 import sqlalchemy as sa
 
 from agentsync import db
-from dlt_pipelines.common import EntitySpec, Quarantine, record_sync
+from agentsync.contracts import EntitySpec
+from dlt_pipelines.common import Quarantine, record_sync
 from tests.webhook_receiver import Receiver
 
 SPEC = EntitySpec(

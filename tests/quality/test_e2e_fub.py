@@ -19,11 +19,11 @@ import pytest
 from sqlalchemy import text
 
 from agentsync import agents, db
+from agentsync.entities import all_entities
 from agentsync.quality.gate import run_quality_gate
 from agentsync.quality.gx import build_context
 from agentsync.quality.reconcile import reconcile
 from agentsync.transform import run_dbt
-from dlt_pipelines.registry import all_entities
 
 pytestmark = pytest.mark.slow
 

@@ -274,8 +274,8 @@ def test_record_age_settings_parse(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_committed_context_matches_the_entity_registry() -> None:
     """A registry change without `agentsync quality-build` (a stale commit) fails here, in CI,
     instead of the gate quietly validating with a private context at run time."""
+    from agentsync.entities import all_entities
     from agentsync.quality.gx import CONTEXT_ROOT, _check_manifest
-    from dlt_pipelines.registry import all_entities
 
     entities = all_entities()
     assert entities, "the registry has no entities"
@@ -298,7 +298,7 @@ def test_a_gate_that_only_warns_is_a_done_step_and_a_warning_alert(
     name = "fub.people freshness: newest updated_at within the record-age threshold"
     line = f"gx {name} (agents 7): newest record 9120 h old (threshold 8760 h, X)"
     result = gate.GateResult(success=True, warnings=[FailedCheck(name, [7], line)], user_ids=[7])
-    monkeypatch.setattr(gate, "run_quality_gate", lambda *a, **k: result)
+    monkeypatch.setattr(post, "run_quality_gate", lambda *a, **k: result)
     outcome = post.quality_gate([7])
     assert outcome.status == "done", outcome
     [item] = alerts.gate_items(result)

@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import text
 
 from agentsync import agents, db
+from agentsync.entities import REZEN as ENTITIES
 from agentsync.errors import IntegrationError
 from agentsync.transform import run_dbt
-from dlt_pipelines.rezen import ENTITIES, steps
+from dlt_pipelines.rezen import steps
 from dlt_pipelines.rezen.source import RAW_TABLES, unresolved_references
 from tests.rezen.conftest import run_all_steps, truth
 
