@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from agentsync import db
-        from dlt_pipelines.fub.webhooks import Worker, make_app
+        from webhooks.fub import Worker, make_app
 
         if not 0 < port < 65536:
             raise InvalidInputError("--port must be between 1 and 65535")
@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Process received (and retryable failed) webhook events now."""
         from agentsync import db
-        from dlt_pipelines.fub.webhooks import process_pending, transform_fub
+        from webhooks.fub import process_pending, transform_fub
 
         db.ensure_ready()
         counts = process_pending(user_id)
@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Re-queue events (failed ones by default) with a fresh attempt budget."""
         from agentsync import db
-        from dlt_pipelines.fub.webhooks import replay
+        from webhooks.fub import replay
 
         if status not in ("failed", "processed"):
             raise InvalidInputError("--status must be failed or processed")
@@ -80,7 +80,7 @@ def register(app: typer.Typer) -> None:
         event: list[str] = typer.Option(None, help="Event names (default: all the source loads)."),
     ) -> None:
         """Subscribe the agent's FUB account to webhooks pointing at this receiver."""
-        from dlt_pipelines.fub.webhooks import DEFAULT_EVENTS, register_webhooks
+        from webhooks.fub import DEFAULT_EVENTS, register_webhooks
 
         if not callback_root.startswith(("http://", "https://")):
             raise InvalidInputError("--callback-root must be an http(s) URL")

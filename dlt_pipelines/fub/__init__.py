@@ -1,16 +1,8 @@
-"""Follow Up Boss (FUB) source: per-agent dlt loads into ``raw_fub`` and its steps.
+"""Follow Up Boss (FUB) source: its steps, as the flows run them per agent (:func:`steps`).
 
-Steps (run per agent by the flows, in this order):
-
-- ``fub.reference``: users, stages, pipelines, groups (read in full each time).
-- ``fub.people``: people incl. trash and custom fields, incremental by ``updatedAfter``.
-- ``fub.activity``: deals, events, calls, appointments, text messages (depends on fub.people:
-  text messages are listed per changed person).
-- ``fub.deletions``: id reconciliation snapshots (``fields=id``) for deletion flags in the marts.
-
-See :mod:`dlt_pipelines.fub.source` for cursors and raw shape, and
-:mod:`dlt_pipelines.fub.webhooks` for the near-real-time path. The entities it loads are declared
-in :data:`agentsync.entities.FUB`.
+What each step loads, with which cursor, and the raw shape: :mod:`dlt_pipelines.fub.source`
+(the cursor table is there and only there). The near-real-time path:
+:mod:`webhooks.fub`. The entities it loads: :data:`agentsync.entities.FUB`.
 """
 
 from __future__ import annotations

@@ -57,7 +57,6 @@ with a reason naming the field and are not loaded; the rest of the page loads.
 from __future__ import annotations
 
 import contextlib
-import logging
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -99,7 +98,6 @@ from dlt_pipelines.rezen.settings import (
     TIERS,
 )
 
-log = logging.getLogger(__name__)
 SOURCE = "rezen"
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _JSON = {"data_type": "json"}
@@ -447,37 +445,6 @@ def _participants(ctx: Ctx) -> Iterator[Any]:
     tally.cursor = f"details:{len(ids)}"
 
 
-def unresolved_references(user_id: int) -> dict[str, int]:
-    """Participants naming a reZEN agent (``yentaUserId``) that is not a known agent.
-
-    Known agents: the agent itself, its down-line, its front-line, its team roster and its
-    sponsors. Returns ``{"rows": n, "agents": distinct agents}`` (0s when nothing is loaded).
-    """
-    with db.begin() as conn:
-        if not _table_exists(conn, "transaction_participants"):
-            return {"rows": 0, "agents": 0}
-        known = [
-            f"select id from raw_rezen.{t} where user_id = :u"
-            for t in ("agent", "network", "front_line", "sponsors")
-            if _table_exists(conn, t)
-        ]
-        if _table_exists(conn, "team_members"):
-            known.append("select agent__id from raw_rezen.team_members where user_id = :u")
-        known_sql = " union ".join(known) or "select null::text where false"
-        row = conn.execute(
-            text(
-                f"""
-                select count(*), count(distinct p.yenta_user_id)
-                  from raw_rezen.transaction_participants p
-                 where p.user_id = :u and p.yenta_user_id is not null
-                   and p.yenta_user_id not in ({known_sql})
-                """
-            ),
-            {"u": user_id},
-        ).one()
-    return {"rows": int(row[0]), "agents": int(row[1])}
-
-
 # -- contributions step ----------------------------------------------------------------------
 
 
@@ -708,14 +675,6 @@ def run_step(
                     quarantined[entity],
                 )
             )
-    if step == "participants":
-        unresolved = unresolved_references(user_id)
-        if unresolved["rows"]:
-            log.warning(
-                "rezen agent %s: %s participant rows name %s reZEN agents that are not known "
-                "agents (kept; see marts.unresolved_agent_references)",
-                user_id,
-                unresolved["rows"],
-                unresolved["agents"],
-            )
+    # participants naming agents this account does not know are kept and reported by dbt
+    # (marts.unresolved_agent_references and its warning test), not here
     return results

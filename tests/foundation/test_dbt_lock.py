@@ -71,7 +71,7 @@ def _relation_exists(conn, schema: str, name: str) -> bool:
 def test_webhook_rebuild_waits_for_the_database_wide_dbt_lock(agentsync_env):
     """The webhook worker's mart rebuild queues behind another holder of the dbt lock."""
     from agentsync import db
-    from dlt_pipelines.fub.webhooks import transform_fub
+    from webhooks.fub import transform_fub
 
     url = agentsync_env["AGENTSYNC_DATABASE_URL"]
     db.ensure_ready()
@@ -126,7 +126,7 @@ def test_webhook_rebuild_waits_for_a_running_flow_build(agentsync_env, tmp_path)
     import sys
 
     from agentsync import db
-    from dlt_pipelines.fub.webhooks import transform_fub
+    from webhooks.fub import transform_fub
 
     db.ensure_ready()
     probe = psycopg2.connect(agentsync_env["AGENTSYNC_DATABASE_URL"])

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("agentsync", "dlt_pipelines", "flows", "sandbox")
+PACKAGES = ("agentsync", "dlt_pipelines", "flows", "webhooks", "sandbox")
 
 #: layer -> the layers it may import (its own always)
 ALLOWED: dict[str, set[str]] = {
@@ -22,7 +22,8 @@ ALLOWED: dict[str, set[str]] = {
     "sources": {"core"},
     "quality": {"core"},
     "flows": {"core", "sources", "quality"},
-    "cli": {"core", "sources", "quality", "flows", "sandbox"},
+    "webhooks": {"core", "sources"},
+    "cli": {"core", "sources", "quality", "flows", "webhooks", "sandbox"},
     "sandbox": set(),
 }
 
@@ -36,7 +37,8 @@ def layer_of(module: str) -> str | None:
         if module.startswith("agentsync.quality"):
             return "quality"
         return "core"
-    return {"dlt_pipelines": "sources", "flows": "flows", "sandbox": "sandbox"}.get(top)
+    layers = {"dlt_pipelines": "sources", "flows": "flows", "webhooks": "webhooks"}
+    return {**layers, "sandbox": "sandbox"}.get(top)
 
 
 def _module_name(path: Path, root: Path) -> str:
@@ -129,6 +131,7 @@ def test_the_check_finds_an_upward_import(tmp_path: Path) -> None:
         ("agentsync.cli", "cli"),
         ("dlt_pipelines.fub.source", "sources"),
         ("flows.daily_sync", "flows"),
+        ("webhooks.fub", "webhooks"),
         ("sandbox.world", "sandbox"),
         ("dlt", None),
     ],

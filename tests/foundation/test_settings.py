@@ -91,7 +91,7 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
 
 def test_webhook_retry_settings(monkeypatch):
     """The webhook retry budget and back-off are settings (defaults: 5 attempts, 30 s, 1 h)."""
-    from dlt_pipelines.fub.webhooks import retry_delay_seconds
+    from webhooks.fub import retry_delay_seconds
 
     for var in ("MAX_ATTEMPTS", "RETRY_BASE_SECONDS", "RETRY_CAP_SECONDS"):
         monkeypatch.delenv(f"AGENTSYNC_WEBHOOK_{var}", raising=False)

@@ -26,8 +26,8 @@ def receiver(sandbox_env, request) -> Iterator[tuple[str, Any]]:
     Yields ``(base URL, worker)``. The worker polls every ``RECEIVER_INTERVAL`` seconds of the
     test module (default 1.0).
     """
-    from dlt_pipelines.fub.webhooks import Worker, make_app
     from sandbox.core import free_port
+    from webhooks.fub import Worker, make_app
 
     worker = Worker(transform=False, interval=getattr(request.module, "RECEIVER_INTERVAL", 1.0))
     port = free_port()

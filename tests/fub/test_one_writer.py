@@ -19,7 +19,8 @@ from agentsync.errors import ConflictError
 from agentsync.locks import pipeline_lock
 from agentsync.settings import get_settings
 from dlt_pipelines.fub.source import FubRun, make_fub_pipeline, run_streams
-from dlt_pipelines.fub.webhooks import (
+from tests.fub.conftest import add_agent, ids, rows, truth
+from webhooks.fub import (
     compute_signature,
     make_app,
     process_pending,
@@ -27,7 +28,6 @@ from dlt_pipelines.fub.webhooks import (
     store_events,
     webhook_health,
 )
-from tests.fub.conftest import add_agent, ids, rows, truth
 
 AGENT = 102
 

@@ -17,8 +17,8 @@ from dlt_pipelines.fub.auth import load_auth
 from dlt_pipelines.fub.client import FubClient
 from dlt_pipelines.fub.settings import STREAMS
 from dlt_pipelines.fub.validate import InvalidRecord, check
-from dlt_pipelines.fub.webhooks import compute_signature, event_ids, signature_ok, stream_of
 from tests.fub.conftest import add_agent, truth
+from webhooks.fub import compute_signature, event_ids, signature_ok, stream_of
 
 
 @pytest.mark.parametrize(

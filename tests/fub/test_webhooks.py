@@ -10,13 +10,13 @@ import httpx
 import pytest
 
 from dlt_pipelines.fub.source import run_streams
-from dlt_pipelines.fub.webhooks import (
+from tests.fub.conftest import add_agent, build_marts, control, ids, rows, truth
+from webhooks.fub import (
     compute_signature,
     process_pending,
     register_webhooks,
     store_events,
 )
-from tests.fub.conftest import add_agent, build_marts, control, ids, rows, truth
 
 EVENTS = ["peopleCreated", "peopleUpdated", "peopleDeleted", "peopleStageUpdated"]
 
