@@ -100,13 +100,16 @@ FUB: list[EntitySpec] = [
 # -- reZEN -----------------------------------------------------------------------------------------
 
 REZEN: list[EntitySpec] = [
-    _entity("rezen", "teams", mart="marts.teams", mart_id="team_id", fresh="loaded_at"),
+    # The agent record, teams and cap info are read whole and land only when they change:
+    # like FUB's reference data, their freshness is the last successful sync (the sync-age
+    # check), not the age of the newest record.
+    _entity("rezen", "teams", mart="marts.teams", mart_id="team_id"),
     _entity(
         "rezen", "team_members", mart="marts.team_roster", mart_id="agent_id", raw_id="agent__id"
     ),
-    _entity("rezen", "agent", mart="marts.agents", mart_id="agent_id", fresh="loaded_at"),
+    _entity("rezen", "agent", mart="marts.agents", mart_id="agent_id"),
     _entity("rezen", "network", mart="marts.network", mart_id="agent_id", fresh="updated_at"),
-    _entity("rezen", "cap_info", mart="marts.agent_cap", mart_id="agent_id", fresh="loaded_at"),
+    _entity("rezen", "cap_info", mart="marts.agent_cap", mart_id="agent_id"),
     _entity("rezen", "front_line", mart=None, mart_id="agent_id"),
     _entity("rezen", "sponsors", mart=None, mart_id="sponsor_id"),
     _entity(

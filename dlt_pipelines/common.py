@@ -522,6 +522,31 @@ def row_digest(row: dict[str, Any]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
+class LandedSnapshot:
+    """All or nothing for a list read whole as the current snapshot (the marts take the newest
+    load as the whole list: absent = gone), so a quiet day lands none of it.
+
+    The list's digest (its rows' content hashes, in any order) is kept in the resource state
+    under ``key``; a list that is the same as the one last landed is not landed again, and
+    one that differs in any row, or in which rows it has, is landed whole. The state is
+    committed with the load, so what it says was landed is in raw; the first read lands.
+    """
+
+    def __init__(self, state: dict[str, Any], key: str) -> None:
+        self._state = state
+        self._key = key
+
+    def changed(self, rows: list[dict[str, Any]]) -> bool:
+        """True when ``rows`` must land (and from now on they are what was landed)."""
+        digest = hashlib.sha256(
+            "\n".join(sorted(row_digest(r) for r in rows)).encode()
+        ).hexdigest()[:32]
+        if self._state.get(self._key) == digest:
+            return False
+        self._state[self._key] = digest
+        return True
+
+
 class LandedVersions:
     """Which records a re-read window must land: those not already in raw as read now.
 
@@ -535,7 +560,7 @@ class LandedVersions:
 
     Only records that are read whole and kept latest-version-wins by their marts may be skipped;
     a stream whose marts read the newest load as the whole list (absent = deleted) must land
-    all or nothing.
+    all or nothing (:class:`LandedSnapshot`).
     """
 
     def __init__(self, state: dict[str, Any], key: str = "landed", trust: bool = True) -> None:

@@ -138,7 +138,8 @@ def run_daily_sync(
     per_agent = sync_agents(chosen, steps, flow_run_id, concurrency)
     loaded = {o.source for outs in per_agent.values() for o in outs if o.status == "done"}
     recorder = StepRecorder()  # the dbt build and the checks cover every chosen agent
-    build = dbt_build(loaded)
+    landed = any(o.rows for outs in per_agent.values() for o in outs if o.status == "done")
+    build = dbt_build(loaded, landed)
     recorder.finished(build)
     post = [build, *quality_steps([a.user_id for a in chosen] or None, "daily")]
     for o in post[1:]:

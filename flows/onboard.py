@@ -119,7 +119,8 @@ def _onboard_locked(user_id: int, flow_run_id: str | None, progress: _Progress) 
             )
             loaded = {o.source for o in outcomes if o.status == "done"}
             recorder.started("dbt.build", "dbt")
-            build = dbt_build(loaded)
+            landed = any(o.rows for o in outcomes if o.status == "done")
+            build = dbt_build(loaded, landed)
             recorder.finished(build)
             recorder.started("quality.gate", "quality")
             if build.status == "failed":

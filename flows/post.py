@@ -50,7 +50,7 @@ def _drain_dbt_task_threads(timeout_seconds: float = 120.0) -> None:
             thread.join(max(0.0, deadline - time.monotonic()))
 
 
-def dbt_build(sources: Iterable[str]) -> StepOutcome:
+def dbt_build(sources: Iterable[str], landed: bool = False) -> StepOutcome:
     """``dbt build`` of the models downstream of the raw tables that received committed loads
     since the last build (:mod:`agentsync.pending_loads`), whoever made the loads.
 
@@ -59,6 +59,11 @@ def dbt_build(sources: Iterable[str]) -> StepOutcome:
     outside the selection (e.g. a relationship to another source's mart) waits for a build that
     has it. The database-wide dbt lock serialises builds from concurrent runs (another process or
     machine); ``AGENTSYNC_DBT_TASK_PER_NODE`` makes each node a Prefect task run.
+
+    ``landed``: this run landed rows. When nothing is left to build, the step is then ``done``
+    (its loads were built by a concurrent run's build, which took every pending load, or wrote
+    nothing dbt reads: the marts hold them either way); without rows of its own it is
+    ``skipped``.
     """
     sources = sorted(set(sources))
     started = time.monotonic()
@@ -67,6 +72,17 @@ def dbt_build(sources: Iterable[str]) -> StepOutcome:
             todo = pending_loads.plan(sources)
             if not todo.select:
                 pending_loads.mark_built(todo.loads)  # they wrote nothing dbt reads
+                if landed:
+                    return StepOutcome(
+                        "dbt.build",
+                        "dbt",
+                        "done",
+                        rows=0,
+                        unit="models",
+                        detail="nothing left to build: this run's loads were already built "
+                        "(by a concurrent run's build) or touch no table dbt reads",
+                        seconds=time.monotonic() - started,
+                    )
                 return StepOutcome(
                     "dbt.build",
                     "dbt",

@@ -42,10 +42,15 @@ contributors           arrakis ``revshares/{id}/contributors/{tier}`` with    fu
 =====================  =====================================================  ===================
 
 The look-back windows (network, contributions, and the records at each deal list's cursor
-instant) re-read records the last run landed; a
-record re-read exactly as landed (same content hash, kept in the resource state by
-:class:`~dlt_pipelines.common.LandedVersions`) is not landed again, since their marts keep the
-newest version per id. The first read of each lands everything.
+instant) re-read records the last run landed; a record re-read exactly as landed (same content
+hash, kept in the resource state by :class:`~dlt_pipelines.common.LandedVersions`) is not
+landed again, since their marts keep the newest version per id. The lists read in full
+("full refresh" above: the agent record, teams and rosters, cap info, front line, sponsors,
+equity, payments, pending contributions, contributors) are the agent's current snapshot, which
+their marts take from the newest load as the whole list; each lands whole when it differs from
+the list last landed in any row, and not at all when it is the same
+(:class:`~dlt_pipelines.common.LandedSnapshot`), so a quiet day lands nothing. The first read
+of each lands everything.
 
 ``reported_total``: transactions/listings from ``lifecycle-group-counts``; network from the
 agent's ``sizeOfNetwork``; paged revshare/equity lists from ``totalCount`` when the envelope has
@@ -74,6 +79,7 @@ from agentsync.contracts import EntityResult, RunKind
 from agentsync.errors import AgentsyncError
 from agentsync.settings import get_settings
 from dlt_pipelines.common import (
+    LandedSnapshot,
     LandedVersions,
     Quarantine,
     SyncRun,
@@ -186,6 +192,18 @@ def _keep(ctx: Ctx, entity: str, rows: list[Any], **extra: Any) -> list[dict]:
     return _tag(ctx, entity, _checked(ctx, entity, rows), **extra)
 
 
+def _snapshot(ctx: Ctx, entity: str, rows: list[dict[str, Any]], **extra: Any) -> list[dict]:
+    """The checked rows of a list read whole (the agent's current snapshot of ``entity``),
+    tagged and counted when the list differs from the one last landed; none when it is the
+    same (:class:`~dlt_pipelines.common.LandedSnapshot`: all or nothing, since the marts read
+    the newest load as the whole list)."""
+    ctx.tally.setdefault(entity, Tally())
+    tagged = [{**row, **extra, "user_id": ctx.user_id} for row in rows]
+    if not LandedSnapshot(dlt.current.resource_state(), f"snapshot_{entity}").changed(tagged):
+        return []
+    return _tag(ctx, entity, rows, **extra)
+
+
 def _fresh(versions: LandedVersions, rows: list[dict[str, Any]], tier: int) -> list[dict]:
     """The checked rows of a look-back window (with their ``tier``) that are not in raw exactly
     as read now; the marts keep the newest version per id, so the others add nothing."""
@@ -238,6 +256,8 @@ def _roster_item(m: dict[str, Any]) -> dict[str, Any]:
 def _teams(ctx: Ctx) -> Iterator[Any]:
     refs = _team_refs(ctx)
     members_total = 0
+    teams: list[dict[str, Any]] = []
+    members: list[dict[str, Any]] = []
     for ref in refs:
         team = ctx.client.get("yenta", f"/teams/{ref['teamId']}")
         checked = _checked(ctx, "teams", [team])
@@ -245,17 +265,18 @@ def _teams(ctx: Ctx) -> Iterator[Any]:
             continue  # quarantined with its roster
         team = dict(checked[0])
         roster = team.pop("agents", None) or team.pop("members", None) or []
-        yield _to_table(_tag(ctx, "teams", [team]), "teams")
+        teams.append(team)
         members_total += len(roster)
         items = [_roster_item(m) if isinstance(m, dict) else m for m in roster]
-        members = [
+        members += [
             # roles as one comma-separated text column (dlt would make a child table)
-            {**m, "roles": ",".join(map(str, m.get("roles") or []))}
+            {**m, "roles": ",".join(map(str, m.get("roles") or [])), "team_id": team.get("id")}
             for m in _checked(ctx, "team_members", items)
         ]
-        rows = _tag(ctx, "team_members", members, team_id=team.get("id"))
-        if rows:
-            yield _to_table(rows, "team_members")
+    if kept := _snapshot(ctx, "teams", teams):
+        yield _to_table(kept, "teams")
+    if kept := _snapshot(ctx, "team_members", members):
+        yield _to_table(kept, "team_members")
     served = ctx.me.get("teams")
     # quarantined team references still count as served (the quarantine explains them)
     ctx.tally.setdefault("teams", Tally()).reported_total = (
@@ -268,7 +289,8 @@ def _teams(ctx: Ctx) -> Iterator[Any]:
 
 
 def _agent(ctx: Ctx) -> Iterator[Any]:
-    yield _keep(ctx, "agent", [dict(ctx.me)])
+    if kept := _snapshot(ctx, "agent", _checked(ctx, "agent", [dict(ctx.me)])):
+        yield kept
     ctx.tally["agent"].reported_total = 1
 
 
@@ -305,14 +327,15 @@ def _network(ctx: Ctx) -> Iterator[Any]:
 def _cap_info(ctx: Ctx) -> Iterator[Any]:
     cap = ctx.client.get("yenta", f"/agents/{ctx.yenta_id}/cap-info")
     row = {**cap, "id": cap.get("agentId") or ctx.yenta_id}
-    yield _keep(ctx, "cap_info", [row])
+    if kept := _snapshot(ctx, "cap_info", _checked(ctx, "cap_info", [row])):
+        yield kept
     ctx.tally["cap_info"].reported_total = 1
 
 
 def _front_line(ctx: Ctx) -> Iterator[Any]:
     body = ctx.client.get("yenta", f"/agents/{ctx.yenta_id}/front-line-agents-info")
     rows = body.get("frontLineAgentInfos", []) if isinstance(body, dict) else body
-    kept = _keep(ctx, "front_line", rows, sponsor_id=ctx.yenta_id)
+    kept = _snapshot(ctx, "front_line", _checked(ctx, "front_line", rows), sponsor_id=ctx.yenta_id)
     ctx.tally["front_line"].reported_total = len(rows)
     if kept:
         yield kept
@@ -321,7 +344,7 @@ def _front_line(ctx: Ctx) -> Iterator[Any]:
 def _sponsors(ctx: Ctx) -> Iterator[Any]:
     body = ctx.client.get("yenta", f"/agents/{ctx.yenta_id}/sponsor-tree")
     rows = body.get("flattenedSponsors") or []
-    kept = _keep(ctx, "sponsors", rows, agent_id=ctx.yenta_id)
+    kept = _snapshot(ctx, "sponsors", _checked(ctx, "sponsors", rows), agent_id=ctx.yenta_id)
     ctx.tally["sponsors"].reported_total = len(rows)
     if kept:
         yield kept
@@ -451,12 +474,13 @@ def _participants(ctx: Ctx) -> Iterator[Any]:
 def _paged(ctx: Ctx, entity: str, service: str, path: str, key: str) -> Iterator[Any]:
     tally = ctx.tally.setdefault(entity, Tally())
     reported = None
+    served: list[dict[str, Any]] = []
     for rows, env in ctx.client.pages(service, path, key):
         if isinstance(env.get("totalCount"), int):
             reported = env["totalCount"]
-        kept = _keep(ctx, entity, rows)
-        if kept:
-            yield kept
+        served += _checked(ctx, entity, rows)
+    if kept := _snapshot(ctx, entity, served):
+        yield kept
     tally.reported_total = reported if reported is not None else tally.rows
 
 
@@ -519,6 +543,7 @@ def _contributors(ctx: Ctx) -> Iterator[Any]:
     end = date.today() + timedelta(days=366)
     params = {"startDate": CONTRIBUTORS_START.isoformat(), "endDate": end.isoformat()}
     reported = 0
+    served: list[dict[str, Any]] = []
     for tier in TIERS:
         path = f"/revshares/{ctx.yenta_id}/contributors/{tier}"
         for page, (rows, env) in enumerate(
@@ -527,9 +552,9 @@ def _contributors(ctx: Ctx) -> Iterator[Any]:
             if page == 0:
                 reported += int(env.get("totalCount") or 0)
             rows = [{**r, "id": r.get("agentYentaId")} for r in rows]
-            kept = _keep(ctx, "contributors", rows, tier=tier)
-            if kept:
-                yield kept
+            served += [{**r, "tier": tier} for r in _checked(ctx, "contributors", rows)]
+    if kept := _snapshot(ctx, "contributors", served):
+        yield kept
     tally.reported_total = reported or tally.rows
 
 

@@ -118,7 +118,9 @@ def fake_source(agentsync_env, monkeypatch) -> FakeSource:
         monkeypatch.setattr(
             module,
             "dbt_build",
-            lambda sources: StepOutcome("dbt.build", "dbt", "done", rows=len(set(sources))),
+            lambda sources, landed=False: StepOutcome(
+                "dbt.build", "dbt", "done", rows=len(set(sources))
+            ),
         )
         monkeypatch.setattr(
             module,

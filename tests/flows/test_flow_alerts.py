@@ -59,7 +59,9 @@ def people(agentsync_env, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -
     )
     for module in (flows.onboard, flows.daily_sync):
         monkeypatch.setattr(
-            module, "dbt_build", lambda sources: StepOutcome("dbt.build", "dbt", "done")
+            module,
+            "dbt_build",
+            lambda sources, landed=False: StepOutcome("dbt.build", "dbt", "done"),
         )
     monkeypatch.setenv("AGENTSYNC_ALERT_WEBHOOK_URL", receiver.url)
     return stand_in
@@ -105,7 +107,7 @@ def test_onboarding_that_errors_still_alerts_before_failing(
 ):
     import flows.onboard
 
-    def broken_build(sources):
+    def broken_build(sources, landed=False):
         raise RuntimeError("dbt could not reach the database")
 
     monkeypatch.setattr(flows.onboard, "dbt_build", broken_build)

@@ -141,7 +141,7 @@ def test_error_when_something_outside_a_step_raises(fake_source, monkeypatch):
 
     agents.add_agent(23, "Agent 23", {"rezen": REZEN_KEY})
 
-    def broken_build(sources):
+    def broken_build(sources, landed=False):
         raise RuntimeError("dbt could not reach the database")
 
     monkeypatch.setattr(flows.onboard, "dbt_build", broken_build)

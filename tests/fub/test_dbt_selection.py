@@ -69,6 +69,11 @@ def test_build_selects_the_models_of_the_tables_with_new_loads(sandbox_env, sand
     (target_dir() / "run_results.json").unlink()
     idle = dbt_build(["fub"])
     assert (idle.status, idle.error) == ("skipped", "no new rows in any table dbt reads")
+    # a run that landed rows another run's build already took (two onboardings at once): done,
+    # with nothing left to build, still without a dbt invocation
+    taken = dbt_build(["fub"], landed=True)
+    assert (taken.status, taken.rows, taken.error) == ("done", 0, None)
+    assert taken.detail and taken.detail.startswith("nothing left to build")
     assert not (target_dir() / "run_results.json").exists()
 
     # a day of changes, but only deals are loaded: only deals' models run

@@ -320,20 +320,38 @@ def test_incremental_sync_after_the_clock_moves(rezen_agents, sandbox_server) ->
     assert backlog == 0
 
 
+SNAPSHOTS = (
+    "agent",
+    "teams",
+    "team_members",
+    "cap_info",
+    "front_line",
+    "sponsors",
+    "equity",
+    "revshare_payments",
+    "pending_contributions",
+    "contributors",
+)
+
+
 @pytest.mark.slow
-def test_a_quiet_day_lands_nothing_from_the_look_back_windows(rezen_agents, sandbox_server) -> None:
-    """The down-line (3 days) and contributions (30 days) windows, and each deal list at its
-    cursor's instant, re-read records exactly as landed: none lands again, and the marts still
-    equal the truth."""
+def test_a_quiet_day_lands_nothing_and_a_changed_list_lands_whole(
+    rezen_agents, sandbox_server
+) -> None:
+    """A quiet day: the down-line (3 days) and contributions (30 days) windows, and each deal
+    list at its cursor's instant, re-read records exactly as landed, and the lists read whole
+    (the agent's snapshot) are the same as last landed: nothing lands, and the marts still equal
+    the truth. Then one payment is added: the payments list lands whole (its mart takes the
+    newest load as the list), the unchanged lists still land nothing."""
     user_id = rezen_agents[0]
     run_all_steps(user_id)
     count = "select count(*) from raw_rezen.{} where user_id = :u"
     windows = ("network", "contributions", "transactions", "listings")
-    landed = {t: scalar(count.format(t), u=user_id) for t in windows}
-    assert all(landed.values()), landed
+    landed = {t: scalar(count.format(RAW_TABLES[t]), u=user_id) for t in windows + SNAPSHOTS}
+    assert all(landed[t] for t in (*windows, "agent", "teams", "revshare_payments")), landed
     daily = {r.entity: r for results in run_all_steps(user_id, "daily").values() for r in results}
-    assert {t: daily[t].rows for t in windows} == dict.fromkeys(windows, 0)
-    assert {t: scalar(count.format(t), u=user_id) for t in windows} == landed
+    assert {t: daily[t].rows for t in windows + SNAPSHOTS} == dict.fromkeys(windows + SNAPSHOTS, 0)
+    assert {t: scalar(count.format(RAW_TABLES[t]), u=user_id) for t in landed} == landed
     run_dbt(["build", *DBT_SELECT])
     want = truth(sandbox_server, user_id)
     assert (
@@ -343,8 +361,32 @@ def test_a_quiet_day_lands_nothing_from_the_look_back_windows(rezen_agents, sand
     assert scalar("select count(*) from marts.contributions where user_id = :u", u=user_id) == (
         want["contributions"]["count"] + want["pending_contributions"]["count"]
     )
-    # the windows were read: the totals are reported as on any day
+    assert scalar("select count(*) from marts.agents where user_id = :u", u=user_id) == 1
+    assert (
+        scalar("select count(*) from marts.team_roster where user_id = :u", u=user_id)
+        == (landed["team_members"])
+    )
+    # the windows and lists were read: the totals are reported as on any day
     assert daily["network"].reported_total == want["network"]["count"]
+    assert daily["revshare_payments"].reported_total == want["revshare_payments"]["count"]
+
+    # the clock moves: one more payment (and deal and down-line changes)
+    httpx.post(
+        f"{sandbox_server.url}/_sandbox/advance", json={"seconds": 86400, "fraction": 0.01}
+    ).raise_for_status()
+    moved = {r.entity: r for results in run_all_steps(user_id, "daily").values() for r in results}
+    want = truth(sandbox_server, user_id)
+    payments = want["revshare_payments"]["count"]
+    assert moved["revshare_payments"].rows == payments > landed["revshare_payments"]
+    # (cap info follows the closed deals, so it may change too)
+    assert {t: moved[t].rows for t in ("teams", "team_members", "equity")} == (
+        dict.fromkeys(("teams", "team_members", "equity"), 0)
+    )
+    run_dbt(["build", *DBT_SELECT])
+    assert (
+        scalar("select count(*) from marts.revshare_payments where user_id = :u", u=user_id)
+        == payments
+    )
 
 
 @pytest.mark.slow

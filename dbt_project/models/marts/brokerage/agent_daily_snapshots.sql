@@ -1,8 +1,21 @@
 {{ config(materialized='incremental', unique_key=['user_id', 'snapshot_date']) }}
--- The legacy "create snapshot" metrics, one row per agent per day (the day of its newest load);
--- a rebuild on the same day replaces that day's row.
-with days as (
-    select user_id, max(loaded_at)::date as snapshot_date from {{ ref('agents') }} group by user_id
+-- The legacy "create snapshot" metrics, one row per agent per day on which what they count
+-- changed: the day of the agent's newest load among its agent record, down-line, transactions
+-- and listings (a list read whole lands only when it changed, so a quiet day adds no row and
+-- the previous row still holds). A rebuild on the same day replaces that day's row.
+with newest_loads as (
+    select user_id, max(loaded_at) as loaded_at from {{ ref('agents') }} group by user_id
+    union all
+    select user_id, max(loaded_at) from {{ ref('network') }} group by user_id
+    union all
+    select user_id, max(loaded_at) from {{ ref('rezen_transactions') }} group by user_id
+    union all
+    select user_id, max(loaded_at) from {{ ref('rezen_listings') }} group by user_id
+), days as (
+    select user_id, max(loaded_at)::date as snapshot_date
+      from newest_loads
+     where user_id in (select user_id from {{ ref('agents') }})
+     group by user_id
 ), network_counts as (
     select user_id,
            count(*) as network_size,
