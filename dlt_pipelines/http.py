@@ -19,9 +19,11 @@ path (query parameters stripped of anything secret-looking) and the status.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -53,6 +55,15 @@ class ApiError(Exception):
 
 class AuthError(ApiError):
     """401/403: the credential was refused."""
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The TLS context every client shares: httpx's default (certifi's CAs, or ``SSL_CERT_FILE``
+    / ``SSL_CERT_DIR``), built once per process. Loading the CA bundle costs ~40 ms, which a
+    client per (agent, step) paid on every quiet-day step; an ``SSLContext`` is safe to share
+    between clients and threads."""
+    return httpx.create_ssl_context()
 
 
 def safe_url(url: httpx.URL | str) -> str:
@@ -298,7 +309,11 @@ class ApiClient:
         self.rate_limit_budget_seconds = float(rate_limit_budget_seconds)
         self.base_url = base_url.rstrip("/")
         self._client = httpx.Client(
-            headers=dict(headers or {}), auth=auth, timeout=timeout, follow_redirects=False
+            headers=dict(headers or {}),
+            auth=auth,
+            timeout=timeout,
+            follow_redirects=False,
+            verify=tls_context(),
         )
         self.gate = gate
         self.max_retries = max_retries

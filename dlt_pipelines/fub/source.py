@@ -48,13 +48,14 @@ from typing import Any
 
 import dlt
 
-from agentsync import db, progress
+from agentsync import progress
 from agentsync.contracts import EntityResult, RunKind
 from agentsync.errors import IntegrationError
 from agentsync.settings import Settings, get_settings
 from dlt_pipelines.common import (
     MAX_LANDED_VERSIONS,
     Quarantine,
+    destination,
     full_read_due,
     last_load_id,
     pipeline_guard,
@@ -102,7 +103,7 @@ def make_fub_pipeline(user_id: int, settings: Settings, purpose: str | None = No
     settings.dlt_dir.mkdir(parents=True, exist_ok=True)
     return dlt.pipeline(
         pipeline_name=fub_pipeline_name(user_id, purpose),
-        destination=dlt.destinations.postgres(credentials=db.database_url(settings)),
+        destination=destination(settings),
         dataset_name=DATASET,
         pipelines_dir=str(settings.dlt_dir),
     )
