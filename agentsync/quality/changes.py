@@ -153,7 +153,10 @@ def take_changes(conn: Connection, spec: EntitySpec) -> Changes:
 
 
 def forget_load_counts(conn: Connection, table: str, users: set[int] | None) -> None:
-    """Forget what the drift check read of ``table``'s loads for ``users`` (None: all agents)."""
+    """Forget what the drift check read of ``table``'s loads for ``users`` (None: all agents),
+    and the findings it kept for the table (``ops.drift_results``), which were judged from them."""
+    if users is None or users:
+        conn.execute(sa.text("delete from ops.drift_results where relation = :t"), {"t": table})
     if users is None:
         conn.execute(sa.text("delete from ops.drift_load_counts where relation = :t"), {"t": table})
     elif users:

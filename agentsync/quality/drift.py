@@ -46,6 +46,7 @@ version. Information only: it never fails the gate.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -469,8 +470,13 @@ def check_table(
     user_ids: Sequence[int] | None = None,
     *,
     severity: str = "error",
+    schema_versions: dict[str, str | None] | None = None,
 ) -> DriftReport:
-    """Drift of one entity's raw table (see the module docstring)."""
+    """Drift of one entity's raw table (see the module docstring).
+
+    ``schema_versions``: the newest dlt schema version per raw schema, when the caller read them
+    already (:func:`check_drift` reads each once for all its tables).
+    """
     table = spec.raw_table
     split_table(table, f"{entity_key(spec)} raw_table")
     if not table_exists(conn, table):
@@ -483,15 +489,47 @@ def check_table(
         return DriftReport()
     judged = [c for c in existing if c in mapped and _judged_column(c)]
     unmapped = [c for c in existing if c not in mapped and _judged_column(c)]
-    added = added_columns(conn, table, [*judged, *unmapped])
-    new_cols = [c for c in unmapped if c in added]
 
     # a JSON record column: the keys the models read from it are judged as fields of their own
     records = sorted(json_columns(conn, table) & set(judged))
     keys = sorted(mapped_json_keys(conn, table)) if records else []
-    judged += [f"{c}\x1f{k}" for c in records for k in keys]
 
     loads = _recent_loads(conn, spec, user_ids)
+    inputs = [
+        existing,
+        sorted(mapped),
+        records,
+        keys,
+        loads,
+        severity,
+        _schema_version(conn, table, schema_versions),
+    ]
+    inputs.append(sorted(r) if (r := _rewritten_agents(conn, table)) is not None else None)
+    scope = ",".join(map(str, sorted(set(user_ids)))) if user_ids else "*"
+    fingerprint = hashlib.sha256(json.dumps([_MEMO_FORMAT, *inputs]).encode()).hexdigest()
+    kept = _kept_report(conn, table, scope, fingerprint)
+    if kept is not None:
+        return kept
+    report = _judge_table(conn, spec, judged, unmapped, records, keys, loads, severity)
+    _keep_report(conn, table, scope, fingerprint, report)
+    return report
+
+
+def _judge_table(
+    conn: Connection,
+    spec: EntitySpec,
+    judged: list[str],
+    unmapped: list[str],
+    records: list[str],
+    keys: list[str],
+    loads: dict[int, list[str]],
+    severity: str,
+) -> DriftReport:
+    """The judgement of :func:`check_table` once its inputs are read (see the module docstring)."""
+    table = spec.raw_table
+    added = added_columns(conn, table, [*judged, *unmapped])
+    new_cols = [c for c in unmapped if c in added]
+    judged = judged + [f"{c}\x1f{k}" for c in records for k in keys]
     # unmapped columns present from the start: only candidates for a field's new name
     others = [c for c in unmapped if c not in added]
     columns = judged + new_cols + others
@@ -557,6 +595,81 @@ def check_table(
     for col in records:
         report.new_columns += _new_json_keys(conn, table, col, set(keys), loads, summary)
     return report
+
+
+# --- the kept finding ----------------------------------------------------------------------------
+
+#: bump when the judgement changes, so findings kept by an older version are judged again
+_MEMO_FORMAT = 1
+
+
+def _schema_version(
+    conn: Connection, table: str, known: dict[str, str | None] | None = None
+) -> str | None:
+    """The newest schema version dlt recorded for ``table``'s dataset (which columns were added
+    when: :func:`added_columns`); ``known`` holds those already read, by schema."""
+    schema, _ = split_table(table, "raw table")
+    if known is not None and schema in known:
+        return known[schema]
+    version = None
+    if table_exists(conn, f"{schema}._dlt_version"):
+        version = conn.execute(
+            sa.text(
+                f'select version_hash from "{schema}"._dlt_version '
+                "order by inserted_at desc, version desc limit 1"
+            )
+        ).scalar()
+    if known is not None:
+        known[schema] = version
+    return version
+
+
+def _kept_report(conn: Connection, table: str, scope: str, fingerprint: str) -> DriftReport | None:
+    """The finding kept for ``table`` and ``scope`` if its inputs are still ``fingerprint``."""
+    if not table_exists(conn, "ops.drift_results"):
+        return None
+    kept = conn.execute(
+        sa.text(
+            "select report from ops.drift_results "
+            "where relation = :t and scope = :s and fingerprint = :f"
+        ),
+        {"t": table, "s": scope, "f": fingerprint},
+    ).scalar()
+    if kept is None:
+        return None
+    return DriftReport(
+        fields=[
+            FieldDrift(**{**f, "agents": [AgentField(**a) for a in f["agents"]]})
+            for f in kept["fields"]
+        ],
+        new_columns=[
+            NewColumn(**{**c, "populated": {int(u): n for u, n in c["populated"].items()}})
+            for c in kept["new_columns"]
+        ],
+    )
+
+
+def _keep_report(
+    conn: Connection, table: str, scope: str, fingerprint: str, report: DriftReport
+) -> None:
+    """Keep ``report`` as the finding for ``table`` and ``scope`` while ``fingerprint`` holds."""
+    if not table_exists(conn, "ops.drift_results"):
+        return
+    body = {
+        "fields": [asdict(f) for f in report.fields],
+        "new_columns": [
+            {**asdict(c), "populated": {str(u): n for u, n in c.populated.items()}}
+            for c in report.new_columns
+        ],
+    }
+    conn.execute(
+        sa.text(
+            "insert into ops.drift_results (relation, scope, fingerprint, report) "
+            "values (:t, :s, :f, cast(:r as jsonb)) on conflict (relation, scope) do update "
+            "set fingerprint = excluded.fingerprint, report = excluded.report, checked_at = now()"
+        ),
+        {"t": table, "s": scope, "f": fingerprint, "r": json.dumps(body, default=str)},
+    )
 
 
 def _renamed(
@@ -670,11 +783,12 @@ def check_drift(
     """Drift of every entity's raw table (each table once), for ``user_ids`` (None: all)."""
     report = DriftReport()
     seen: set[str] = set()
+    versions: dict[str, str | None] = {}
     for spec in entities:
         if spec.raw_table in seen:
             continue
         seen.add(spec.raw_table)
-        part = check_table(conn, spec, user_ids, severity=severity)
+        part = check_table(conn, spec, user_ids, severity=severity, schema_versions=versions)
         report.fields += part.fields
         report.new_columns += part.new_columns
     return report

@@ -163,3 +163,53 @@ def test_sparse_fields_that_overlap_or_leave_rows_empty_are_not_a_rename(
     tiny.sync(2, partial)
     _model_view()
     assert not _drift().fields
+
+
+def test_a_finding_is_kept_while_its_inputs_hold(tiny: TinySource) -> None:
+    """A gate after a day on which nothing landed reuses each table's finding
+    (``ops.drift_results``) instead of reading raw rows and schema history again; a new load, a
+    changed model, another severity or rewritten raw rows make it judge again."""
+    from agentsync.quality.changes import forget_load_counts
+
+    def gate_drift(severity: str = "error"):
+        with db.begin() as conn:  # as the gate runs it: what it keeps is committed
+            return check_drift(conn, [SPEC], None, severity=severity)
+
+    def judged_at():
+        [(at,)] = execute(
+            "select checked_at from ops.drift_results where relation = 'raw_qtest.widgets'"
+        )
+        return at
+
+    tiny.sync(1, widgets(range(10), colour="red"))
+    tiny.sync(1, widgets(range(10), colour="red"))
+    _model_view()
+    assert not gate_drift().fields
+    tiny.sync(1, widgets(range(10), hue="red"))  # colour stops arriving, hue is new
+    first = gate_drift()
+    assert [(f.column, f.kind) for f in first.fields] == [("colour", STOPPED)]
+    at = judged_at()
+
+    again = gate_drift()  # nothing changed: the kept finding, equal in every field
+    assert judged_at() == at
+    assert [f.as_dict() for f in again.fields] == [f.as_dict() for f in first.fields]
+    assert [c.as_dict() for c in again.new_columns] == [c.as_dict() for c in first.new_columns]
+    assert again.new_columns[0].populated == {1: 10}
+
+    assert gate_drift("warn").fields[0].severity == "warn"  # another severity: judged again
+    assert judged_at() > at
+    assert gate_drift().fields[0].severity == "error"
+
+    at = judged_at()
+    with db.begin() as conn:  # the gate saw agent 1's raw rows rewritten
+        forget_load_counts(conn, "raw_qtest.widgets", {1})
+    assert execute("select count(*) from ops.drift_results") == [(0,)]
+    assert [(f.column, f.kind) for f in gate_drift().fields] == [("colour", STOPPED)]
+    assert judged_at() > at
+
+    _model_view("id, coalesce(colour, hue) as colour")  # the rename mapped: judged again
+    assert not gate_drift().fields
+    _model_view()  # and unmapped again
+    assert [(f.column, f.kind) for f in gate_drift().fields] == [("colour", STOPPED)]
+    tiny.sync(1, widgets(range(10), colour="red"))  # a new load: colour arrives again
+    assert not gate_drift().fields
