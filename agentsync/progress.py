@@ -33,7 +33,7 @@ class _Step:
     name: str
     done: dict[str, int] = field(default_factory=dict)
     totals: dict[str, int] = field(default_factory=dict)
-    sent_at: float = 0.0
+    sent_at: float | None = None  # when the last event was sent (the first is sent at once)
 
 
 _current: ContextVar[_Step | None] = ContextVar("agentsync_progress_step", default=None)
@@ -65,7 +65,7 @@ def add(n: int, what: str, total: int | None = None, unit: str = "records") -> N
     if total is not None:
         current.totals[what] = total
     now = time.monotonic()
-    if now - current.sent_at < INTERVAL_S:
+    if current.sent_at is not None and now - current.sent_at < INTERVAL_S:
         return
     current.sent_at = now
     event = {
