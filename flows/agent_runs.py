@@ -216,24 +216,26 @@ def sync_agents_on_pool(
                 give_up(at.user_id, gone, f"flow run {at.name} was deleted before it ended")
             for run in runs:
                 at = inflight[run.id]
-                kind = _state_type(run)
-                abandoned = _abandoned(run, at, fence, settings.agent_run_start_timeout_seconds)
-                if abandoned:
-                    # The claim is ours now; a run that ended normally a moment ago set its
+                was = _state_type(run)
+                if _abandoned(run, at, fence, settings.agent_run_start_timeout_seconds):
+                    # The claim is ours now. A run that ended normally a moment ago set its
                     # final state before its process let the claim go: read it again.
                     run = client.read_flow_run(run.id)
-                    kind = _state_type(run)
-                if kind in ("PENDING", "RUNNING") and abandoned:
-                    message = (
-                        f"abandoned: no process holds the run's claim ({kind.lower()} on a "
-                        "worker that is gone)"
-                    )
-                    client.set_flow_run_state(run.id, Crashed(message=message), force=True)
-                    kind = "CRASHED"
+                    if run.state is None or not run.state.is_final():
+                        message = (
+                            f"abandoned: no process holds the run's claim ({was.lower()} on a "
+                            "worker that is gone)"
+                        )
+                        client.set_flow_run_state(run.id, Crashed(message=message), force=True)
+                        kind = "CRASHED"
+                    else:
+                        kind, message = _state_type(run), run.state.message or ""
                 elif run.state is None or not run.state.is_final():
                     continue
                 else:
-                    message = run.state.message or kind.lower()
+                    kind, message = _state_type(run), run.state.message or ""
+                    if kind == "CRASHED" and not fence.take(claim_name(run.id)):
+                        continue  # said Crashed, yet its process lives: started again once gone
                 del inflight[run.id]
                 out.runs[at.user_id].append(
                     {"flow_run_id": str(run.id), "name": at.name, "state": kind, "message": message}
@@ -249,7 +251,7 @@ def sync_agents_on_pool(
                     if at.attempt <= settings.max_interrupted_attempts:
                         todo.appendleft((at.user_id, at.attempt + 1))
                         logger.warning(
-                            "agent %s: %s crashed (%s); %d sync run(s) it left marked "
+                            "agent %s: %s crashed (%s); %d dead sync run(s) marked "
                             "interrupted; starting it again (attempt %d)",
                             at.user_id,
                             at.name,

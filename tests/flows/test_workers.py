@@ -239,6 +239,12 @@ def _post_steps(markdown: str) -> list[str]:
     ]
 
 
+def _rss_mb(pid: int) -> float:
+    with contextlib.suppress(psutil.Error):
+        return psutil.Process(pid).memory_info().rss / 2**20
+    return 0.0
+
+
 def _truth_problems(root: str, connected: dict[int, list[str]]) -> dict[int, list[str]]:
     return {u: p for u, i in connected.items() if (p := mart_problems(root, u, i))}
 
@@ -327,6 +333,7 @@ def test_two_workers_split_the_fleet_and_a_killed_one_loses_nothing(
                     _run(api, r)["state_type"] == "RUNNING" for r in theirs
                 )
                 if started_all and any(r[4] == "running" for r in _sync_runs(theirs)):
+                    rss = [_rss_mb(pid) for pid in victim.flow_runs().values()]
                     victim.kill()
                     killed = theirs
                     break
@@ -377,7 +384,10 @@ def test_two_workers_split_the_fleet_and_a_killed_one_loses_nothing(
             "quality.alerts",
         ]
         assert "-attempt-2 | COMPLETED" in markdown and "| CRASHED | abandoned" in markdown
-        print(f"fleet scale-out test: {time.monotonic() - started:.0f} s")
+        print(
+            f"fleet scale-out test: {time.monotonic() - started:.0f} s; agent flow-run processes "
+            f"mid-extraction: {', '.join(f'{m:.0f}' for m in rss)} MB RSS"
+        )
     finally:
         for m in machines:
             if m.alive():
