@@ -99,8 +99,16 @@ class Settings(BaseSettings):
     max_concurrent_syncs: int = Field(
         default=4,
         ge=1,
-        description="How many agents' extractions a daily sync runs at once (one Prefect task "
-        "run per agent on a thread pool in the daily sync's process).",
+        description="How many agents' extractions a daily sync runs at once: task runs on a "
+        "thread pool in its own process, or, deployed, sync-agent flow runs in flight on the "
+        "work pool (across every worker).",
+    )
+    agent_run_start_timeout_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="How long an agent's flow run may sit Pending on a worker without starting "
+        "before the daily sync gives it up as abandoned (its worker died) and starts it again.",
     )
     dbt_task_per_node: bool = Field(
         default=False,
@@ -120,7 +128,8 @@ class Settings(BaseSettings):
         default=3,
         ge=0,
         description="How many times the dispatcher re-queues an onboarding whose process died "
-        "before it ends the job Error (0: never re-queue, end it Error at once).",
+        "before it ends the job Error, and how many times a daily sync starts an agent's flow "
+        "run again after its process died (0: never).",
     )
     webhook_max_attempts: int = Field(
         default=5,

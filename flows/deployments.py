@@ -1,4 +1,5 @@
-"""Deployments: the daily sync on a cron, the dispatcher on an interval, onboarding on demand.
+"""Deployments: the daily sync on a cron (its agents as ``sync-agent`` runs), the dispatcher on an
+interval, onboarding on demand.
 
 ``agentsync deploy`` registers them against the Prefect API in ``PREFECT_API_URL`` (a Prefect
 server or Cloud) and binds them to a work pool (created as a ``process`` pool if missing). A
@@ -39,7 +40,7 @@ class DeploymentPlan:
 
 
 def plans(settings: Settings | None = None) -> list[DeploymentPlan]:
-    """The three deployments, with schedules from settings."""
+    """The four deployments, with schedules from settings."""
     settings = settings or get_settings()
     return [
         DeploymentPlan(
@@ -47,8 +48,18 @@ def plans(settings: Settings | None = None) -> list[DeploymentPlan]:
             "daily",
             "flows/daily_sync.py:daily_sync",
             f"cron {settings.daily_sync_cron} ({settings.timezone})",
+            {"via_deployment": True},
+            "Incremental loads for every connected agent (each a sync-agent/agent flow run on "
+            "the pool), one dbt build, quality gate, health, alerts.",
+        ),
+        DeploymentPlan(
+            "sync-agent",
+            "agent",
+            "flows/sync_agent.py:sync_agent_flow",
+            "on demand",
             {},
-            "Incremental loads for every connected agent, dbt build, quality gate, health, alerts.",
+            "One agent's daily extraction (parameter user_id), started by daily-sync/daily for "
+            "each agent; no dbt build or gate of its own.",
         ),
         DeploymentPlan(
             "dispatch-onboardings",

@@ -68,6 +68,20 @@ def steps_table(steps: Iterable[Mapping[str, Any]], agent_column: bool = False) 
     return lines
 
 
+def agent_runs_section(runs: Mapping[int, list[Mapping[str, Any]]] | None) -> list[str]:
+    """Each agent's flow runs on the work pool (every attempt: name, final state, message);
+    nothing when the agents ran in the daily sync's own process."""
+    if runs is None:
+        return []
+    lines = ["", "**Agent flow runs:**", "", "| agent | flow run | state | message |"]
+    lines.append("| --- | --- | --- | --- |")
+    for user_id, attempts in runs.items():
+        for a in attempts:
+            cells = [user_id, a.get("name"), a.get("state"), a.get("message") or ""]
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return lines
+
+
 def gate_summary(outcome: Any) -> dict[str, Any] | None:
     """The gate's result as a flow result carries it (JSON-safe): ``success``, ``failures``,
     ``warnings``, ``data_docs_path`` and every check (``checks``); None when the gate did not

@@ -165,9 +165,13 @@ def _run_step(spec: StepSpec, user_id: int, kind: RunKind, flow_run_id: str | No
     return list(spec.run(user_id, kind, flow_run_id))
 
 
-def _db_now() -> Any:
+def db_now() -> Any:
+    """The database's clock now (what ``ops.sync_runs`` times are compared with)."""
     with db.begin() as conn:
         return conn.execute(text("select clock_timestamp()")).scalar_one()
+
+
+_db_now = db_now
 
 
 def _record_gap(
@@ -209,6 +213,14 @@ def _record_gap(
                 "e": error,
             },
         )
+
+
+def record_gap(
+    kind: RunKind, user_id: int, source: str, flow_run_id: str | None, since: Any, error: str
+) -> None:
+    """A failed ``*`` sync-run row for a source of the agent that recorded nothing since
+    ``since`` (a run that broke before any of its steps, e.g. an agent's flow run that failed)."""
+    _record_gap(kind, user_id, source, flow_run_id, since, "failed", error)
 
 
 def run_steps(

@@ -86,7 +86,8 @@ def register(app: typer.Typer) -> None:
         ),
         dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would be deployed."),
     ) -> None:
-        """Register the deployments (daily sync, dispatcher, onboarding) with PREFECT_API_URL."""
+        """Register the deployments (daily sync, agent sync, dispatcher, onboarding) with
+        PREFECT_API_URL."""
         from flows.deployments import deploy_all, plans
 
         if dry_run:

@@ -10,13 +10,19 @@ the real sources over the sandbox (``dlt_pipelines.registry``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+import httpx
 import pytest
 
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="agentsync-prefect-"))
@@ -30,6 +36,7 @@ configure_prefect_env()
 from agentsync import progress  # noqa: E402
 from agentsync.contracts import EntityResult, StepSpec  # noqa: E402
 from dlt_pipelines.common import record_sync  # noqa: E402
+from sandbox.core import free_port  # noqa: E402
 
 FUB_KEY = {"api_key": "test-key-not-real"}
 REZEN_KEY = {"api_key": "test-rezen-key"}
@@ -179,3 +186,68 @@ def run_logs(flow_run_id) -> list[tuple[int, str]]:
             out += [(entry.level, entry.message) for entry in page]
             if len(page) < 200:
                 return out
+
+
+@pytest.fixture
+def prefect_server(tmp_path):
+    """A real ``prefect server start`` in its own process on loopback (scheduler included);
+    yields its API URL. Its log is ``<tmp_path>/prefect-server.log``."""
+    port = free_port()
+    env = dict(
+        os.environ,
+        PREFECT_HOME=str(tmp_path / "prefect-server"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_UI_ENABLED="false",
+    )
+    env.pop("PREFECT_API_URL", None)
+    log = (tmp_path / "prefect-server.log").open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    api = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            try:
+                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("prefect server did not start on loopback within 240 s")
+            time.sleep(1)
+        yield api
+    finally:
+        stop_group(proc)
+        log.close()
+
+
+def stop_group(proc: subprocess.Popen) -> None:
+    """SIGTERM the process group of ``proc`` (it and its children), SIGKILL after 30 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
+def tail(path: Path, chars: int = 3000) -> str:
+    """The end of a log file (for failure messages)."""
+    return path.read_text(errors="replace")[-chars:] if path.exists() else "(no log)"

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from sandbox.core import free_port
+from tests.flows.conftest import stop_group as _stop_group
 
 pytestmark = pytest.mark.slow
 
@@ -35,66 +33,7 @@ def _read_back(api: str, pool: str) -> dict:
     return found
 
 
-@pytest.fixture
-def prefect_server(tmp_path):
-    """A real ``prefect server start`` in its own process on loopback (scheduler included)."""
-    port = free_port()
-    env = dict(
-        os.environ,
-        PREFECT_HOME=str(tmp_path / "prefect-server"),
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        PREFECT_UI_ENABLED="false",
-    )
-    env.pop("PREFECT_API_URL", None)
-    log = (tmp_path / "prefect-server.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "prefect",
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    api = f"http://127.0.0.1:{port}/api"
-    try:
-        deadline = time.monotonic() + 240
-        while True:
-            try:
-                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("prefect server did not start on loopback within 240 s")
-            time.sleep(1)
-        yield api
-    finally:
-        _stop_group(proc)
-        log.close()
-
-
-def _stop_group(proc: subprocess.Popen) -> None:
-    """SIGTERM the process group of ``proc`` (it and its children), SIGKILL after 30 s."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-
-
-def test_deploy_registers_three_deployments(agentsync_env, prefect_server, tmp_path):
+def test_deploy_registers_four_deployments(agentsync_env, prefect_server, tmp_path):
     env = dict(
         os.environ,
         PREFECT_API_URL=prefect_server,
@@ -115,6 +54,7 @@ def test_deploy_registers_three_deployments(agentsync_env, prefect_server, tmp_p
     assert found.pop("_pool_type") == "process"
     assert set(found) == {
         "daily-sync/daily",
+        "sync-agent/agent",
         "dispatch-onboardings/dispatcher",
         "onboard-user/onboard",
     }
@@ -125,6 +65,10 @@ def test_deploy_registers_three_deployments(agentsync_env, prefect_server, tmp_p
     assert found["dispatch-onboardings/dispatcher"]["parameters"] == {"via_deployment": True}
     assert found["onboard-user/onboard"]["schedules"] == []
     assert found["onboard-user/onboard"]["required"] == ["user_id"]
+    # The daily sync fans its agents out as sync-agent runs on the pool; those take a user id.
+    assert found["daily-sync/daily"]["parameters"] == {"via_deployment": True}
+    assert found["sync-agent/agent"]["schedules"] == []
+    assert found["sync-agent/agent"]["required"] == ["user_id"]
     # Workers load the code from this checkout (same path on every machine, or a git URL).
     from flows.deployments import REPO_ROOT
 
@@ -349,7 +293,12 @@ def test_schedules_fire_on_a_real_server_and_prefect_ls_works(
             )
             assert done.returncode == 0, (args, done.stdout[-1500:], done.stderr[-1500:])
             listed[" ".join(args[:3])] = done.stdout
-        for name in ("daily-sync/daily", "dispatch-onboardings/dispatcher", "onboard-user/onboard"):
+        for name in (
+            "daily-sync/daily",
+            "sync-agent/agent",
+            "dispatch-onboardings/dispatcher",
+            "onboard-user/onboard",
+        ):
             assert name in listed["deployment ls"], listed["deployment ls"]
         ran = listed["flow-run ls --state"]
         assert run["name"] in ran and dispatched[0]["name"] in ran, ran
