@@ -292,7 +292,7 @@ class FubRun:
         """A reference stream (users, stages, pipelines, groups: small, no cursor) read in full.
 
         Its marts flag as deleted the rows missing from the agent's newest load of the stream
-        (``fub_flag_absent``), so a load must hold the whole read or nothing: when every record
+        (``flag_fub_rows_not_served``), so a load must hold the whole read or nothing: when every record
         read is exactly as last landed (same ids, same content hashes, kept in stream state) it
         lands nothing; otherwise, or when a full read was asked for (a repair), all of it.
         """
