@@ -19,9 +19,10 @@ API field it comes from. One declaration serves three readers:
   dlt's vocabulary, and their PostgreSQL types exactly as dlt creates them.
 
 The dbt sources YAML (``dbt_project/models/staging/<source>/_<source>__sources.yml``) lists the
-same columns with these PostgreSQL types as ``data_type`` (its guard builds an empty relation from
-them while a raw table does not exist yet); ``tests/foundation/test_column_declarations.py`` keeps
-the two equal.
+same columns with these PostgreSQL types as ``data_type``: dbt's guard builds an empty relation
+from them while a raw table does not exist yet, and adds a declared column a raw table created
+before the declaration lacks (``macros/raw_declared_columns.sql``).
+``tests/foundation/test_column_declarations.py`` keeps the two equal.
 
 Types are the ones dlt inferred from what the APIs serve before columns were declared (money as
 ``decimal``: ``numeric(38,9)``, never float), so raw tables are what they were: dlt never alters

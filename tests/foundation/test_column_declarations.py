@@ -183,3 +183,31 @@ def test_the_sources_yaml_lists_the_declared_columns_with_their_types() -> None:
             expected["_dlt_load_id"] = "varchar"
             found = {column: c["data_type"] for column, c in columns.items()}
             assert found == expected, (source, name)
+
+
+def test_a_raw_table_from_before_a_declaration_gets_its_columns_at_the_next_build(
+    sandbox_env, sandbox_server
+) -> None:
+    """A raw table dlt created before a column was declared (here: raw_fub.calls without
+    ``note``, dropped after a real load) gets the column, typed as declared, when dbt starts
+    (add_declared_raw_columns), so the staging model naming it builds before the next load.
+    Control: the same build with that start-up step given no raw schema fails on the column."""
+    from agentsync.transform import run_dbt
+    from dlt_pipelines.fub.source import run_streams
+    from tests.fub.conftest import add_agent
+
+    add_agent(sandbox_server.sandbox, 102)
+    run_streams(102, "manual", None, ["calls"])
+    with db.begin() as conn:
+        conn.execute(text("alter table raw_fub.calls drop column note"))
+    select = ["--select", "stg_fub__calls"]
+    control = run_dbt(
+        ["run", *select, "--vars", "{raw_schemas: [raw_none]}"], raise_on_failure=False
+    )
+    assert not control.success
+    assert any('column "note" does not exist' in f for f in control.failures), control.failures
+    assert "note" not in _catalog("raw_fub", "calls")
+
+    result = run_dbt(["run", *select], raise_on_failure=False)
+    assert result.success, result.failures
+    assert _catalog("raw_fub", "calls")["note"] == ("varchar", "YES")
