@@ -57,20 +57,25 @@
 {% endmacro %}
 
 
+{#- The model's key in ops.dbt_processed_loads: schema.identifier of its relation (taken from the
+    node, so a dbt unit test of the model, whose `this` is a fixture, has one too). -#}
 {% macro processed_model_key() -%}
-    {{ this.schema }}.{{ this.identifier }}
+    {{ model.schema }}.{{ model.alias or model.name }}
 {%- endmacro %}
 
 
+{#- The load ids of raw_schema this model is to read now: the loads of this invocation's batch it
+    has not processed (every one on a first build or full refresh). Read through the ops sources,
+    so unit tests give them as fixtures (marts/*/_*__models.yml, unit_tests). -#}
 {% macro unprocessed_loads(raw_schema) %}
     select b.load_id
-      from ops.dbt_load_batch as b
+      from {{ source('ops', 'dbt_load_batch') }} as b
      where b.invocation_id = '{{ invocation_id }}'
        and b.schema_name = '{{ raw_schema }}'
     {% if is_incremental() %}
        and not exists (
             select 1
-              from ops.dbt_processed_loads as p
+              from {{ source('ops', 'dbt_processed_loads') }} as p
              where p.model = '{{ processed_model_key() }}'
                and p.load_id = b.load_id
        )
@@ -244,16 +249,6 @@
         {%- if predicate != 'false' -%}
     delete from {{ this }} where {{ predicate }}
         {%- endif -%}
-    {%- endif -%}
-{% endmacro %}
-
-
-{#- Does a raw table exist yet? Staging models over sources not loaded yet select nothing. -#}
-{% macro relation_exists(schema, identifier) %}
-    {%- if execute -%}
-        {{ return(raw_relation(schema, identifier) is not none) }}
-    {%- else -%}
-        {{ return(true) }}
     {%- endif -%}
 {% endmacro %}
 

@@ -4,7 +4,10 @@ Shape of raw (``raw_fub.<stream>``): one row per fetched version, FUB's fields i
 columns plus ``user_id`` and ``_dlt_load_id``. Nested objects and arrays (emails, phones,
 addresses, tags, collaborators, invitees, property, ...) stay **JSON columns** on the row
 (``max_table_nesting=0``): their shapes vary and dbt unpacks what the marts need. Money fields are
-exact decimals. New vendor fields become new columns (schema drift lands without breaking).
+exact decimals. The columns staging reads are declared per raw table in
+:mod:`dlt_pipelines.fub.columns` (dlt hints, so a field null so far still has its column, and the
+type checks of :mod:`dlt_pipelines.fub.validate`). New vendor fields become new columns (schema
+drift lands without breaking).
 
 Incremental cursors live in dlt resource state, stored in the destination with each load
 (``raw_fub._dlt_pipeline_state``), per agent (one pipeline per agent) and per stream:
@@ -66,11 +69,11 @@ from dlt_pipelines.common import (
 from dlt_pipelines.fub import deletions, texts
 from dlt_pipelines.fub.auth import FubAuth, load_auth, warn_without_system_key
 from dlt_pipelines.fub.client import FubClient
+from dlt_pipelines.fub.columns import TABLES
 from dlt_pipelines.fub.prepare import prepare
 from dlt_pipelines.fub.settings import (
     CURSOR_LOOKBACK_SECONDS,
     DEALS_FULL_REREAD_DAYS,
-    MONEY_FIELDS,
     RECONCILED_STREAMS,
     STREAMS,
     Stream,
@@ -120,27 +123,15 @@ def uncompressed_files(pipeline_name: str) -> None:
     os.environ.setdefault(key, "true")
 
 
-def _columns(stream_name: str) -> dict[str, dict[str, Any]]:
-    cols: dict[str, dict[str, Any]] = {
-        "user_id": {"data_type": "bigint", "nullable": False},
-        "id": {"data_type": "bigint", "nullable": False},
-    }
-    for name in MONEY_FIELDS.get(stream_name, ()):
-        cols[_snake(name)] = {"data_type": "decimal"}
-    return cols
-
-
-def _snake(name: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
-
-
-def _resource(name: str, gen: Callable[[], Iterator[Any]], columns: dict | None = None) -> Any:
+def _resource(name: str, gen: Callable[[], Iterator[Any]]) -> Any:
+    """The dlt resource writing ``raw_fub.<name>``, its columns as declared
+    (:mod:`dlt_pipelines.fub.columns`: a field null in every row so far still has its column)."""
     return dlt.resource(
         gen,
         name=name,
         table_name=name,
         write_disposition="append",
-        columns=columns if columns is not None else _columns(name),
+        columns=TABLES[name].hints(),
         max_table_nesting=0,
     )
 
@@ -302,7 +293,7 @@ class FubRun:
         """A reference stream (users, stages, pipelines, groups: small, no cursor) read in full.
 
         Its marts flag as deleted the rows missing from the agent's newest load of the stream
-        (``fub_flag_absent``), so a load must hold the whole read or nothing: when every record
+        (``flag_fub_rows_not_served``), so a load must hold the whole read or nothing: when every record
         read is exactly as last landed (same ids, same content hashes, kept in stream state) it
         lands nothing; otherwise, or when a full read was asked for (a repair), all of it.
         """
@@ -449,9 +440,7 @@ class FubRun:
                 if rows:
                     info = run_pipeline(
                         self.pipeline,
-                        _resource(
-                            deletions.CHANGES_TABLE, lambda: iter([rows]), deletions.CHANGE_COLUMNS
-                        ),
+                        _resource(deletions.CHANGES_TABLE, lambda: iter([rows])),
                         schema=dlt.Schema(SOURCE),
                     )
                     run.load_id = last_load_id(info)
@@ -490,18 +479,12 @@ class FubRun:
             {"user_id": self.user_id, "entity": name, "id": i, "deleted_at": deleted_at}
             for i in ids
         ]
-        cols = {
-            "user_id": {"data_type": "bigint", "nullable": False},
-            "entity": {"data_type": "text", "nullable": False},
-            "id": {"data_type": "bigint", "nullable": False},
-            "deleted_at": {"data_type": "timestamp"},
-        }
         with record_sync(
             self.kind, self.user_id, SOURCE, f"{name}_deleted", self.flow_run_id
         ) as run:
             info = run_pipeline(
                 self.pipeline,
-                _resource("deleted_ids", lambda: iter([rows]), cols),
+                _resource("deleted_ids", lambda: iter([rows])),
                 schema=dlt.Schema(SOURCE),
             )
             run.rows, run.load_id = len(rows), last_load_id(info)

@@ -74,6 +74,7 @@ from dlt_pipelines.common import (
 from dlt_pipelines.http import ApiClient, ApiError, AuthError, gate_for
 from dlt_pipelines.qualia import settings as q_settings
 from dlt_pipelines.qualia import validate
+from dlt_pipelines.qualia.columns import TABLES
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +237,7 @@ def orders_resource(
         gen(),
         name="orders",
         write_disposition="append",
-        columns={"order_id": {"data_type": "text"}, "order": {"data_type": "json"}},
+        columns=TABLES["orders"].hints(),
     )
 
 

@@ -76,6 +76,7 @@ from dlt_pipelines.http import ApiError
 from dlt_pipelines.skyslope import settings as sky_settings
 from dlt_pipelines.skyslope import validate
 from dlt_pipelines.skyslope.client import SkySlopeClient
+from dlt_pipelines.skyslope.columns import TABLES
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +200,7 @@ def users_resource(
         gen(),
         name="users",
         write_disposition="append",
-        columns={"user_guid": {"data_type": "text"}, "record": {"data_type": "json"}},
+        columns=TABLES["users"].hints(),
     )
 
 
@@ -327,12 +328,7 @@ def files_resource(
         gen(),
         name=entity,
         write_disposition="append",
-        columns={
-            f"{kind}_guid": {"data_type": "text"},
-            "modified_on": {"data_type": "text"},
-            "file": {"data_type": "json"},
-            "summary": {"data_type": "json"},
-        },
+        columns=TABLES[entity].hints(),
     )
 
 

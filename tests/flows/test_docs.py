@@ -66,24 +66,20 @@ def test_docs_generates_the_site_with_lineage_and_serves_it(agentsync_env):
     manifest = json.loads((target / "manifest.json").read_text())
     catalog = json.loads((target / "catalog.json").read_text())
     assert served.json()["metadata"] == manifest["metadata"]  # the server serves this site
-    # Lineage: the Qualia mart and staging model descend from the same base model, and on
-    # down from the raw source.
+    # Lineage tells the truth: source -> staging -> mart, with no layer beside it. The Qualia
+    # mart reads the staging model, which reads the raw source; every staging model has a child.
     parents = manifest["parent_map"]
-    for model in ("model.agentsync.title_orders", "model.agentsync.stg_qualia__orders"):
-        lineage = _ancestors(parents, model)
-        assert "model.agentsync.base_qualia__orders" in lineage, (model, lineage)
-        assert any(p.startswith("source.agentsync.qualia.") for p in lineage), lineage
+    assert "model.agentsync.stg_qualia__orders" in parents["model.agentsync.title_orders"]
+    assert "source.agentsync.qualia.orders" in parents["model.agentsync.stg_qualia__orders"]
+    children = manifest["child_map"]
+    staging = [
+        u
+        for u, n in manifest["nodes"].items()
+        if n["resource_type"] == "model" and n["name"].startswith("stg_")
+    ]
+    assert staging
+    unread = [u for u in staging if not any(c.startswith("model.") for c in children[u])]
+    assert not unread, f"staging models no model reads: {unread}"
     # The catalog describes the relation built in the database, with its columns.
     built = catalog["nodes"]["model.agentsync.stg_qualia__orders"]
     assert built["columns"]
-
-
-def _ancestors(parent_map: dict[str, list[str]], node: str) -> set[str]:
-    seen: set[str] = set()
-    todo = [node]
-    while todo:
-        for parent in parent_map.get(todo.pop(), []):
-            if parent not in seen:
-                seen.add(parent)
-                todo.append(parent)
-    return seen

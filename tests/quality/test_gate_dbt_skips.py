@@ -52,8 +52,7 @@ def _manifest() -> dict:
     )
     nodes = dict(
         [
-            _model("base_fub__people", "staging", ["source.agentsync.fub.people"], "ephemeral"),
-            _model("stg_fub__people", "staging", ["model.agentsync.base_fub__people"], "view"),
+            _model("stg_fub__people", "staging", ["source.agentsync.fub.people"], "view"),
             _model("people", "marts", ["model.agentsync.stg_fub__people"]),
             _model("skyslope_sales", "marts", ["source.agentsync.skyslope.sales"]),
             _model("skyslope_users", "marts", ["source.agentsync.skyslope.users"]),
@@ -62,7 +61,7 @@ def _manifest() -> dict:
                 "marts",
                 ["model.agentsync.people", "model.agentsync.skyslope_sales"],
             ),
-            _test("fub_unique_per_agent_people_person_id", ["model.agentsync.people"]),
+            _test("unique_key_people_user_id__person_id", ["model.agentsync.people"]),
             _test("not_null_stg_fub__people_id", ["model.agentsync.stg_fub__people"]),
             _test("unique_skyslope_sales_id", ["model.agentsync.skyslope_sales"]),
             _test("unique_skyslope_users_id", ["model.agentsync.skyslope_users"]),
@@ -86,7 +85,7 @@ def test_tests_over_unbuilt_models_are_skipped_naming_the_model_and_why() -> Non
     }
     skipped = unbuilt_tests(_manifest(), relations)
     assert {k: v.reason for k, v in skipped.items()} == {
-        "fub_unique_per_agent_people_person_id": (
+        "unique_key_people_user_id__person_id": (
             "model people not built: no agent has loaded fub yet"
         ),
         "not_null_stg_fub__people_id": (
@@ -96,10 +95,10 @@ def test_tests_over_unbuilt_models_are_skipped_naming_the_model_and_why() -> Non
             "model transactions not built: no agent has loaded fub yet"
         ),
     }
-    assert skipped["fub_unique_per_agent_people_person_id"].name == (
-        "dbt test.agentsync.fub_unique_per_agent_people_person_id"
+    assert skipped["unique_key_people_user_id__person_id"].name == (
+        "dbt test.agentsync.unique_key_people_user_id__person_id"
     )
-    assert skipped["fub_unique_per_agent_people_person_id"].line.endswith(
+    assert skipped["unique_key_people_user_id__person_id"].line.endswith(
         ": skipped: model people not built: no agent has loaded fub yet"
     )
 
@@ -139,6 +138,6 @@ def test_the_real_dbt_tests_on_an_install_with_nothing_built_are_skipped_not_err
     assert result.success, result.failures
     reasons = {t.name: t.reason for t in result.skipped}
     assert reasons, "no dbt test was skipped on an empty install"
-    fub = [n for n in reasons if "fub_unique_per_agent_people" in n]
+    fub = [n for n in reasons if "unique_key_people_user_id" in n]
     assert fub and reasons[fub[0]] == "model people not built: no agent has loaded fub yet"
     assert all("not built" in r for r in reasons.values())

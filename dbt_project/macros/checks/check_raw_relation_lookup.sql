@@ -1,6 +1,6 @@
 {#
   Self-check for raw_relation() (used by tests/foundation/test_raw_relation_lookup.py, and by an
-  operator who suspects the hazard described in macros/raw_relations.sql):
+  operator who suspects the hazard described in macros/source_or_empty.sql, raw_relation):
 
       dbt run-operation check_raw_relation_lookup --args '{schema: raw_x, listed: a, probe: b}'
 

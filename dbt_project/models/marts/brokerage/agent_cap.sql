@@ -1,4 +1,56 @@
 {{ config(materialized='incremental', unique_key=['user_id', 'agent_id'],
           post_hook=["{{ mark_loads_processed('raw_rezen') }}"]) }}
--- The agent's current cap status: one row per user_id and agent.
-{{ rezen_incremental('base_rezen__cap_info', ['user_id', 'agent_id'], ['cap_year_start', 'cap_year_end', 'cap_status', 'brokerage_cap_amount', 'brokerage_cap_paid_amount', 'team_cap_amount', 'team_cap_paid_amount', 'currency', 'loaded_at'], 'loaded_at') }}
+-- The agent's current cap status: one row per user_id and agent. The newest version of each in the
+-- loads this mart has not merged yet (unprocessed_loads, processed_loads.sql), merged on (user_id,
+-- agent_id) when it is from a load at least as new as the row's.
+
+with
+
+new_versions as (
+
+    select * from {{ ref('stg_rezen__cap_info') }}
+    where _dlt_load_id in ({{ unprocessed_loads('raw_rezen') }})
+
+),
+
+latest as (
+
+    -- the newest version per key: the newest load
+    select distinct on (user_id, agent_id) *
+    from new_versions
+    order by user_id, agent_id, cast(_dlt_load_id as numeric) desc
+
+),
+
+newer_than_held as (
+
+    select latest.*
+    from latest
+    {% if is_incremental() %}
+    left join {{ this }} as existing using (user_id, agent_id)
+    where existing.agent_id is null
+       or existing.loaded_at is null
+       or latest.loaded_at >= existing.loaded_at
+    {% endif %}
+
+),
+
+final as (
+
+    select
+        user_id,
+        agent_id,
+        cap_year_start,
+        cap_year_end,
+        cap_status,
+        brokerage_cap_amount,
+        brokerage_cap_paid_amount,
+        team_cap_amount,
+        team_cap_paid_amount,
+        currency,
+        loaded_at
+    from newer_than_held
+
+)
+
+select * from final

@@ -1,4 +1,55 @@
 {{ config(materialized='incremental', unique_key=['user_id', 'equity_id'],
           post_hook=["{{ mark_loads_processed('raw_rezen') }}"]) }}
--- Equity purchases and awards of the agent: one row per user_id and equity record.
-{{ rezen_incremental('base_rezen__equity', ['user_id', 'equity_id'], ['equity_type', 'amount', 'currency', 'share_price', 'shares', 'purchased_at', 'loaded_at'], 'loaded_at') }}
+-- Equity purchases and awards of the agent: one row per user_id and equity record. The newest
+-- version of each in the loads this mart has not merged yet (unprocessed_loads,
+-- processed_loads.sql), merged on (user_id, equity_id) when it is from a load at least as new as
+-- the row's.
+
+with
+
+new_versions as (
+
+    select * from {{ ref('stg_rezen__equity') }}
+    where _dlt_load_id in ({{ unprocessed_loads('raw_rezen') }})
+
+),
+
+latest as (
+
+    -- the newest version per key: the newest load
+    select distinct on (user_id, equity_id) *
+    from new_versions
+    order by user_id, equity_id, cast(_dlt_load_id as numeric) desc
+
+),
+
+newer_than_held as (
+
+    select latest.*
+    from latest
+    {% if is_incremental() %}
+    left join {{ this }} as existing using (user_id, equity_id)
+    where existing.equity_id is null
+       or existing.loaded_at is null
+       or latest.loaded_at >= existing.loaded_at
+    {% endif %}
+
+),
+
+final as (
+
+    select
+        user_id,
+        equity_id,
+        equity_type,
+        amount,
+        currency,
+        share_price,
+        shares,
+        purchased_at,
+        loaded_at
+    from newer_than_held
+
+)
+
+select * from final

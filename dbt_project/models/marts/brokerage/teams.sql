@@ -1,4 +1,52 @@
 {{ config(materialized='incremental', unique_key=['user_id', 'team_id'],
           post_hook=["{{ mark_loads_processed('raw_rezen') }}"]) }}
--- reZEN teams the agent belongs to: one row per user_id and team.
-{{ rezen_incremental('base_rezen__teams', ['user_id', 'team_id'], ['team_name', 'team_type', 'team_status', 'created_at', 'loaded_at'], 'loaded_at') }}
+-- reZEN teams the agent belongs to: one row per user_id and team. The newest version of each in
+-- the loads this mart has not merged yet (unprocessed_loads, processed_loads.sql), merged on
+-- (user_id, team_id) when it is from a load at least as new as the row's.
+
+with
+
+new_versions as (
+
+    select * from {{ ref('stg_rezen__teams') }}
+    where _dlt_load_id in ({{ unprocessed_loads('raw_rezen') }})
+
+),
+
+latest as (
+
+    -- the newest version per key: the newest load
+    select distinct on (user_id, team_id) *
+    from new_versions
+    order by user_id, team_id, cast(_dlt_load_id as numeric) desc
+
+),
+
+newer_than_held as (
+
+    select latest.*
+    from latest
+    {% if is_incremental() %}
+    left join {{ this }} as existing using (user_id, team_id)
+    where existing.team_id is null
+       or existing.loaded_at is null
+       or latest.loaded_at >= existing.loaded_at
+    {% endif %}
+
+),
+
+final as (
+
+    select
+        user_id,
+        team_id,
+        team_name,
+        team_type,
+        team_status,
+        created_at,
+        loaded_at
+    from newer_than_held
+
+)
+
+select * from final

@@ -4,34 +4,69 @@
     on_schema_change='append_new_columns',
     post_hook=[
         "{{ mark_loads_processed('raw_fub') }}",
-        "{{ fub_flag_deletions('events', 'event_id') }}",
+        "{{ flag_deleted_fub_rows('events', 'event_id') }}",
     ],
 ) }}
-{{ fub_latest_versions('base_fub__events', 'event_id', 'updated_at') }}
-select
-    latest.user_id,
-    latest.event_id,
-    latest.created_at,
-    latest.updated_at,
-    latest.occurred_at,
-    latest.person_id,
-    latest.event_type,
-    latest.event_source,
-    latest.message,
-    latest.description,
-    latest.page_url,
-    latest.page_duration_seconds,
-    latest.property,
-    latest.property_search,
-    false as is_deleted,
-    cast(null as timestamptz) as deleted_at,
-    latest._dlt_load_id as load_id
-from latest
-{% if is_incremental() %}
-left join {{ this }} as existing
-    on existing.user_id = latest.user_id
-   and existing.event_id = latest.event_id
-where existing.event_id is null
-   or latest.updated_at >= existing.updated_at
-   or existing.updated_at is null
-{% endif %}
+-- One row per agent and FUB lead event: the newest version of each in the loads this mart has not
+-- merged yet (unprocessed_loads, processed_loads.sql), merged on (user_id, event_id) when it is at
+-- least as new as the row held (by FUB's update time). Deletions are flags (is_deleted,
+-- deleted_at: flag_deleted_fub_rows, after each merge).
+
+with
+
+new_versions as (
+
+    select * from {{ ref('stg_fub__events') }}
+    where _dlt_load_id in ({{ unprocessed_loads('raw_fub') }})
+
+),
+
+latest as (
+
+    -- the newest version per agent and id: newest FUB update first, then the newest load
+    select distinct on (user_id, event_id) *
+    from new_versions
+    order by user_id, event_id, updated_at desc nulls last, cast(_dlt_load_id as numeric) desc
+
+),
+
+newer_than_held as (
+
+    select latest.*
+    from latest
+    {% if is_incremental() %}
+    left join {{ this }} as existing
+        on existing.user_id = latest.user_id
+       and existing.event_id = latest.event_id
+    where existing.event_id is null
+       or latest.updated_at >= existing.updated_at
+       or existing.updated_at is null
+    {% endif %}
+
+),
+
+final as (
+
+    select
+        user_id,
+        event_id,
+        created_at,
+        updated_at,
+        occurred_at,
+        person_id,
+        event_type,
+        event_source,
+        message,
+        description,
+        page_url,
+        page_duration_seconds,
+        property,
+        property_search,
+        false as is_deleted,
+        cast(null as timestamptz) as deleted_at,
+        _dlt_load_id as load_id
+    from newer_than_held
+
+)
+
+select * from final

@@ -4,25 +4,60 @@
     on_schema_change='append_new_columns',
     post_hook=[
         "{{ mark_loads_processed('raw_fub') }}",
-        "{{ fub_flag_absent('pipelines', 'pipeline_id') }}",
+        "{{ flag_fub_rows_not_served('pipelines', 'pipeline_id') }}",
     ],
 ) }}
-{{ fub_latest_versions('base_fub__pipelines', 'pipeline_id', 'cast(_dlt_load_id as numeric)') }}
-select
-    latest.user_id,
-    latest.pipeline_id,
-    latest.pipeline_name,
-    latest.description,
-    latest.order_weight,
-    latest.deal_stages,
-    false as is_deleted,
-    cast(null as timestamptz) as deleted_at,
-    latest._dlt_load_id as load_id
-from latest
-{% if is_incremental() %}
-left join {{ this }} as existing
-    on existing.user_id = latest.user_id
-   and existing.pipeline_id = latest.pipeline_id
-where existing.pipeline_id is null
-   or cast(latest._dlt_load_id as numeric) >= cast(existing.load_id as numeric)
-{% endif %}
+-- One row per agent and FUB deal pipeline: the newest version of each in the loads this mart has
+-- not merged yet (unprocessed_loads, processed_loads.sql), merged on (user_id, pipeline_id) when
+-- it is from a load at least as new as the row's. A pipeline no longer served by the agent's
+-- newest full read is flagged deleted (flag_fub_rows_not_served, after each merge).
+
+with
+
+new_versions as (
+
+    select * from {{ ref('stg_fub__pipelines') }}
+    where _dlt_load_id in ({{ unprocessed_loads('raw_fub') }})
+
+),
+
+latest as (
+
+    -- the newest version per agent and id: the newest load (a full read every run)
+    select distinct on (user_id, pipeline_id) *
+    from new_versions
+    order by user_id, pipeline_id, cast(_dlt_load_id as numeric) desc
+
+),
+
+newer_than_held as (
+
+    select latest.*
+    from latest
+    {% if is_incremental() %}
+    left join {{ this }} as existing
+        on existing.user_id = latest.user_id
+       and existing.pipeline_id = latest.pipeline_id
+    where existing.pipeline_id is null
+       or cast(latest._dlt_load_id as numeric) >= cast(existing.load_id as numeric)
+    {% endif %}
+
+),
+
+final as (
+
+    select
+        user_id,
+        pipeline_id,
+        pipeline_name,
+        description,
+        order_weight,
+        deal_stages,
+        false as is_deleted,
+        cast(null as timestamptz) as deleted_at,
+        _dlt_load_id as load_id
+    from newer_than_held
+
+)
+
+select * from final

@@ -4,35 +4,70 @@
     on_schema_change='append_new_columns',
     post_hook=[
         "{{ mark_loads_processed('raw_fub') }}",
-        "{{ fub_flag_deletions('text_messages', 'text_message_id') }}",
+        "{{ flag_deleted_fub_rows('text_messages', 'text_message_id') }}",
     ],
 ) }}
-{{ fub_latest_versions('base_fub__text_messages', 'text_message_id', 'updated_at') }}
-select
-    latest.user_id,
-    latest.text_message_id,
-    latest.created_at,
-    latest.updated_at,
-    latest.person_id,
-    latest.fub_user_id,
-    latest.user_name,
-    latest.message_status,
-    latest.message,
-    latest.from_number,
-    latest.to_number,
-    latest.sent_at,
-    latest.is_incoming,
-    latest.is_archived,
-    latest.is_read,
-    false as is_deleted,
-    cast(null as timestamptz) as deleted_at,
-    latest._dlt_load_id as load_id
-from latest
-{% if is_incremental() %}
-left join {{ this }} as existing
-    on existing.user_id = latest.user_id
-   and existing.text_message_id = latest.text_message_id
-where existing.text_message_id is null
-   or latest.updated_at >= existing.updated_at
-   or existing.updated_at is null
-{% endif %}
+-- One row per agent and FUB text message: the newest version of each in the loads this mart has
+-- not merged yet (unprocessed_loads, processed_loads.sql), merged on (user_id, text_message_id)
+-- when it is at least as new as the row held (by FUB's update time). Deletions are flags
+-- (is_deleted, deleted_at: flag_deleted_fub_rows, after each merge).
+
+with
+
+new_versions as (
+
+    select * from {{ ref('stg_fub__text_messages') }}
+    where _dlt_load_id in ({{ unprocessed_loads('raw_fub') }})
+
+),
+
+latest as (
+
+    -- the newest version per agent and id: newest FUB update first, then the newest load
+    select distinct on (user_id, text_message_id) *
+    from new_versions
+    order by user_id, text_message_id, updated_at desc nulls last, cast(_dlt_load_id as numeric) desc
+
+),
+
+newer_than_held as (
+
+    select latest.*
+    from latest
+    {% if is_incremental() %}
+    left join {{ this }} as existing
+        on existing.user_id = latest.user_id
+       and existing.text_message_id = latest.text_message_id
+    where existing.text_message_id is null
+       or latest.updated_at >= existing.updated_at
+       or existing.updated_at is null
+    {% endif %}
+
+),
+
+final as (
+
+    select
+        user_id,
+        text_message_id,
+        created_at,
+        updated_at,
+        person_id,
+        fub_user_id,
+        user_name,
+        message_status,
+        message,
+        from_number,
+        to_number,
+        sent_at,
+        is_incoming,
+        is_archived,
+        is_read,
+        false as is_deleted,
+        cast(null as timestamptz) as deleted_at,
+        _dlt_load_id as load_id
+    from newer_than_held
+
+)
+
+select * from final

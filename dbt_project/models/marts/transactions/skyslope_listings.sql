@@ -4,40 +4,65 @@
     on_schema_change='append_new_columns',
     post_hook=["{{ mark_loads_processed('raw_skyslope') }}"],
 ) }}
--- only loads this mart has not merged yet; the newest version per file wins
-with new_versions as (
-    select *
-      from {{ ref('base_skyslope__listings') }}
-     where _dlt_load_id in ({{ unprocessed_loads('raw_skyslope') }})
-), latest as (
+-- One row per agent and SkySlope listing file. The newest version of each in the loads this mart
+-- has not merged yet (unprocessed_loads, processed_loads.sql), merged on (user_id, listing_guid)
+-- when it is at least as new as the row held (by modifiedOn).
+
+with
+
+new_versions as (
+
+    select * from {{ ref('stg_skyslope__listings') }}
+    where _dlt_load_id in ({{ unprocessed_loads('raw_skyslope') }})
+
+),
+
+latest as (
+
+    -- the newest version per agent and id: newest modifiedOn first, then the newest load
     select distinct on (user_id, listing_guid) *
-      from new_versions
-     order by user_id, listing_guid, modified_at desc nulls last, cast(_dlt_load_id as numeric) desc
+    from new_versions
+    order by user_id, listing_guid, modified_at desc nulls last, cast(_dlt_load_id as numeric) desc
+
+),
+
+newer_than_held as (
+
+    select latest.*
+    from latest
+    {% if is_incremental() %}
+    left join {{ this }} as existing
+        on existing.user_id = latest.user_id
+       and existing.listing_guid = latest.listing_guid
+    where existing.listing_guid is null
+       or existing.modified_at is null
+       or latest.modified_at >= existing.modified_at
+    {% endif %}
+
+),
+
+final as (
+
+    select
+        user_id,
+        listing_guid,
+        agent_guid,
+        status,
+        lifecycle,
+        mls_number,
+        street_address,
+        unit,
+        city,
+        state,
+        zip,
+        listing_price,
+        listing_date,
+        expiration_date,
+        created_at,
+        modified_at,
+        _dlt_load_id as load_id
+    from newer_than_held
+
 )
-select
-    latest.user_id,
-    latest.listing_guid,
-    latest.agent_guid,
-    latest.status,
-    latest.lifecycle,
-    latest.mls_number,
-    latest.street_address,
-    latest.unit,
-    latest.city,
-    latest.state,
-    latest.zip,
-    latest.listing_price,
-    latest.listing_date,
-    latest.expiration_date,
-    latest.created_at,
-    latest.modified_at,
-    latest._dlt_load_id as load_id
-from latest
-{% if is_incremental() %}
-left join {{ this }} as existing
-    on existing.user_id = latest.user_id
-   and existing.listing_guid = latest.listing_guid
-where existing.listing_guid is null
-   or existing.modified_at is null
-   or latest.modified_at >= existing.modified_at
-{% endif %}
+
+select * from final

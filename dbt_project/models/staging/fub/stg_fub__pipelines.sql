@@ -1,5 +1,34 @@
-{{ config(materialized='view') }}
--- latest version per agent and pipeline_id: the newest load
-select distinct on (user_id, pipeline_id) *
-  from {{ ref('base_fub__pipelines') }}
- order by user_id, pipeline_id, cast(_dlt_load_id as numeric) desc
+-- Every loaded version of a FUB deal pipeline: one row per raw row (raw_fub.pipelines),
+-- typed and renamed. The newest version per agent and id is kept by marts/crm/pipelines.sql.
+
+with
+
+source as (
+
+    select
+        user_id,
+        _dlt_load_id,
+        id,
+        name,
+        description,
+        order_weight,
+        stages
+    from {{ source_or_empty('fub', 'pipelines') }}
+
+),
+
+renamed as (
+
+    select
+        cast(user_id as bigint) as user_id,
+        cast(_dlt_load_id as text) as _dlt_load_id,
+        cast(id as bigint) as pipeline_id,
+        cast(name as text) as pipeline_name,
+        cast(description as text) as description,
+        cast(order_weight as bigint) as order_weight,
+        cast(stages as jsonb) as deal_stages
+    from source
+
+)
+
+select * from renamed
