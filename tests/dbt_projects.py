@@ -56,11 +56,18 @@ QUIRKS = ",".join(
 
 def old_project(dest: Path) -> Path:
     """``dbt_project/`` as it was at :data:`OLD_PROJECT_COMMIT`, extracted under ``dest``."""
-    found = subprocess.run(
-        ["git", "-C", str(ROOT), "cat-file", "-e", f"{OLD_PROJECT_COMMIT}^{{commit}}"],
-        capture_output=True,
-    )
-    if found.returncode != 0:
+
+    def present() -> bool:
+        probe = ["git", "-C", str(ROOT), "cat-file", "-e", f"{OLD_PROJECT_COMMIT}^{{commit}}"]
+        return subprocess.run(probe, capture_output=True).returncode == 0
+
+    if not present():  # a shallow clone: deepen it from where it was cloned, if reachable
+        subprocess.run(
+            ["git", "-C", str(ROOT), "fetch", "--quiet", "--unshallow"],
+            capture_output=True,
+            timeout=300,
+        )
+    if not present():
         raise AssertionError(
             f"commit {OLD_PROJECT_COMMIT} (the dbt project before issue 19) is not in this "
             "clone's history: fetch it (git fetch --unshallow)"
