@@ -55,13 +55,27 @@ def integration_error_behind(err: BaseException) -> BaseException:
     return err
 
 
-def make_pipeline(source: str, user_id: int, settings: Settings | None = None) -> dlt.Pipeline:
-    """The dlt pipeline for one agent and one source, writing to ``raw_<source>``."""
+def make_pipeline(
+    source: str,
+    user_id: int,
+    settings: Settings | None = None,
+    pipeline_name: str | None = None,
+) -> dlt.Pipeline:
+    """The dlt pipeline for one agent and one source, writing to ``raw_<source>``.
+
+    ``pipeline_name`` (default ``<source>_user_<user_id>``) names a separate pipeline on the
+    same dataset (e.g. FUB webhooks). Its destination is PostgreSQL with a CSV ``COPY`` that
+    keeps ``""`` apart from ``NULL`` (:mod:`dlt_pipelines.destination`, for typed loads).
+    """
+    from dlt_pipelines.destination import configure_pipeline, postgres_copy
+
     settings = settings or get_settings()
     settings.dlt_dir.mkdir(parents=True, exist_ok=True)
+    name = pipeline_name or f"{source}_user_{user_id}"
+    configure_pipeline(name)
     return dlt.pipeline(
-        pipeline_name=f"{source}_user_{user_id}",
-        destination=dlt.destinations.postgres(credentials=db.database_url(settings)),
+        pipeline_name=name,
+        destination=postgres_copy(credentials=db.database_url(settings)),
         dataset_name=f"raw_{source}",
         pipelines_dir=str(settings.dlt_dir),
         progress="log" if log.isEnabledFor(logging.INFO) else None,

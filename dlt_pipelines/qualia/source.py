@@ -74,8 +74,10 @@ from dlt_pipelines.common import (
 from dlt_pipelines.http import ApiClient, ApiError, AuthError, gate_for
 from dlt_pipelines.qualia import settings as q_settings
 from dlt_pipelines.qualia import validate
+from dlt_pipelines.typed import typed_batches
 
 log = logging.getLogger(__name__)
+ORDER_COLUMNS: dict[str, Any] = {"order_id": {"data_type": "text"}, "order": {"data_type": "json"}}
 
 
 SOURCE = "qualia"
@@ -171,8 +173,10 @@ def orders_resource(
     lookback: int,
     stats: dict[str, Any],
     quarantine: Quarantine,
+    typed: bool = True,
 ) -> Any:
-    """Orders from the start offset to the end of the list (offset 0 when a full read is due)."""
+    """Orders from the start offset to the end of the list (offset 0 when a full read is due);
+    ``typed``: landed as typed Arrow batches (:mod:`dlt_pipelines.typed`)."""
 
     def gen() -> Iterator[dict[str, Any]]:
         state = dlt.current.resource_state()
@@ -233,10 +237,10 @@ def orders_resource(
         stats["cursor"] = f"{start}..{offset} {'full' if full else 'tail'}"
 
     return dlt.resource(
-        gen(),
+        typed_batches("orders", ORDER_COLUMNS, gen(), nested=True) if typed else gen(),
         name="orders",
         write_disposition="append",
-        columns={"order_id": {"data_type": "text"}, "order": {"data_type": "json"}},
+        columns=ORDER_COLUMNS,
     )
 
 
@@ -269,6 +273,7 @@ def run_orders(
                 knobs.lookback_orders,
                 stats,
                 quarantine,
+                settings.typed_loads,
             )
             try:
                 with pipeline_guard(

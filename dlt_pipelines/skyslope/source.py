@@ -76,6 +76,7 @@ from dlt_pipelines.http import ApiError
 from dlt_pipelines.skyslope import settings as sky_settings
 from dlt_pipelines.skyslope import validate
 from dlt_pipelines.skyslope.client import SkySlopeClient
+from dlt_pipelines.typed import typed_batches
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,11 @@ def _page(
 
 
 def users_resource(
-    client: SkySlopeClient, user_id: int, stats: dict[str, Any], full: bool = True
+    client: SkySlopeClient,
+    user_id: int,
+    stats: dict[str, Any],
+    full: bool = True,
+    typed: bool = True,
 ) -> Any:
     """All users of the agent's account (read in full each run; no paging observed).
 
@@ -196,11 +201,24 @@ def users_resource(
         versions.commit()
 
     return dlt.resource(
-        gen(),
+        typed_batches("users", USER_COLUMNS, gen(), nested=True) if typed else gen(),
         name="users",
         write_disposition="append",
-        columns={"user_guid": {"data_type": "text"}, "record": {"data_type": "json"}},
+        columns=USER_COLUMNS,
     )
+
+
+USER_COLUMNS: dict[str, Any] = {"user_guid": {"data_type": "text"}, "record": {"data_type": "json"}}
+
+
+def file_columns(kind: str) -> dict[str, Any]:
+    """The declared columns of ``raw_skyslope.<kind>s`` (``listing`` or ``sale``)."""
+    return {
+        f"{kind}_guid": {"data_type": "text"},
+        "modified_on": {"data_type": "text"},
+        "file": {"data_type": "json"},
+        "summary": {"data_type": "json"},
+    }
 
 
 def loaded_versions(user_id: int, entity: str) -> set[tuple[str, str | None]]:
@@ -228,8 +246,10 @@ def files_resource(
     lag_seconds: float,
     stats: dict[str, Any],
     reread_after: timedelta = timedelta(days=7),
+    typed: bool = True,
 ) -> Any:
-    """Listings or sales changed in the window (or all, see the module doc), with full files."""
+    """Listings or sales changed in the window (or all, see the module doc), with full files;
+    ``typed``: landed as typed Arrow batches (:mod:`dlt_pipelines.typed`)."""
     kind = FILE_KINDS[entity]
     guid_key = f"{kind}Guid"
     path = f"/api/files/{entity}"
@@ -323,16 +343,12 @@ def files_resource(
             )
         stats["cursor"] = str(state.get("earliest_date", since))
 
+    columns = file_columns(kind)
     return dlt.resource(
-        gen(),
+        typed_batches(entity, columns, gen(), nested=True) if typed else gen(),
         name=entity,
         write_disposition="append",
-        columns={
-            f"{kind}_guid": {"data_type": "text"},
-            "modified_on": {"data_type": "text"},
-            "file": {"data_type": "json"},
-            "summary": {"data_type": "json"},
-        },
+        columns=columns,
     )
 
 
@@ -360,7 +376,9 @@ def run_entity(
         with SkySlopeClient(user_id, credential, settings) as client:
             client.ensure_session()
             if entity == "users":
-                resource = users_resource(client, user_id, stats, kind == "onboarding")
+                resource = users_resource(
+                    client, user_id, stats, kind == "onboarding", settings.typed_loads
+                )
             else:
                 resource = files_resource(
                     client,
@@ -371,6 +389,7 @@ def run_entity(
                     knobs.window_lag_hours * 3600,
                     stats,
                     timedelta(days=knobs.full_reread_days),
+                    settings.typed_loads,
                 )
             try:
                 with pipeline_guard(
