@@ -47,15 +47,8 @@ DATASET = "raw_fub"
 CHANGES_TABLE = "id_changes"
 LEGACY_TABLES = ("id_snapshots", "id_snapshot_runs")
 
-CHANGE_COLUMNS = {
-    "user_id": {"data_type": "bigint", "nullable": False},
-    "entity": {"data_type": "text", "nullable": False},
-    "id": {"data_type": "bigint", "nullable": False},
-    "change": {"data_type": "text", "nullable": False},
-    "observed_at": {"data_type": "timestamp", "nullable": False},
-}
 
-
+# its columns: dlt_pipelines.fub.columns.TABLES["id_changes"]
 @dataclass(frozen=True)
 class HeldIds:
     """What we hold for one agent and entity: live ids, ids held as gone, legacy snapshots."""

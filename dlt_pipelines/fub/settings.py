@@ -94,12 +94,6 @@ ACTIVITY_STREAMS = ("deals", "events", "calls", "appointments", "text_messages")
 # too expensive to enumerate: their deletions arrive by webhook only).
 RECONCILED_STREAMS = ("people", "deals", "events", "calls", "appointments")
 
-# Fields kept as exact decimals in raw (money: never float).
-MONEY_FIELDS = {
-    "people": ("price", "dealPrice"),
-    "deals": ("price", "commissionValue", "agentCommission", "teamCommission"),
-}
-
 # Webhook event name prefix -> stream [5.2].
 WEBHOOK_PREFIXES: dict[str, str] = {
     "people": "people",

@@ -4,7 +4,10 @@ Shape of raw (``raw_fub.<stream>``): one row per fetched version, FUB's fields i
 columns plus ``user_id`` and ``_dlt_load_id``. Nested objects and arrays (emails, phones,
 addresses, tags, collaborators, invitees, property, ...) stay **JSON columns** on the row
 (``max_table_nesting=0``): their shapes vary and dbt unpacks what the marts need. Money fields are
-exact decimals. New vendor fields become new columns (schema drift lands without breaking).
+exact decimals. The columns staging reads are declared per raw table in
+:mod:`dlt_pipelines.fub.columns` (dlt hints, so a field null so far still has its column, and the
+type checks of :mod:`dlt_pipelines.fub.validate`). New vendor fields become new columns (schema
+drift lands without breaking).
 
 Incremental cursors live in dlt resource state, stored in the destination with each load
 (``raw_fub._dlt_pipeline_state``), per agent (one pipeline per agent) and per stream:
@@ -65,11 +68,11 @@ from dlt_pipelines.common import (
 from dlt_pipelines.fub import deletions, texts
 from dlt_pipelines.fub.auth import FubAuth, load_auth, warn_without_system_key
 from dlt_pipelines.fub.client import FubClient
+from dlt_pipelines.fub.columns import TABLES
 from dlt_pipelines.fub.prepare import prepare
 from dlt_pipelines.fub.settings import (
     CURSOR_LOOKBACK_SECONDS,
     DEALS_FULL_REREAD_DAYS,
-    MONEY_FIELDS,
     RECONCILED_STREAMS,
     STREAMS,
     Stream,
@@ -99,29 +102,16 @@ def make_fub_pipeline(user_id: int, settings: Settings, purpose: str | None = No
     return make_pipeline(SOURCE, user_id, settings, fub_pipeline_name(user_id, purpose))
 
 
-def _columns(stream_name: str) -> dict[str, dict[str, Any]]:
-    cols: dict[str, dict[str, Any]] = {
-        "user_id": {"data_type": "bigint", "nullable": False},
-        "id": {"data_type": "bigint", "nullable": False},
-    }
-    for name in MONEY_FIELDS.get(stream_name, ()):
-        cols[_snake(name)] = {"data_type": "decimal"}
-    return cols
-
-
-def _snake(name: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
-
-
 def _resource(
     name: str,
     gen: Callable[[], Iterator[Any]],
     columns: dict | None = None,
     typed: bool = False,
 ) -> Any:
-    """The raw table ``name`` as a dlt resource of ``gen``'s row batches; ``typed``: written as
-    Arrow batches with the declared column types (:mod:`dlt_pipelines.typed`)."""
-    cols = columns if columns is not None else _columns(name)
+    """The dlt resource writing ``raw_fub.<name>``, its columns as declared
+    (:mod:`dlt_pipelines.fub.columns`: a field null in every row so far still has its column);
+    ``typed``: written as Arrow batches with those types (:mod:`dlt_pipelines.typed`)."""
+    cols = columns if columns is not None else TABLES[name].hints()
     return dlt.resource(
         as_arrow(name, cols, gen) if typed else gen,
         name=name,
@@ -473,9 +463,7 @@ class FubRun:
                 if rows:
                     info = run_pipeline(
                         self.pipeline,
-                        _resource(
-                            deletions.CHANGES_TABLE, lambda: iter([rows]), deletions.CHANGE_COLUMNS
-                        ),
+                        _resource(deletions.CHANGES_TABLE, lambda: iter([rows])),
                         schema=dlt.Schema(SOURCE),
                     )
                     run.load_id = last_load_id(info)
@@ -516,18 +504,12 @@ class FubRun:
             {"user_id": self.user_id, "entity": name, "id": i, "deleted_at": deleted_at}
             for i in ids
         ]
-        cols = {
-            "user_id": {"data_type": "bigint", "nullable": False},
-            "entity": {"data_type": "text", "nullable": False},
-            "id": {"data_type": "bigint", "nullable": False},
-            "deleted_at": {"data_type": "timestamp"},
-        }
         with record_sync(
             self.kind, self.user_id, SOURCE, f"{name}_deleted", self.flow_run_id
         ) as run:
             info = run_pipeline(
                 self.pipeline,
-                _resource("deleted_ids", lambda: iter([rows]), cols),
+                _resource("deleted_ids", lambda: iter([rows])),
                 schema=dlt.Schema(SOURCE),
             )
             run.rows, run.load_id = len(rows), last_load_id(info)

@@ -1,9 +1,10 @@
 """Record checks before a FUB record lands in raw: unusable ones are quarantined with a reason.
 
 A record is unusable when we could not key or order it: not an object, no integer ``id``, a
-cursor timestamp that is not ISO-8601, a money field that is not a number, a text message
-without an integer ``personId``. New fields (schema drift) are *not* a problem: they land in
-raw as new columns.
+cursor timestamp that is not ISO-8601, or a field declared with a ``kind`` in
+:mod:`dlt_pipelines.fub.columns` that has another JSON type or is missing though required (a
+money field that is not a number, a text message without an integer ``personId``). New fields
+(schema drift) are *not* a problem: they land in raw as new columns.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from dlt_pipelines.fub.settings import MONEY_FIELDS, Stream
+from dlt_pipelines.common import InvalidRecord as _CheckFailed
+from dlt_pipelines.common import check_types
+from dlt_pipelines.fub.columns import TABLES
+from dlt_pipelines.fub.settings import Stream
 
 
 class InvalidRecord(ValueError):
@@ -53,18 +57,26 @@ def check(stream: Stream, record: Any) -> tuple[dict[str, Any], datetime | None]
                 f"{stream.cursor_field} is not an ISO-8601 timestamp: "
                 f"{record[stream.cursor_field]!r}"[:200]
             ) from None
-    if stream.name == "text_messages" and not _is_int(record.get("personId")):
-        raise InvalidRecord(f"personId is not an integer: {record.get('personId')!r}"[:200])
+    table = TABLES[stream.name]
+    for column in table.columns:
+        if column.required and column.field and record.get(column.field) is None:
+            what = "an integer" if column.data_type == "bigint" else "set"
+            raise InvalidRecord(f"{column.field} is not {what}: None")
+    try:
+        check_types(record, table.checks())
+    except _CheckFailed as err:
+        raise InvalidRecord(str(err)) from None
     out = dict(record)
-    for name in MONEY_FIELDS.get(stream.name, ()):
-        value = out.get(name)
-        if value is None or value == "":
-            out[name] = None
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-            raise InvalidRecord(f"{name} is not a number: {value!r}"[:200])
-        try:
-            out[name] = Decimal(str(value))
-        except InvalidOperation:
-            raise InvalidRecord(f"{name} is not a number: {value!r}"[:200]) from None
+    for column in table.columns:
+        if column.data_type == "decimal" and column.field:
+            value = out.get(column.field)
+            if value is None or value == "":
+                out[column.field] = None
+            elif column.field in out:
+                try:
+                    out[column.field] = Decimal(str(value))
+                except InvalidOperation:
+                    raise InvalidRecord(
+                        f"{column.field} is not a number: {value!r}"[:200]
+                    ) from None
     return out, cursor

@@ -74,10 +74,10 @@ from dlt_pipelines.common import (
 from dlt_pipelines.http import ApiClient, ApiError, AuthError, gate_for
 from dlt_pipelines.qualia import settings as q_settings
 from dlt_pipelines.qualia import validate
+from dlt_pipelines.qualia.columns import TABLES
 from dlt_pipelines.typed import typed_batches
 
 log = logging.getLogger(__name__)
-ORDER_COLUMNS: dict[str, Any] = {"order_id": {"data_type": "text"}, "order": {"data_type": "json"}}
 
 
 SOURCE = "qualia"
@@ -237,10 +237,10 @@ def orders_resource(
         stats["cursor"] = f"{start}..{offset} {'full' if full else 'tail'}"
 
     return dlt.resource(
-        typed_batches("orders", ORDER_COLUMNS, gen(), nested=True) if typed else gen(),
+        typed_batches("orders", TABLES["orders"].hints(), gen(), nested=True) if typed else gen(),
         name="orders",
         write_disposition="append",
-        columns=ORDER_COLUMNS,
+        columns=TABLES["orders"].hints(),
     )
 
 

@@ -5,8 +5,10 @@ One run of a step = one dlt load of that step's entities for one agent (pipeline
 row carries ``user_id``; money stays exact (``{amount, currency}`` → ``<field>__amount`` numeric +
 ``<field>__currency``, never float); ``lifecycleState``/``address`` objects are flattened by dlt
 (``lifecycle_state__state``, ``address__city``...); lists that vary in shape (``teams`` on the
-agent, ``roles``/``flexRoles`` on roster items) are JSON columns. Participants are written by the
-source as their own rows (``transaction_participants``), not as a dlt child table.
+agent, ``flexRoles`` on roster items) are JSON columns, roster ``roles`` one text. The columns
+staging reads are declared per raw table in :mod:`dlt_pipelines.rezen.columns` (dlt hints and the
+type checks of :mod:`dlt_pipelines.rezen.validate`). Participants are written by the source as
+their own rows (``transaction_participants``), not as a dlt child table.
 
 Per stream (facts: ``docs/vendors/rezen.md``; A.n below is §n of that file):
 
@@ -93,6 +95,7 @@ from dlt_pipelines.common import (
 from dlt_pipelines.http import ApiError
 from dlt_pipelines.rezen import validate
 from dlt_pipelines.rezen.client import RezenClient
+from dlt_pipelines.rezen.columns import TABLES
 from dlt_pipelines.rezen.settings import (
     AGENT_STATUSES,
     CONTRIBUTIONS_LOOKBACK_DAYS,
@@ -106,7 +109,6 @@ from dlt_pipelines.rezen.settings import (
 
 SOURCE = "rezen"
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_JSON = {"data_type": "json"}
 # Raw table per entity (participants also write transaction_details).
 RAW_TABLES: dict[str, str] = {
     "teams": "teams",
@@ -211,9 +213,10 @@ def _fresh(versions: LandedVersions, rows: list[dict[str, Any]], tier: int) -> l
 
 
 def _to_table(rows: list[dict[str, Any]], table: str) -> Any:
-    """Route rows to another raw table (with that table's column hints)."""
-    hints = dlt.mark.make_hints(table_name=table, columns=_TABLE_COLUMNS.get(table, {}))
-    return dlt.mark.with_hints(rows, hints)
+    """Route rows to a raw table of their own, with that table's declared columns (a hints
+    variant per table: one resource's tables never share their column hints)."""
+    hints = dlt.mark.make_hints(table_name=table, columns=TABLES[table].hints())
+    return dlt.mark.with_hints(rows, hints, create_table_variant=True)
 
 
 def _downline_size() -> int:
@@ -561,29 +564,22 @@ def _contributors(ctx: Ctx) -> Iterator[Any]:
 # -- wiring ----------------------------------------------------------------------------------
 
 Gen = Callable[[Ctx], Iterator[Any]]
-RESOURCES: dict[str, tuple[Gen, dict[str, Any]]] = {
-    "teams": (_teams, {}),
-    "team_members": (lambda ctx: iter(()), {}),  # written by the teams resource
-    "agent": (_agent, {"columns": {"teams": _JSON}}),
-    "network": (_network, {}),
-    "cap_info": (_cap_info, {}),
-    "front_line": (_front_line, {}),
-    "sponsors": (_sponsors, {}),
-    "transactions": (lambda ctx: _deal_lists(ctx, listings=False), {}),
-    "listings": (lambda ctx: _deal_lists(ctx, listings=True), {}),
-    "participants": (_participants, {}),
-    "equity": (_equity, {}),
-    "revshare_payments": (_revshare_payments, {}),
-    "contributions": (_contributions, {}),
-    # pending contributions carry no payment yet: declare the column so it exists anyway
-    "pending_contributions": (
-        _pending,
-        {"columns": {"outgoing_payment_id": {"data_type": "text"}}},
-    ),
-    "contributors": (_contributors, {}),
-}
-_TABLE_COLUMNS: dict[str, dict[str, Any]] = {
-    "team_members": {"flex_roles": _JSON},
+RESOURCES: dict[str, Gen] = {
+    "teams": _teams,
+    "team_members": lambda ctx: iter(()),  # written by the teams resource
+    "agent": _agent,
+    "network": _network,
+    "cap_info": _cap_info,
+    "front_line": _front_line,
+    "sponsors": _sponsors,
+    "transactions": lambda ctx: _deal_lists(ctx, listings=False),
+    "listings": lambda ctx: _deal_lists(ctx, listings=True),
+    "participants": _participants,
+    "equity": _equity,
+    "revshare_payments": _revshare_payments,
+    "contributions": _contributions,
+    "pending_contributions": _pending,
+    "contributors": _contributors,
 }
 
 
@@ -594,14 +590,16 @@ def rezen_source(ctx: Ctx, entities: tuple[str, ...]) -> list[Any]:
     for entity in entities:
         if entity == "team_members":
             continue  # the teams resource writes team_members rows
-        gen, hints = RESOURCES[entity]
+        # a resource writing two tables routes its rows with each table's own columns
+        # (_to_table); hints of its own would reach both tables
+        routed = entity in ("teams", "participants")
         out.append(
             dlt.resource(
-                gen(ctx),
+                RESOURCES[entity](ctx),
                 name=entity,
                 table_name=RAW_TABLES[entity],
                 write_disposition="append",
-                **hints,
+                columns=None if routed else TABLES[RAW_TABLES[entity]].hints(),
             )
         )
     return out

@@ -76,6 +76,7 @@ from dlt_pipelines.http import ApiError
 from dlt_pipelines.skyslope import settings as sky_settings
 from dlt_pipelines.skyslope import validate
 from dlt_pipelines.skyslope.client import SkySlopeClient
+from dlt_pipelines.skyslope.columns import TABLES
 from dlt_pipelines.typed import typed_batches
 
 log = logging.getLogger(__name__)
@@ -201,24 +202,11 @@ def users_resource(
         versions.commit()
 
     return dlt.resource(
-        typed_batches("users", USER_COLUMNS, gen(), nested=True) if typed else gen(),
+        typed_batches("users", TABLES["users"].hints(), gen(), nested=True) if typed else gen(),
         name="users",
         write_disposition="append",
-        columns=USER_COLUMNS,
+        columns=TABLES["users"].hints(),
     )
-
-
-USER_COLUMNS: dict[str, Any] = {"user_guid": {"data_type": "text"}, "record": {"data_type": "json"}}
-
-
-def file_columns(kind: str) -> dict[str, Any]:
-    """The declared columns of ``raw_skyslope.<kind>s`` (``listing`` or ``sale``)."""
-    return {
-        f"{kind}_guid": {"data_type": "text"},
-        "modified_on": {"data_type": "text"},
-        "file": {"data_type": "json"},
-        "summary": {"data_type": "json"},
-    }
 
 
 def loaded_versions(user_id: int, entity: str) -> set[tuple[str, str | None]]:
@@ -343,7 +331,7 @@ def files_resource(
             )
         stats["cursor"] = str(state.get("earliest_date", since))
 
-    columns = file_columns(kind)
+    columns = TABLES[entity].hints()
     return dlt.resource(
         typed_batches(entity, columns, gen(), nested=True) if typed else gen(),
         name=entity,
