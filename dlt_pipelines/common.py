@@ -20,14 +20,17 @@ in :mod:`agentsync.entities`.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from queue import Full, Queue
+from typing import Any, Literal, TypeVar
 
 import dlt
 from sqlalchemy import text
@@ -38,6 +41,7 @@ from agentsync.errors import IntegrationError
 from agentsync.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def integration_error_behind(err: BaseException) -> BaseException:
@@ -523,6 +527,55 @@ def full_read_due(last_full_at: object, now: datetime, max_age: timedelta) -> bo
     if then.tzinfo is None:
         then = then.replace(tzinfo=UTC)
     return now - then >= max_age
+
+
+def read_ahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
+    """``items`` produced by a thread that reads up to ``depth`` ahead of the consumer.
+
+    A page walk waits on the network for each page and then works on it; with the next page
+    requested while this one is checked and written, the wait and the work overlap (the socket
+    wait releases the GIL). Items arrive in order; an exception of the producer is raised at the
+    item where it happened; when the consumer stops early (``close()``, an exception), the
+    producer stops after the item in hand. The producer runs in a copy of the consumer's
+    context, so :mod:`agentsync.progress` counts what it reads for the right step.
+    """
+    done = object()
+    queue: Queue[Any] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+        except BaseException as err:  # handed to the consumer
+            put((done, err))
+            return
+        put((done, None))
+
+    context = contextvars.copy_context()
+    thread = threading.Thread(target=context.run, args=(produce,), name="read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, err = queue.get()
+            if item is done:
+                if err is not None:
+                    raise err
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=60)
 
 
 #: most records whose landed version a resource keeps in its state (the state stays small)

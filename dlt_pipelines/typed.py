@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Context, Decimal
 from itertools import chain
 from typing import Any
@@ -169,8 +169,12 @@ class TypedRows:
         fields: list[pa.Field] = []
         arrays: list[pa.Array] = []
         variants: dict[str, list[Any]] = {}
+        # the rows as columns (one C-level pass per row); keys that share a column come later
+        single = [group[0] for group in by_name.values() if len(group) == 1]
+        by_row = [tuple(map(r.get, single)) for r in rows]
+        columns = dict(zip(single, zip(*by_row, strict=True), strict=True))
         for name, group in by_name.items():
-            values = self._values(rows, group)
+            values = columns[group[0]] if len(group) == 1 else self._values(rows, group)
             kinds = set(map(type, values))
             if float in kinds:
                 values = _finite(values)
@@ -211,10 +215,7 @@ class TypedRows:
 
     @staticmethod
     def _values(rows: list[dict[str, Any]], group: list[str]) -> list[Any]:
-        if len(group) == 1:
-            key = group[0]
-            return [r.get(key) for r in rows]
-        # several keys name one column: the last of them in the row wins, as in dlt's flattening
+        """Several keys name one column: the last of them in the row wins (dlt's flattening)."""
         keys = set(group)
         out: list[Any] = []
         for row in rows:
@@ -229,7 +230,7 @@ class TypedRows:
         self,
         name: str,
         col: TColumnSchema,
-        values: list[Any],
+        values: Sequence[Any],
         kinds: set[type],
         variants: dict[str, list[Any]] | None,
     ) -> pa.Array:
@@ -247,7 +248,7 @@ class TypedRows:
         self,
         name: str,
         col: TColumnSchema,
-        values: list[Any],
+        values: Sequence[Any],
         variants: dict[str, list[Any]] | None,
     ) -> list[Any]:
         """dlt's ``_coerce_row`` for one column, value by value."""
@@ -293,7 +294,7 @@ class TypedRows:
             self._new_column(vname, self._infer(value, vname, variant=True), variant=True)
         variants.setdefault(vname, [None] * size)[index] = value
 
-    def _build(self, name: str, col: TColumnSchema, values: list[Any]) -> pa.Array:
+    def _build(self, name: str, col: TColumnSchema, values: Sequence[Any]) -> pa.Array:
         data_type = col["data_type"]
         try:
             if data_type == "json":
@@ -317,14 +318,14 @@ class TypedRows:
             raise TypedLoadError(f"{self.table}.{name} ({data_type}): {err}") from err
 
 
-def _finite(values: list[Any]) -> list[Any]:
+def _finite(values: Sequence[Any]) -> list[Any]:
     """NaN and infinities as ``None``: dlt's dict path stores rows as JSON between extract and
     normalise, where they become ``null``."""
     isfinite = math.isfinite
     return [None if type(v) is float and not isfinite(v) else v for v in values]
 
 
-def _zoned_strings(values: list[Any]) -> pa.Array | None:
+def _zoned_strings(values: Sequence[Any]) -> pa.Array | None:
     """ISO-8601 strings with a zone as UTC instants, parsed by Arrow; None when any string is
     not of that form (they then go through dlt's parser one by one)."""
     match = _ZONED_ISO.match

@@ -61,6 +61,7 @@ from dlt_pipelines.common import (
     last_load_id,
     make_pipeline,
     pipeline_guard,
+    read_ahead,
     record_sync,
     row_digest,
     run_pipeline,
@@ -282,7 +283,8 @@ class FubRun:
             return
         landed = {} if stats.full_read else dict(state.get("boundary") or {})
         near = NearTop()  # the rows the next run's look-back window may re-read
-        for i, page in enumerate(self.client.pages(stream, params)):
+        # the next page is fetched while this one is checked and written (read_ahead)
+        for i, page in enumerate(read_ahead(self.client.pages(stream, params))):
             if i == 0 and stats.full_read:
                 stats.reported_total = page.total
             cursors: list[datetime | None] = []
