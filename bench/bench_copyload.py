@@ -48,6 +48,18 @@ MARK = "BENCH-RESULT "
 
 CHILD = """
 import json, os, resource, time
+import dlt
+step_cpu = {}
+def _timed(name, run):
+    def wrapped(self, *args, **kwargs):
+        t = time.process_time()
+        try:
+            return run(self, *args, **kwargs)
+        finally:
+            step_cpu[name] = step_cpu.get(name, 0.0) + time.process_time() - t
+    return wrapped
+for _name in ("extract", "normalize", "load"):
+    setattr(dlt.Pipeline, _name, _timed(_name, getattr(dlt.Pipeline, _name)))
 from agentsync import db
 db.ensure_ready()
 from dlt_pipelines.fub.source import FubRun
@@ -61,7 +73,7 @@ for step in trace.steps:
     if step.step in ("extract", "normalize", "load"):
         steps[step.step] = (step.finished_at - step.started_at).total_seconds()
 print(%(mark)r + json.dumps({
-    "rows": result.rows, "wall": wall, "cpu": cpu, "steps": steps,
+    "rows": result.rows, "wall": wall, "cpu": cpu, "steps": steps, "step_cpu": step_cpu,
     "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
 }), flush=True)
 db.stop_embedded()
@@ -104,17 +116,17 @@ def _child_load(tree: Path | None) -> dict[str, Any]:
     raise SystemExit(f"child load failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
 
 
-def _walk() -> tuple[int, float]:
+def _walk() -> tuple[int, float, float]:
     from dlt_pipelines.fub.auth import load_auth
     from dlt_pipelines.fub.client import FubClient
     from dlt_pipelines.fub.settings import STREAMS
 
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     n = 0
     with FubClient(load_auth(AGENT)) as client:
         for page in client.pages(STREAMS["people"]):
             n += len(page.records)
-    return n, time.perf_counter() - t
+    return n, time.perf_counter() - t, time.process_time() - cpu
 
 
 def _dbt() -> float:
@@ -212,7 +224,7 @@ def run(people: int | None, scale: str | None, seed: int, before_ref: str) -> di
 
         _progress(f"agent {AGENT}: {truth:,} people; bare walk")
         loads["walk"] = _load_avg()
-        walk_rows, walk_s = _walk()
+        walk_rows, walk_s, walk_cpu = _walk()
         _progress(f"walk: {walk_rows:,} in {walk_s:.1f} s; before ({before_ref})")
         loads["before"] = _load_avg()
         before = _child_load(before_tree)
@@ -227,7 +239,7 @@ def run(people: int | None, scale: str | None, seed: int, before_ref: str) -> di
             diff = compare(conn, "bench_before_fub", "raw_fub")
         loads["floor"] = _load_avg()
         floor = _copy_floor(data_dir)
-        _progress(f"floor: {floor}; A/B identical: {diff.identical}")
+        _progress(f"floor: {floor}; A/B identical: {diff.identical}, same rows: {diff.same_rows}")
         if not diff.identical:
             _progress(diff.describe())
         for name, r in (("before", before), ("after", after)):
@@ -243,10 +255,12 @@ def run(people: int | None, scale: str | None, seed: int, before_ref: str) -> di
         "people": truth,
         "walk_rows": walk_rows,
         "walk_s": walk_s,
+        "walk_cpu": walk_cpu,
         "before": before,
         "after": after,
         "floor": floor,
         "identical": diff.identical,
+        "same_rows": diff.same_rows,
         "diff": diff.describe(),
         "loads": loads,
         "before_ref": before_ref,
@@ -305,13 +319,28 @@ def report(r: dict[str, Any], command: str) -> str:
         *row(f"before (`{r['before_ref']}`: dict rows, INSERT)", r["before"]),
         *row("after (typed: Arrow, CSV, COPY)", r["after"]),
         "",
+        "Process CPU seconds (robust to the machine's load, unlike wall time): bare walk "
+        f"{r['walk_cpu']:.1f}; extract before {r['before']['step_cpu']['extract']:.1f}, after "
+        f"{r['after']['step_cpu']['extract']:.1f} (walk / extract CPU "
+        f"{r['walk_cpu'] / r['before']['step_cpu']['extract']:.2f} → "
+        f"{r['walk_cpu'] / r['after']['step_cpu']['extract']:.2f}); normalise + load before "
+        f"{r['before']['step_cpu']['normalize'] + r['before']['step_cpu']['load']:.1f}, after "
+        f"{r['after']['step_cpu']['normalize'] + r['after']['step_cpu']['load']:.1f}.",
+        "",
         "Targets (issue 18 item 1): end to end ≥ 0.25 of COPY, normalise + load ≥ 0.5 of COPY, "
         "extract ≥ 0.8 of the bare walk (walk / extract), peak RSS ≤ 1 GB. `fub.people` is the "
         "child process's wall time of the load (API → raw); end to end adds `dbt run "
         "--full-refresh` of `stg_fub__people` + `people`; peak RSS is the child's.",
         "",
-        f"A/B: the two raw tables {'are identical' if r['identical'] else 'DIFFER'} (columns and "
-        "types; `except all` both ways on every non-`_dlt_` column)."
+        "A/B (the same pages, the two raw tables; columns and types, `except all` both ways on "
+        "every non-`_dlt_` column): "
+        + (
+            "identical."
+            if r["identical"]
+            else "the same rows; columns that only one side has are NULL in every row."
+            if r["same_rows"]
+            else "they DIFFER."
+        )
         + ("" if r["identical"] else f"\n\n```\n{r['diff']}\n```"),
         "",
     ]

@@ -298,8 +298,8 @@ class TypedRows:
         data_type = col["data_type"]
         try:
             if data_type == "json":
-                dumps = dlt_json.dumps
-                return pa.array([None if v is None else dumps(v) for v in values], pa.string())
+                dumpb = dlt_json.dumpb  # UTF-8 bytes: Arrow takes them as strings as they are
+                return pa.array([None if v is None else dumpb(v) for v in values], pa.string())
             if data_type == "decimal":
                 precision = col.get("precision") or DEFAULT_DECIMAL[0]
                 scale = col.get("scale")
