@@ -20,17 +20,14 @@ in :mod:`agentsync.entities`.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import hashlib
 import json
 import logging
-import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from queue import Full, Queue
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import dlt
 from sqlalchemy import text
@@ -41,7 +38,6 @@ from agentsync.errors import IntegrationError
 from agentsync.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 def integration_error_behind(err: BaseException) -> BaseException:
@@ -498,13 +494,41 @@ def check_types(record: Any, fields: dict[str, FieldKind]) -> None:
     """
     if not isinstance(record, dict):
         raise InvalidRecord(f"record is a {type(record).__name__}, not an object")
-    for path, kind in fields.items():
+    top, nested = _plan(fields)
+    for path, kind in top:  # a field of the record itself: one lookup (most checks)
+        value = record.get(path)
+        if value is not None and not _fits(kind, value):
+            _wrong(path, kind, value)
+    for path, kind in nested:
         for where, value in _values(record, path):
             if value is not None and not _fits(kind, value):
-                shown = repr(value)
-                if len(shown) > _VALUE_CHARS:
-                    shown = shown[: _VALUE_CHARS - 3] + "..."
-                raise InvalidRecord(f"{where} is not {_KIND_NAMES[kind]}: {shown}")
+                _wrong(where, kind, value)
+
+
+_PLANS: dict[int, tuple[dict[str, FieldKind], Any]] = {}
+
+
+def _plan(
+    fields: dict[str, FieldKind],
+) -> tuple[list[tuple[str, FieldKind]], list[tuple[str, FieldKind]]]:
+    """``fields`` split into top-level fields and dotted paths (once per checks dict: the
+    sources' are module constants, checked for every record)."""
+    hit = _PLANS.get(id(fields))
+    if hit is not None and hit[0] is fields:
+        return hit[1]  # type: ignore[no-any-return]
+    top = [(p, k) for p, k in fields.items() if "." not in p and p != "*"]
+    nested = [(p, k) for p, k in fields.items() if "." in p or p == "*"]
+    if len(_PLANS) > 1000:
+        _PLANS.clear()
+    _PLANS[id(fields)] = (fields, (top, nested))
+    return top, nested
+
+
+def _wrong(where: str, kind: FieldKind, value: Any) -> None:
+    shown = repr(value)
+    if len(shown) > _VALUE_CHARS:
+        shown = shown[: _VALUE_CHARS - 3] + "..."
+    raise InvalidRecord(f"{where} is not {_KIND_NAMES[kind]}: {shown}")
 
 
 def full_read_due(last_full_at: object, now: datetime, max_age: timedelta) -> bool:
@@ -527,55 +551,6 @@ def full_read_due(last_full_at: object, now: datetime, max_age: timedelta) -> bo
     if then.tzinfo is None:
         then = then.replace(tzinfo=UTC)
     return now - then >= max_age
-
-
-def read_ahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
-    """``items`` produced by a thread that reads up to ``depth`` ahead of the consumer.
-
-    A page walk waits on the network for each page and then works on it; with the next page
-    requested while this one is checked and written, the wait and the work overlap (the socket
-    wait releases the GIL). Items arrive in order; an exception of the producer is raised at the
-    item where it happened; when the consumer stops early (``close()``, an exception), the
-    producer stops after the item in hand. The producer runs in a copy of the consumer's
-    context, so :mod:`agentsync.progress` counts what it reads for the right step.
-    """
-    done = object()
-    queue: Queue[Any] = Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                queue.put(item, timeout=0.1)
-                return True
-            except Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put((item, None)):
-                    return
-        except BaseException as err:  # handed to the consumer
-            put((done, err))
-            return
-        put((done, None))
-
-    context = contextvars.copy_context()
-    thread = threading.Thread(target=context.run, args=(produce,), name="read-ahead", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, err = queue.get()
-            if item is done:
-                if err is not None:
-                    raise err
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=60)
 
 
 #: most records whose landed version a resource keeps in its state (the state stays small)

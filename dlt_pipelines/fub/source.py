@@ -7,7 +7,9 @@ addresses, tags, collaborators, invitees, property, ...) stay **JSON columns** o
 exact decimals. The columns staging reads are declared per raw table in
 :mod:`dlt_pipelines.fub.columns` (dlt hints, so a field null so far still has its column, and the
 type checks of :mod:`dlt_pipelines.fub.validate`). New vendor fields become new columns (schema
-drift lands without breaking).
+drift lands without breaking). Rows land as typed Arrow batches copied by ``COPY``
+(:mod:`dlt_pipelines.typed`; ``AGENTSYNC_TYPED_LOADS=false``: dlt's row normaliser and ``INSERT``,
+the same raw).
 
 Incremental cursors live in dlt resource state, stored in the destination with each load
 (``raw_fub._dlt_pipeline_state``), per agent (one pipeline per agent) and per stream:
@@ -61,7 +63,6 @@ from dlt_pipelines.common import (
     last_load_id,
     make_pipeline,
     pipeline_guard,
-    read_ahead,
     record_sync,
     row_digest,
     run_pipeline,
@@ -134,25 +135,32 @@ def content_digest(row: dict[str, Any]) -> str:
 class NearTop:
     """The rows read within ``CURSOR_LOOKBACK_SECONDS`` of the highest cursor seen so far: the
     only ones whose content hash the next run's look-back window needs (hashed at the end, not
-    every row as it is read)."""
+    every row as it is read). The highest cursor only grows, so a row below its window now is
+    never in it."""
 
-    def __init__(self) -> None:
-        self._rows: list[tuple[datetime, str, dict[str, Any]]] = []
+    def __init__(self, id_field: str) -> None:
+        self._id = id_field
+        self._rows: list[tuple[datetime, dict[str, Any]]] = []
 
-    def add(self, cursor: datetime | None, rid: str, row: dict[str, Any]) -> None:
-        if cursor is not None:
-            self._rows.append((cursor, rid, row))
-
-    def prune(self, top: datetime | None) -> None:
-        """Drop what can no longer be within the window of the final top (tops only grow)."""
-        if top is not None and len(self._rows) > 2 * MAX_LANDED_VERSIONS:
-            floor = top - timedelta(seconds=CURSOR_LOOKBACK_SECONDS)
+    def add(
+        self, rows: list[dict[str, Any]], cursors: list[datetime | None], top: datetime | None
+    ) -> None:
+        """A page's rows and their cursors, ``top`` the highest cursor so far."""
+        if top is None:
+            return
+        floor = top - timedelta(seconds=CURSOR_LOOKBACK_SECONDS)
+        self._rows += [
+            (c, r) for c, r in zip(cursors, rows, strict=True) if c is not None and c >= floor
+        ]
+        if len(self._rows) > 2 * MAX_LANDED_VERSIONS:
             self._rows = [r for r in self._rows if r[0] >= floor]
 
     def digests(self, top: datetime) -> list[tuple[datetime | None, str, str]]:
         """``(cursor, id, hash)`` of the rows within the window of ``top``."""
         floor = top - timedelta(seconds=CURSOR_LOOKBACK_SECONDS)
-        return [(c, rid, content_digest(row)) for c, rid, row in self._rows if c >= floor]
+        return [
+            (c, str(row.get(self._id)), content_digest(row)) for c, row in self._rows if c >= floor
+        ]
 
 
 def boundary(seen: list[tuple[datetime | None, str, str]], top: datetime) -> dict[str, str]:
@@ -282,25 +290,25 @@ class FubRun:
             yield from self._reference_rows(stream, stats, params, full)
             return
         landed = {} if stats.full_read else dict(state.get("boundary") or {})
-        near = NearTop()  # the rows the next run's look-back window may re-read
-        # the next page is fetched while this one is checked and written (read_ahead)
-        for i, page in enumerate(read_ahead(self.client.pages(stream, params))):
+        near = NearTop(stream.id_field)  # the rows the next run's look-back window may re-read
+        for i, page in enumerate(self.client.pages(stream, params)):
             if i == 0 and stats.full_read:
                 stats.reported_total = page.total
             cursors: list[datetime | None] = []
             rows, page_top = self.clean(stream, page.records, stats, cursors)
             if page_top is not None and (top is None or page_top > top):
                 top = page_top
-            fresh = []
-            for row, cursor in zip(rows, cursors, strict=True):
-                rid = str(row.get(stream.id_field))
-                near.add(cursor, rid, row)
-                if rid in landed and landed[rid] == content_digest(row):
-                    stats.rows -= 1
-                    stats.unchanged += 1
-                else:
-                    fresh.append(row)
-            near.prune(top)
+            near.add(rows, cursors, top)
+            fresh = rows
+            if landed:  # the last run's boundary: a row exactly as landed then is not landed again
+                fresh = []
+                for row in rows:
+                    rid = str(row.get(stream.id_field))
+                    if rid in landed and landed[rid] == content_digest(row):
+                        stats.rows -= 1
+                        stats.unchanged += 1
+                    else:
+                        fresh.append(row)
             if fresh:
                 yield fresh
         if top is not None:

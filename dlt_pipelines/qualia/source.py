@@ -9,6 +9,8 @@ Raw shape: ``user_id``, ``order_id`` (``_id``), ``list_offset`` (position when r
 ``order`` (the order object as served, JSON: nested properties/parties/progress kept as is; JSON
 numbers are stored exactly by jsonb). An order without ``_id``, or whose fields staging casts have
 the wrong JSON type (``validate``), goes to ``ops.quarantine`` with a reason naming the field.
+Rows land as typed Arrow batches copied by ``COPY`` (:mod:`dlt_pipelines.typed`; the same raw as
+dlt's row path).
 
 Incremental replacement of the legacy "today's orders" daily pull: the API has no modified-since
 filter, so a daily run re-reads the tail of the list: from ``last_end - AGENTSYNC_QUALIA_

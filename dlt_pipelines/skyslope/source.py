@@ -13,7 +13,8 @@ timezone, ``0001-01-01T00:00:00`` null dates and control characters are cleaned 
 (``dbt_project/macros/skyslope/skyslope_quirks.sql``), never here. New vendor fields land in the JSON
 without breaking the load. JSON numbers (prices) are stored by jsonb as exact numerics. A list row,
 file or user whose fields have the wrong JSON type (``validate``) goes to ``ops.quarantine`` with
-a reason naming the field; the quirks above are not wrong types.
+a reason naming the field; the quirks above are not wrong types. Rows land as typed Arrow
+batches copied by ``COPY`` (:mod:`dlt_pipelines.typed`; the same raw as dlt's row path).
 
 Paging and windows (skyslope.md §3): lists are 10 rows per page, 1-based ``pageNumber``; stop when
 ``links`` has no ``rel: "next"`` (a response without ``links`` ends at a short page); at most

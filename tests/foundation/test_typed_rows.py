@@ -85,6 +85,15 @@ def _load(source: str, typed: bool, rows: list[dict[str, Any]], nested: bool = F
     return [j.file_path for p in info.load_packages for j in p.jobs["completed_jobs"]]
 
 
+def _dlt_columns(source: str) -> dict[str, tuple[Any, ...]]:
+    """What the pipeline's own schema says of each column of ``t`` (dlt reads it next time)."""
+    columns = make_pipeline(source, 1).default_schema.get_table_columns("t")
+    return {
+        name: (c.get("data_type"), c.get("nullable", True), bool(c.get("variant")))
+        for name, c in columns.items()
+    }
+
+
 def _compare(a: str, b: str) -> Any:
     with db.begin() as conn:
         return compare(conn, f"raw_{a}", f"raw_{b}")
@@ -99,6 +108,7 @@ def test_typed_rows_land_exactly_as_dict_rows() -> None:
     diff = _compare("dictpath", "typedpath")
     assert diff.identical, diff.describe()
     assert diff.counts == {"t": len(FIRST) + len(SECOND)}
+    assert _dlt_columns("typedpath") == _dlt_columns("dictpath")
     with db.begin() as conn:
         empty = conn.execute(text("select count(*) from raw_typedpath.t where name = ''")).scalar()
         variants = conn.execute(
