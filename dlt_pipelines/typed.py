@@ -32,8 +32,10 @@ source whose rows dlt flattens into ``a__b`` columns or child tables (reZEN) kee
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import partial
@@ -372,6 +374,41 @@ _FILTER = _HintWarnings()
 logging.getLogger("dlt").addFilter(_FILTER)
 
 
+class _FewerCollections:
+    """Python's cyclic garbage collector runs less often while typed batches are built.
+
+    A batch keeps thousands of freshly decoded rows alive (dicts, lists, strings: no cycles;
+    reference counting frees them), so the default thresholds (a collection every 700 net
+    allocations, a full one every 100 of those) send the collector through them again and again:
+    about 30% of the extract's CPU in a profile of 100,000 FUB people (extract CPU 7.7 s with the
+    default thresholds, 5.2 s with these). Thresholds are process-wide: the first load in the
+    process to start raises them, the last to finish puts back what it found.
+    """
+
+    _lock = threading.Lock()
+    _active = 0
+    _saved: tuple[int, int, int] | None = None
+    THRESHOLDS = (50_000, 20, 20)
+
+    def __enter__(self) -> None:
+        with self._lock:
+            cls = type(self)
+            if cls._active == 0:
+                cls._saved = gc.get_threshold()
+                gc.set_threshold(
+                    *(max(a, b) for a, b in zip(cls._saved, self.THRESHOLDS, strict=True))
+                )
+            cls._active += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            cls = type(self)
+            cls._active -= 1
+            if cls._active == 0 and cls._saved is not None:
+                gc.set_threshold(*cls._saved)
+                cls._saved = None
+
+
 def typed_batches(
     table: str,
     declared: Mapping[str, TColumnSchema],
@@ -397,6 +434,7 @@ def typed_batches(
     typed = TypedRows(table, declared, dlt.current.source_schema(), nested)
     pending: list[dict[str, Any]] = []
     as_dicts = False
+    fewer_collections = _FewerCollections()
 
     def flush() -> Any:
         nonlocal as_dicts
@@ -417,15 +455,16 @@ def typed_batches(
                 return arrow
         return rows
 
-    for item in items:
-        if isinstance(item, dict):
-            pending.append(item)
-        else:
-            pending.extend(item)
-        if len(pending) >= min_rows:
+    with fewer_collections:
+        for item in items:
+            if isinstance(item, dict):
+                pending.append(item)
+            else:
+                pending.extend(item)
+            if len(pending) >= min_rows:
+                yield flush()
+        if pending:
             yield flush()
-    if pending:
-        yield flush()
 
 
 def as_arrow(

@@ -177,3 +177,23 @@ def test_dict_rows_are_never_written_as_csv() -> None:
     resource = dlt.resource([{"id": 1, "name": None}], name="t", max_table_nesting=0)
     with pytest.raises(PipelineStepFailed, match="loads CSV written from Arrow tables only"):
         pipeline.run(resource, loader_file_format="csv")
+
+
+def test_collector_thresholds_are_put_back_by_the_last_load_to_finish() -> None:
+    """Typed batches run the garbage collector less often (thresholds are process-wide): two
+    loads at once (a daily sync runs agents in threads) and the first to finish leaves them
+    raised for the other; the last one puts back what the first found."""
+    import gc
+
+    from dlt_pipelines.typed import _FewerCollections
+
+    before = gc.get_threshold()
+    first, second = _FewerCollections(), _FewerCollections()
+    first.__enter__()
+    raised = gc.get_threshold()
+    assert raised[0] >= 50_000 and raised != before
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert gc.get_threshold() == raised
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == before
