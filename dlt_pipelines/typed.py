@@ -16,9 +16,13 @@ rules, column by column instead of row by row —
   value as dlt infers it (its type detections, e.g. ISO timestamps, then the Python type); a
   column null in every row is not created, as dlt does not create one;
 - ``None`` is ``NULL`` (so are NaN and infinities, as on dlt's dict path, which keeps rows as
-  JSON between extract and normalise); an empty string stays an empty string; objects and lists in a JSON
-  column are serialised with dlt's JSON encoder; decimals keep the column's scale (rounded half
-  away from zero, as PostgreSQL's ``numeric`` does); timestamps are instants in UTC.
+  JSON between extract and normalise); an empty string stays an empty string; objects and lists
+  in a JSON column are serialised with dlt's JSON encoder; decimals keep the column's scale
+  (rounded half away from zero, as PostgreSQL's ``numeric`` does); timestamps are instants in UTC.
+
+Not mirrored (no API serves them; noted so nobody relies on it): a string that starts with one of
+dlt's private-use marker characters, which dlt's dict path decodes into a typed value, lands here
+as the string it is.
 
 Values of the declared types take a vectorised path (one Arrow conversion per column and batch:
 ISO-8601 strings with a zone are parsed by Arrow, objects are encoded by dlt's ``orjson``
