@@ -81,6 +81,12 @@ class Settings(BaseSettings):
         "every process on the database, so concurrent runs on one account never exceed its "
         "rate; false paces each process on its own.",
     )
+    typed_loads: bool = Field(
+        default=True,
+        description="FUB, SkySlope and Qualia rows land as Arrow batches with their declared "
+        "column types, copied into raw by COPY (dlt_pipelines/typed.py); false lands them as "
+        "dict rows through dlt's row normaliser and INSERT (the same raw, several times slower).",
+    )
     fub_max_concurrent_requests: int = Field(
         default=4, ge=1, description="Concurrent FUB calls per FUB account, across agent runs."
     )

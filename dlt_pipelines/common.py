@@ -20,7 +20,6 @@ in :mod:`agentsync.entities`.
 from __future__ import annotations
 
 import contextlib
-import copy
 import hashlib
 import json
 import logging
@@ -57,39 +56,33 @@ def integration_error_behind(err: BaseException) -> BaseException:
 
 
 def destination(settings: Settings | None = None) -> Any:
-    """dlt's PostgreSQL destination on agentsync's database, for one pipeline.
+    """The destination of every pipeline: :class:`dlt_pipelines.destination.postgres_copy` on
+    agentsync's database (a new instance per pipeline: it keeps the capabilities it answered)."""
+    from dlt_pipelines.destination import postgres_copy
 
-    dlt asks the destination for its capabilities about ten times per ``pipeline.run`` and
-    resolves the whole destination configuration from every config provider each time (19 ms
-    apiece here): on a quiet day, when a run loads nothing, that was a third of a daily step's
-    time. The capabilities without an explicit configuration depend only on the factory's
-    arguments, the environment and the naming convention, none of which change during a run,
-    so this instance answers them once per naming convention (a copy each time: dlt assigns to
-    the object it gets). With an explicit configuration (the client's) dlt's own path runs.
+    return postgres_copy(credentials=db.database_url(settings or get_settings()))
+
+
+def make_pipeline(
+    source: str,
+    user_id: int,
+    settings: Settings | None = None,
+    pipeline_name: str | None = None,
+) -> dlt.Pipeline:
+    """The dlt pipeline for one agent and one source, writing to ``raw_<source>``.
+
+    ``pipeline_name`` (default ``<source>_user_<user_id>``) names a separate pipeline on the
+    same dataset (e.g. FUB webhooks). Its destination is PostgreSQL with a CSV ``COPY`` that
+    keeps ``""`` apart from ``NULL`` (:mod:`dlt_pipelines.destination`, for typed loads).
     """
-    settings = settings or get_settings()
-    dest = dlt.destinations.postgres(credentials=db.database_url(settings))
-    answered: dict[tuple[Any, ...], Any] = {}
-    resolve = dest.capabilities
+    from dlt_pipelines.destination import configure_pipeline
 
-    def capabilities(config: Any = None, naming: Any = None) -> Any:
-        if config is not None:
-            return resolve(config, naming)
-        key = (type(naming), getattr(naming, "max_length", None))
-        if key not in answered:
-            answered[key] = resolve(None, naming)
-        return copy.copy(answered[key])
-
-    dest.capabilities = capabilities  # type: ignore[method-assign]
-    return dest
-
-
-def make_pipeline(source: str, user_id: int, settings: Settings | None = None) -> dlt.Pipeline:
-    """The dlt pipeline for one agent and one source, writing to ``raw_<source>``."""
     settings = settings or get_settings()
     settings.dlt_dir.mkdir(parents=True, exist_ok=True)
+    name = pipeline_name or f"{source}_user_{user_id}"
+    configure_pipeline(name)
     return dlt.pipeline(
-        pipeline_name=f"{source}_user_{user_id}",
+        pipeline_name=name,
         destination=destination(settings),
         dataset_name=f"raw_{source}",
         pipelines_dir=str(settings.dlt_dir),
@@ -509,13 +502,41 @@ def check_types(record: Any, fields: dict[str, FieldKind]) -> None:
     """
     if not isinstance(record, dict):
         raise InvalidRecord(f"record is a {type(record).__name__}, not an object")
-    for path, kind in fields.items():
+    top, nested = _plan(fields)
+    for path, kind in top:  # a field of the record itself: one lookup (most checks)
+        value = record.get(path)
+        if value is not None and not _fits(kind, value):
+            _wrong(path, kind, value)
+    for path, kind in nested:
         for where, value in _values(record, path):
             if value is not None and not _fits(kind, value):
-                shown = repr(value)
-                if len(shown) > _VALUE_CHARS:
-                    shown = shown[: _VALUE_CHARS - 3] + "..."
-                raise InvalidRecord(f"{where} is not {_KIND_NAMES[kind]}: {shown}")
+                _wrong(where, kind, value)
+
+
+_PLANS: dict[int, tuple[dict[str, FieldKind], Any]] = {}
+
+
+def _plan(
+    fields: dict[str, FieldKind],
+) -> tuple[list[tuple[str, FieldKind]], list[tuple[str, FieldKind]]]:
+    """``fields`` split into top-level fields and dotted paths (once per checks dict: the
+    sources' are module constants, checked for every record)."""
+    hit = _PLANS.get(id(fields))
+    if hit is not None and hit[0] is fields:
+        return hit[1]  # type: ignore[no-any-return]
+    top = [(p, k) for p, k in fields.items() if "." not in p and p != "*"]
+    nested = [(p, k) for p, k in fields.items() if "." in p or p == "*"]
+    if len(_PLANS) > 1000:
+        _PLANS.clear()
+    _PLANS[id(fields)] = (fields, (top, nested))
+    return top, nested
+
+
+def _wrong(where: str, kind: FieldKind, value: Any) -> None:
+    shown = repr(value)
+    if len(shown) > _VALUE_CHARS:
+        shown = shown[: _VALUE_CHARS - 3] + "..."
+    raise InvalidRecord(f"{where} is not {_KIND_NAMES[kind]}: {shown}")
 
 
 def full_read_due(last_full_at: object, now: datetime, max_age: timedelta) -> bool:

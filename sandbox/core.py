@@ -26,12 +26,13 @@ import fnmatch
 import json
 import math
 import random
+import re
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Protocol
 
 import uvicorn
@@ -54,9 +55,10 @@ GENERIC_FAULTS = frozenset(
 # ones it implements in its ``record_faults`` attribute (see :class:`ApiModule`):
 # ``malformed`` = a record without its id, ``malformed_types`` = a record whose fields have the
 # wrong JSON types (id intact), ``drift_added`` / ``drift_renamed`` = schema drift,
-# ``lose_page`` = a page whose records silently go missing.
+# ``lose_page`` = a page whose records silently go missing, ``edge_values`` = values a loader
+# must keep exactly (empty strings, offsets, long decimals, CSV-hostile text: :func:`edge_values`).
 RECORD_FAULTS = frozenset(
-    {"malformed", "malformed_types", "drift_added", "drift_renamed", "lose_page"}
+    {"malformed", "malformed_types", "drift_added", "drift_renamed", "lose_page", "edge_values"}
 )
 FAULT_KINDS = GENERIC_FAULTS | RECORD_FAULTS
 
@@ -278,6 +280,71 @@ def wrong_types(record: dict[str, Any], keep: tuple[str, ...] = ("id",)) -> dict
     is and must decide (quarantine, coerce) on the types alone.
     """
     return {k: (v if k in keep else _wrong_type(v)) for k, v in record.items()}
+
+
+def edge_values(records: list[Any], keep: tuple[str, ...] = ("id",)) -> list[Any]:
+    """The page with values a loader must land exactly as served (the ``edge_values`` fault).
+
+    The vendors' replicas never serve these on their own, yet real accounts do, and a loader
+    that writes CSV or casts types can silently change them. On the last five records of the
+    page (so the records before them have typed the columns as usual; fields in ``keep`` — ids,
+    cursors — left as they are; nested objects and lists included):
+
+    1. every string is ``""`` (an empty string is not ``null``);
+    2. every ``null`` is ``""`` (an empty string where a number, time or object belongs);
+    3. every ``...Z`` timestamp is the same instant with a ``+05:30`` offset and milliseconds
+       (``-08:00`` inside objects);
+    4. every number gets ten more decimal places (``250000`` → ``250000.1234567891``), more
+       than a ``numeric(38,9)`` keeps: rounding must be exact;
+    5. every other string ends in CSV-hostile text: ``, "quoted"``, a newline, ``\\N``, a tab,
+       ``NULL``.
+    """
+    out = list(records)
+    steps = (_blank, _null_blank, _offset_time, _long_decimal, _hostile)
+    first = max(0, len(out) - len(steps))
+    for i, step in zip(range(first, len(out)), steps, strict=False):
+        if isinstance(out[i], dict):
+            out[i] = {k: (v if k in keep else _deep(step, v, True)) for k, v in out[i].items()}
+    return out
+
+
+_ZULU = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+
+
+def _deep(step: Callable[[Any, bool], Any], value: Any, top: bool) -> Any:
+    if isinstance(value, dict):
+        return {k: _deep(step, v, False) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep(step, v, False) for v in value]
+    return step(value, top)
+
+
+def _blank(value: Any, top: bool) -> Any:
+    return "" if isinstance(value, str) else value
+
+
+def _null_blank(value: Any, top: bool) -> Any:
+    return "" if value is None else value
+
+
+def _offset_time(value: Any, top: bool) -> Any:
+    if isinstance(value, str) and _ZULU.fullmatch(value):
+        zone = timezone(timedelta(hours=5, minutes=30) if top else timedelta(hours=-8))
+        instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return instant.astimezone(zone).isoformat(timespec="milliseconds")
+    return value
+
+
+def _long_decimal(value: Any, top: bool) -> Any:
+    if _is_number(value):
+        return float(value) + 0.1234567891
+    return value
+
+
+def _hostile(value: Any, top: bool) -> Any:
+    if isinstance(value, str) and not _ZULU.fullmatch(value):
+        return value + ', "quoted"\nline \\N\tNULL'
+    return value
 
 
 def _wrong_type(value: Any) -> Any:

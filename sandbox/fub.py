@@ -45,6 +45,7 @@ from sandbox.core import (
     BadControl,
     FaultPlan,
     FaultRule,
+    edge_values,
     error_status,
     register_api,
     retry_after,
@@ -67,6 +68,8 @@ from sandbox.world import World
 
 READ_ONLY = "This sandbox replica of Follow Up Boss is read-only: {method} {path} is not served"
 ENTITIES = (*BIG, *SMALL)
+# edge_values leaves ids and the fields the sources order and key records by as they are
+EDGE_KEEP = ("id", "created", "updated", "createdAt", "personId")
 RENAMES = (("name", "fullName"), ("type", "eventType"), ("title", "subject"))
 
 
@@ -102,7 +105,7 @@ class FubApi:
     name = "fub"
     prefix = "/fub"
     record_faults = frozenset(
-        {"malformed", "malformed_types", "drift_added", "drift_renamed", "lose_page"}
+        {"malformed", "malformed_types", "drift_added", "drift_renamed", "lose_page", "edge_values"}
     )
 
     def __init__(self, world: World, faults: FaultPlan, rate_limit: bool = True) -> None:
@@ -288,6 +291,8 @@ class FubApi:
         if self.faults.take(self.name, sub, {"malformed_types"}):
             records = [*records]
             records[-1] = wrong_types(records[-1], keep=("id",))
+        if self.faults.take(self.name, sub, {"edge_values"}):
+            records = edge_values(records, keep=EDGE_KEEP)
         if self.faults.take(self.name, sub, {"drift_added"}):
             records = [{**r, "sandboxDriftField": "added by drift_added"} for r in records]
         if self.faults.take(self.name, sub, {"drift_renamed"}):

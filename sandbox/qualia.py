@@ -52,6 +52,7 @@ from sandbox.core import (
     BadControl,
     FaultPlan,
     FaultRule,
+    edge_values,
     error_status,
     iso,
     register_api,
@@ -109,7 +110,7 @@ class QualiaApi:
     name = "qualia"
     prefix = "/qualia"
     record_faults = frozenset(
-        {"malformed", "malformed_types", "drift_added", "drift_renamed", "lose_page"}
+        {"malformed", "malformed_types", "drift_added", "drift_renamed", "lose_page", "edge_values"}
     )
 
     def __init__(self, world: World, faults: FaultPlan) -> None:
@@ -327,6 +328,8 @@ class QualiaApi:
             orders[0].pop("_id")
         if orders and self.faults.take(self.name, path, {"malformed_types"}) is not None:
             orders[-1] = wrong_types(orders[-1], keep=("_id",))
+        if orders and self.faults.take(self.name, path, {"edge_values"}) is not None:
+            orders = edge_values(orders, keep=("_id",))
         if orders and self.faults.take(self.name, path, {"drift_added"}) is not None:
             for o in orders:
                 o["escrow_officer"] = "Drift Officer"

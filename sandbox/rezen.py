@@ -36,7 +36,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from sandbox.core import FaultPlan, FaultRule, error_status, register_api, retry_after, wrong_types
+from sandbox.core import (
+    FaultPlan,
+    FaultRule,
+    edge_values,
+    error_status,
+    register_api,
+    retry_after,
+    wrong_types,
+)
 from sandbox.rezen_data import AGENT_STATUSES, LIFECYCLE_GROUPS, Book, RezenData, epoch_ms
 from sandbox.world import World
 
@@ -122,7 +130,7 @@ class RezenApi:
     name = "rezen"
     prefix = "/rezen"
     record_faults = frozenset(
-        {"malformed", "malformed_types", "drift_added", "drift_renamed", "lose_page"}
+        {"malformed", "malformed_types", "drift_added", "drift_renamed", "lose_page", "edge_values"}
     )
 
     def __init__(self, world: World, faults: FaultPlan) -> None:
@@ -331,6 +339,8 @@ class RezenApi:
             rows[0] = dict(rows[0], id=None)
         if rows and self.faults.take("rezen", sub, {"malformed_types"}) is not None:
             rows[-1] = wrong_types(rows[-1], keep=("id",))
+        if rows and self.faults.take("rezen", sub, {"edge_values"}) is not None:
+            rows = edge_values(rows, keep=("id",))
         if rows and self.faults.take("rezen", sub, {"drift_added"}) is not None:
             rows = [dict(r, sandboxAddedField="new in this API version") for r in rows]
         if rows and self.faults.take("rezen", sub, {"drift_renamed"}) is not None:

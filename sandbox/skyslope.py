@@ -61,6 +61,7 @@ from sandbox.core import (
     BadControl,
     FaultPlan,
     FaultRule,
+    edge_values,
     error_status,
     register_api,
     retry_after,
@@ -131,7 +132,7 @@ class SkySlopeApi:
     name = "skyslope"
     prefix = "/skyslope"
     record_faults = frozenset(
-        {"malformed", "malformed_types", "drift_added", "drift_renamed", "lose_page"}
+        {"malformed", "malformed_types", "drift_added", "drift_renamed", "lose_page", "edge_values"}
     )
 
     def __init__(self, world: World, faults: FaultPlan) -> None:
@@ -491,6 +492,8 @@ class SkySlopeApi:
             rows[0] = {k: v for k, v in rows[0].items() if not k.endswith("Guid")}
         if rows and self.faults.take(self.name, path, {"malformed_types"}) is not None:
             rows[-1] = wrong_types(rows[-1], keep=(f"{kind[:-1]}Guid",))
+        if rows and self.faults.take(self.name, path, {"edge_values"}) is not None:
+            rows = edge_values(rows, keep=(f"{kind[:-1]}Guid", "modifiedOn"))
         if rows and self.faults.take(self.name, path, {"drift_added"}) is not None:
             for r in rows:
                 r["teamName"] = "Drift Team"

@@ -7,7 +7,9 @@ addresses, tags, collaborators, invitees, property, ...) stay **JSON columns** o
 exact decimals. The columns staging reads are declared per raw table in
 :mod:`dlt_pipelines.fub.columns` (dlt hints, so a field null so far still has its column, and the
 type checks of :mod:`dlt_pipelines.fub.validate`). New vendor fields become new columns (schema
-drift lands without breaking).
+drift lands without breaking). Rows land as typed Arrow batches copied by ``COPY``
+(:mod:`dlt_pipelines.typed`; ``AGENTSYNC_TYPED_LOADS=false``: dlt's row normaliser and ``INSERT``,
+the same raw).
 
 Incremental cursors live in dlt resource state, stored in the destination with each load
 (``raw_fub._dlt_pipeline_state``), per agent (one pipeline per agent) and per stream:
@@ -41,7 +43,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -58,9 +59,9 @@ from agentsync.settings import Settings, get_settings
 from dlt_pipelines.common import (
     MAX_LANDED_VERSIONS,
     Quarantine,
-    destination,
     full_read_due,
     last_load_id,
+    make_pipeline,
     pipeline_guard,
     record_sync,
     row_digest,
@@ -79,6 +80,7 @@ from dlt_pipelines.fub.settings import (
     Stream,
 )
 from dlt_pipelines.fub.validate import InvalidRecord, check
+from dlt_pipelines.typed import as_arrow
 
 log = logging.getLogger(__name__)
 SOURCE = "fub"
@@ -99,41 +101,66 @@ def fub_pipeline_name(user_id: int, purpose: str | None = None) -> str:
 def make_fub_pipeline(user_id: int, settings: Settings, purpose: str | None = None) -> dlt.Pipeline:
     """The agent's FUB pipeline; ``purpose`` names a separate one (e.g. webhooks) on the same
     dataset, so a webhook load never races the scheduled sync's pipeline working dir."""
-    from dlt_pipelines.common import make_pipeline
-
-    if purpose is None:
-        return make_pipeline(SOURCE, user_id, settings)
-    settings.dlt_dir.mkdir(parents=True, exist_ok=True)
-    return dlt.pipeline(
-        pipeline_name=fub_pipeline_name(user_id, purpose),
-        destination=destination(settings),
-        dataset_name=DATASET,
-        pipelines_dir=str(settings.dlt_dir),
-    )
+    return make_pipeline(SOURCE, user_id, settings, fub_pipeline_name(user_id, purpose))
 
 
-def uncompressed_files(pipeline_name: str) -> None:
-    """Have dlt write this pipeline's load files uncompressed (config scoped to its name).
-
-    gzip of the INSERT files cost ~0.3 ms per person in profiles, for files that are deleted
-    once loaded; the loaded rows are identical either way. An explicit setting of the same key
-    (environment) wins.
-    """
-    key = f"{pipeline_name.upper()}__NORMALIZE__DATA_WRITER__DISABLE_COMPRESSION"
-    os.environ.setdefault(key, "true")
-
-
-def _resource(name: str, gen: Callable[[], Iterator[Any]]) -> Any:
+def _resource(
+    name: str,
+    gen: Callable[[], Iterator[Any]],
+    columns: dict | None = None,
+    typed: bool = False,
+) -> Any:
     """The dlt resource writing ``raw_fub.<name>``, its columns as declared
-    (:mod:`dlt_pipelines.fub.columns`: a field null in every row so far still has its column)."""
+    (:mod:`dlt_pipelines.fub.columns`: a field null in every row so far still has its column);
+    ``typed``: written as Arrow batches with those types (:mod:`dlt_pipelines.typed`)."""
+    cols = columns if columns is not None else TABLES[name].hints()
     return dlt.resource(
-        gen,
+        as_arrow(name, cols, gen) if typed else gen,
         name=name,
         table_name=name,
         write_disposition="append",
-        columns=TABLES[name].hints(),
+        columns=cols,
         max_table_nesting=0,
     )
+
+
+def content_digest(row: dict[str, Any]) -> str:
+    """The content hash of a validated row (the same whichever load path; ``None`` values do
+    not count, as they land like missing ones). Until the typed path, the look-back state held
+    hashes of rows whose timestamps had been parsed: the first run after that change re-lands
+    the few rows of each stream's last second (and the small reference lists) once."""
+    return row_digest(prepare(row))
+
+
+class NearTop:
+    """The rows read within ``CURSOR_LOOKBACK_SECONDS`` of the highest cursor seen so far: the
+    only ones whose content hash the next run's look-back window needs (hashed at the end, not
+    every row as it is read). The highest cursor only grows, so a row below its window now is
+    never in it."""
+
+    def __init__(self, id_field: str) -> None:
+        self._id = id_field
+        self._rows: list[tuple[datetime, dict[str, Any]]] = []
+
+    def add(
+        self, rows: list[dict[str, Any]], cursors: list[datetime | None], top: datetime | None
+    ) -> None:
+        """A page's rows and their cursors, ``top`` the highest cursor so far."""
+        if top is None:
+            return
+        floor = top - timedelta(seconds=CURSOR_LOOKBACK_SECONDS)
+        self._rows += [
+            (c, r) for c, r in zip(cursors, rows, strict=True) if c is not None and c >= floor
+        ]
+        if len(self._rows) > 2 * MAX_LANDED_VERSIONS:
+            self._rows = [r for r in self._rows if r[0] >= floor]
+
+    def digests(self, top: datetime) -> list[tuple[datetime | None, str, str]]:
+        """``(cursor, id, hash)`` of the rows within the window of ``top``."""
+        floor = top - timedelta(seconds=CURSOR_LOOKBACK_SECONDS)
+        return [
+            (c, str(row.get(self._id)), content_digest(row)) for c, row in self._rows if c >= floor
+        ]
 
 
 def boundary(seen: list[tuple[datetime | None, str, str]], top: datetime) -> dict[str, str]:
@@ -178,9 +205,9 @@ class FubRun:
         # concurrent run of the same pipeline) and pending packages of a killed run are settled
         # before the first entity's record_sync, so they are never booked as that entity.
         self._guard = contextlib.ExitStack()
+        self.typed = self.settings.typed_loads
         try:
             name = fub_pipeline_name(self.user_id, self.purpose)
-            uncompressed_files(name)
             self.pipeline = self._guard.enter_context(
                 pipeline_guard(
                     name, lambda: make_fub_pipeline(self.user_id, self.settings, self.purpose)
@@ -212,7 +239,9 @@ class FubRun:
         cursors: list[datetime | None] | None = None,
     ) -> tuple[list[dict[str, Any]], datetime | None]:
         """Validated rows tagged with ``user_id``; bad ones quarantined. Returns max cursor
-        (and appends each row's cursor to ``cursors`` when given)."""
+        (and appends each row's cursor to ``cursors`` when given). Rows for dlt's dict path are
+        shaped for its fast path (:func:`~dlt_pipelines.fub.prepare.prepare`); typed rows are
+        typed column by column later."""
         rows: list[dict[str, Any]] = []
         top: datetime | None = None
         for record in records:
@@ -225,7 +254,7 @@ class FubRun:
             if "userId" in row:  # FUB's user (calls, texts) would collide with our user_id
                 row["fubUserId"] = row.pop("userId")
             row["user_id"] = self.user_id
-            rows.append(prepare(row))
+            rows.append(row if self.typed else prepare(row))
             if cursors is not None:
                 cursors.append(cursor)
             if cursor is not None and (top is None or cursor > top):
@@ -261,7 +290,7 @@ class FubRun:
             yield from self._reference_rows(stream, stats, params, full)
             return
         landed = {} if stats.full_read else dict(state.get("boundary") or {})
-        seen: list[tuple[datetime | None, str, str]] = []  # (cursor, id, hash) of every row read
+        near = NearTop(stream.id_field)  # the rows the next run's look-back window may re-read
         for i, page in enumerate(self.client.pages(stream, params)):
             if i == 0 and stats.full_read:
                 stats.reported_total = page.total
@@ -269,21 +298,23 @@ class FubRun:
             rows, page_top = self.clean(stream, page.records, stats, cursors)
             if page_top is not None and (top is None or page_top > top):
                 top = page_top
-            fresh = []
-            for row, cursor in zip(rows, cursors, strict=True):
-                rid, digest = str(row.get(stream.id_field)), row_digest(row)
-                seen.append((cursor, rid, digest))
-                if landed.get(rid) == digest:
-                    stats.rows -= 1
-                    stats.unchanged += 1
-                else:
-                    fresh.append(row)
+            near.add(rows, cursors, top)
+            fresh = rows
+            if landed:  # the last run's boundary: a row exactly as landed then is not landed again
+                fresh = []
+                for row in rows:
+                    rid = str(row.get(stream.id_field))
+                    if rid in landed and landed[rid] == content_digest(row):
+                        stats.rows -= 1
+                        stats.unchanged += 1
+                    else:
+                        fresh.append(row)
             if fresh:
                 yield fresh
         if top is not None:
             state["watermark"] = top.isoformat()
             stats.cursor = state["watermark"]
-            state["boundary"] = boundary(seen, top)
+            state["boundary"] = boundary(near.digests(top), top)
         if stats.full_read and stream.name == "deals":
             state["last_full_read"] = now
 
@@ -303,7 +334,7 @@ class FubRun:
             if i == 0:
                 stats.reported_total = page.total
             rows += self.clean(stream, page.records, stats)[0]
-        read = {str(row.get(stream.id_field)): row_digest(row) for row in rows}
+        read = {str(row.get(stream.id_field)): content_digest(row) for row in rows}
         if not full and rows and read == state.get("landed"):
             stats.rows -= len(rows)
             stats.unchanged += len(rows)
@@ -400,7 +431,9 @@ class FubRun:
                 def gen() -> Iterator[Any]:
                     yield from self._cursor_rows(stream, stats, full)
 
-            info = run_pipeline(self.pipeline, _resource(name, gen), schema=dlt.Schema(SOURCE))
+            info = run_pipeline(
+                self.pipeline, _resource(name, gen, typed=self.typed), schema=dlt.Schema(SOURCE)
+            )
             load_id = last_load_id(info)
             quarantined = self.quarantine.count(name)
             self.quarantine.flush(load_id)
@@ -466,7 +499,9 @@ class FubRun:
                         yield rows
 
         with record_sync(self.kind, self.user_id, SOURCE, name, self.flow_run_id) as run:
-            info = run_pipeline(self.pipeline, _resource(name, gen), schema=dlt.Schema(SOURCE))
+            info = run_pipeline(
+                self.pipeline, _resource(name, gen, typed=self.typed), schema=dlt.Schema(SOURCE)
+            )
             load_id = last_load_id(info)
             quarantined = self.quarantine.count(name)
             self.quarantine.flush(load_id)

@@ -23,6 +23,22 @@ class InvalidRecord(ValueError):
     """Why a record cannot be loaded (the quarantine reason)."""
 
 
+# per stream, from the declarations once (not per record: a person has ~30 checked fields)
+_CHECKS = {name: table.checks() for name, table in TABLES.items()}
+_REQUIRED = {
+    name: tuple(
+        (c.field, "an integer" if c.data_type == "bigint" else "set")
+        for c in table.columns
+        if c.required and c.field
+    )
+    for name, table in TABLES.items()
+}
+_MONEY = {
+    name: tuple(c.field for c in table.columns if c.data_type == "decimal" and c.field)
+    for name, table in TABLES.items()
+}
+
+
 def parse_ts(value: Any) -> datetime:
     """An ISO-8601 timestamp (``Z`` or offset) as an aware UTC datetime."""
     if not isinstance(value, str) or not value.strip():
@@ -57,26 +73,21 @@ def check(stream: Stream, record: Any) -> tuple[dict[str, Any], datetime | None]
                 f"{stream.cursor_field} is not an ISO-8601 timestamp: "
                 f"{record[stream.cursor_field]!r}"[:200]
             ) from None
-    table = TABLES[stream.name]
-    for column in table.columns:
-        if column.required and column.field and record.get(column.field) is None:
-            what = "an integer" if column.data_type == "bigint" else "set"
-            raise InvalidRecord(f"{column.field} is not {what}: None")
+    for field, what in _REQUIRED[stream.name]:
+        if record.get(field) is None:
+            raise InvalidRecord(f"{field} is not {what}: None")
     try:
-        check_types(record, table.checks())
+        check_types(record, _CHECKS[stream.name])
     except _CheckFailed as err:
         raise InvalidRecord(str(err)) from None
     out = dict(record)
-    for column in table.columns:
-        if column.data_type == "decimal" and column.field:
-            value = out.get(column.field)
-            if value is None or value == "":
-                out[column.field] = None
-            elif column.field in out:
-                try:
-                    out[column.field] = Decimal(str(value))
-                except InvalidOperation:
-                    raise InvalidRecord(
-                        f"{column.field} is not a number: {value!r}"[:200]
-                    ) from None
+    for field in _MONEY[stream.name]:
+        value = out.get(field)
+        if value is None or value == "":
+            out[field] = None
+        elif field in out:
+            try:
+                out[field] = Decimal(str(value))
+            except InvalidOperation:
+                raise InvalidRecord(f"{field} is not a number: {value!r}"[:200]) from None
     return out, cursor

@@ -9,6 +9,8 @@ Raw shape: ``user_id``, ``order_id`` (``_id``), ``list_offset`` (position when r
 ``order`` (the order object as served, JSON: nested properties/parties/progress kept as is; JSON
 numbers are stored exactly by jsonb). An order without ``_id``, or whose fields staging casts have
 the wrong JSON type (``validate``), goes to ``ops.quarantine`` with a reason naming the field.
+Rows land as typed Arrow batches copied by ``COPY`` (:mod:`dlt_pipelines.typed`; the same raw as
+dlt's row path).
 
 Incremental replacement of the legacy "today's orders" daily pull: the API has no modified-since
 filter, so a daily run re-reads the tail of the list: from ``last_end - AGENTSYNC_QUALIA_
@@ -75,6 +77,7 @@ from dlt_pipelines.http import ApiClient, ApiError, AuthError, gate_for
 from dlt_pipelines.qualia import settings as q_settings
 from dlt_pipelines.qualia import validate
 from dlt_pipelines.qualia.columns import TABLES
+from dlt_pipelines.typed import typed_batches
 
 log = logging.getLogger(__name__)
 
@@ -172,8 +175,10 @@ def orders_resource(
     lookback: int,
     stats: dict[str, Any],
     quarantine: Quarantine,
+    typed: bool = True,
 ) -> Any:
-    """Orders from the start offset to the end of the list (offset 0 when a full read is due)."""
+    """Orders from the start offset to the end of the list (offset 0 when a full read is due);
+    ``typed``: landed as typed Arrow batches (:mod:`dlt_pipelines.typed`)."""
 
     def gen() -> Iterator[dict[str, Any]]:
         state = dlt.current.resource_state()
@@ -234,7 +239,7 @@ def orders_resource(
         stats["cursor"] = f"{start}..{offset} {'full' if full else 'tail'}"
 
     return dlt.resource(
-        gen(),
+        typed_batches("orders", TABLES["orders"].hints(), gen(), nested=True) if typed else gen(),
         name="orders",
         write_disposition="append",
         columns=TABLES["orders"].hints(),
@@ -270,6 +275,7 @@ def run_orders(
                 knobs.lookback_orders,
                 stats,
                 quarantine,
+                settings.typed_loads,
             )
             try:
                 with pipeline_guard(

@@ -8,7 +8,10 @@ row carries ``user_id``; money stays exact (``{amount, currency}`` → ``<field>
 agent, ``flexRoles`` on roster items) are JSON columns, roster ``roles`` one text. The columns
 staging reads are declared per raw table in :mod:`dlt_pipelines.rezen.columns` (dlt hints and the
 type checks of :mod:`dlt_pipelines.rezen.validate`). Participants are written by the source as
-their own rows (``transaction_participants``), not as a dlt child table.
+their own rows (``transaction_participants``), not as a dlt child table. reZEN rows take dlt's row
+normaliser (``INSERT``), not the typed path of FUB, SkySlope and Qualia: dlt flattens their nested
+objects into ``a__b`` columns, which :mod:`dlt_pipelines.typed` does not re-implement, and their
+volume is small beside FUB's (a detail request per transaction bounds this source, not the load).
 
 Per stream (facts: ``docs/vendors/rezen.md``; A.n below is §n of that file):
 

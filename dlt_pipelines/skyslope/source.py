@@ -13,7 +13,8 @@ timezone, ``0001-01-01T00:00:00`` null dates and control characters are cleaned 
 (``dbt_project/macros/skyslope/skyslope_quirks.sql``), never here. New vendor fields land in the JSON
 without breaking the load. JSON numbers (prices) are stored by jsonb as exact numerics. A list row,
 file or user whose fields have the wrong JSON type (``validate``) goes to ``ops.quarantine`` with
-a reason naming the field; the quirks above are not wrong types.
+a reason naming the field; the quirks above are not wrong types. Rows land as typed Arrow
+batches copied by ``COPY`` (:mod:`dlt_pipelines.typed`; the same raw as dlt's row path).
 
 Paging and windows (skyslope.md §3): lists are 10 rows per page, 1-based ``pageNumber``; stop when
 ``links`` has no ``rel: "next"`` (a response without ``links`` ends at a short page); at most
@@ -77,6 +78,7 @@ from dlt_pipelines.skyslope import settings as sky_settings
 from dlt_pipelines.skyslope import validate
 from dlt_pipelines.skyslope.client import SkySlopeClient
 from dlt_pipelines.skyslope.columns import TABLES
+from dlt_pipelines.typed import typed_batches
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +158,11 @@ def _page(
 
 
 def users_resource(
-    client: SkySlopeClient, user_id: int, stats: dict[str, Any], full: bool = True
+    client: SkySlopeClient,
+    user_id: int,
+    stats: dict[str, Any],
+    full: bool = True,
+    typed: bool = True,
 ) -> Any:
     """All users of the agent's account (read in full each run; no paging observed).
 
@@ -197,7 +203,7 @@ def users_resource(
         versions.commit()
 
     return dlt.resource(
-        gen(),
+        typed_batches("users", TABLES["users"].hints(), gen(), nested=True) if typed else gen(),
         name="users",
         write_disposition="append",
         columns=TABLES["users"].hints(),
@@ -229,8 +235,10 @@ def files_resource(
     lag_seconds: float,
     stats: dict[str, Any],
     reread_after: timedelta = timedelta(days=7),
+    typed: bool = True,
 ) -> Any:
-    """Listings or sales changed in the window (or all, see the module doc), with full files."""
+    """Listings or sales changed in the window (or all, see the module doc), with full files;
+    ``typed``: landed as typed Arrow batches (:mod:`dlt_pipelines.typed`)."""
     kind = FILE_KINDS[entity]
     guid_key = f"{kind}Guid"
     path = f"/api/files/{entity}"
@@ -324,11 +332,12 @@ def files_resource(
             )
         stats["cursor"] = str(state.get("earliest_date", since))
 
+    columns = TABLES[entity].hints()
     return dlt.resource(
-        gen(),
+        typed_batches(entity, columns, gen(), nested=True) if typed else gen(),
         name=entity,
         write_disposition="append",
-        columns=TABLES[entity].hints(),
+        columns=columns,
     )
 
 
@@ -356,7 +365,9 @@ def run_entity(
         with SkySlopeClient(user_id, credential, settings) as client:
             client.ensure_session()
             if entity == "users":
-                resource = users_resource(client, user_id, stats, kind == "onboarding")
+                resource = users_resource(
+                    client, user_id, stats, kind == "onboarding", settings.typed_loads
+                )
             else:
                 resource = files_resource(
                     client,
@@ -367,6 +378,7 @@ def run_entity(
                     knobs.window_lag_hours * 3600,
                     stats,
                     timedelta(days=knobs.full_reread_days),
+                    settings.typed_loads,
                 )
             try:
                 with pipeline_guard(

@@ -1,6 +1,7 @@
 """The pipelines' destination answers dlt's capability questions once, exactly as dlt would.
 
-``dlt_pipelines.common.destination`` memoises the capabilities dlt asks for without an explicit
+``dlt_pipelines.destination.postgres_copy`` (what ``dlt_pipelines.common.destination`` gives
+every pipeline) keeps the capabilities dlt asks for without an explicit
 configuration (about ten times per ``pipeline.run``). What a run relies on: the answer is the
 one dlt's own factory gives, a caller that assigns to it does not change the next answer, and a
 real pipeline still loads through it.
@@ -14,6 +15,7 @@ from sqlalchemy import text
 
 from agentsync import db
 from dlt_pipelines.common import destination, make_pipeline, run_pipeline
+from dlt_pipelines.destination import postgres_copy
 
 
 def _fields(caps) -> dict:
@@ -21,17 +23,22 @@ def _fields(caps) -> dict:
 
 
 def test_capabilities_are_dlt_own_and_a_copy_each_time(agentsync_env) -> None:
-    plain = dlt.destinations.postgres(credentials=db.database_url())
     memo = destination()
+    assert isinstance(memo, postgres_copy)
+
+    def dlt_own(naming=None):  # the same factory's answer through dlt's own (unkept) path
+        fresh = postgres_copy(credentials=db.database_url())
+        return dlt.destinations.postgres.capabilities(fresh, naming=naming)
+
     naming = snake_case.NamingConvention()
     for arg in (None, naming):
-        assert _fields(memo.capabilities(naming=arg)) == _fields(plain.capabilities(naming=arg))
+        assert _fields(memo.capabilities(naming=arg)) == _fields(dlt_own(arg))
     first = memo.capabilities()
     first.preferred_loader_file_format = "parquet"  # dlt assigns to what it gets
     first.supported_loader_file_formats = []
     again = memo.capabilities()
-    assert again.preferred_loader_file_format == plain.capabilities().preferred_loader_file_format
-    assert again.supported_loader_file_formats == plain.capabilities().supported_loader_file_formats
+    assert again.preferred_loader_file_format == dlt_own().preferred_loader_file_format
+    assert again.supported_loader_file_formats == dlt_own().supported_loader_file_formats
 
 
 def test_a_pipeline_loads_through_it(agentsync_env) -> None:
