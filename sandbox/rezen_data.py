@@ -118,6 +118,7 @@ class RezenData:
         self._extra_deals: dict[int, list[RealDeal]] = {}
         self._extra_payments: dict[int, int] = {}
         self.version = 0  # bumps on every advance (list caches key on it)
+        self._by_key: dict[str, int] | None = None
 
     # -- agents --------------------------------------------------------------------------------
     def agents(self) -> list[int]:
@@ -132,21 +133,24 @@ class RezenData:
             return self._books[user_id]
 
     def book_by_key(self, api_key: str) -> Book | None:
-        for uid in self.agents():
-            book = self.book(uid)
-            if book is not None and book.api_key == api_key:
-                return book
-        return None
+        with self._lock:
+            if self._by_key is None:  # key -> agent, without deriving every agent's book
+                self._by_key = {self.api_key(uid): uid for uid in self.agents()}
+        uid = self._by_key.get(api_key)
+        return self.book(uid) if uid is not None else None
 
     def api_key(self, user_id: int) -> str:
         digest = hashlib.blake2b(f"{self.world.seed}:rezen-key:{user_id}".encode(), digest_size=18)
         return "real_" + digest.hexdigest()  # A.2: keys look like real_ + ~36 alphanumerics
 
     def network_size(self, user_id: int) -> int:
-        """``profile.network_size`` for the first reZEN agent, smaller for the others."""
+        """``profile.network_size`` for the first reZEN agent, smaller for the others (the fleet:
+        in proportion to each agent's FUB people, at least 12)."""
+        full = self.world.profile.network_size
+        if self.world.profile.sizing == "fleet":  # in proportion to the agent's book
+            return max(12, self.world.share("rezen", full, user_id))
         ids = self.agents()
         pos = ids.index(user_id)
-        full = self.world.profile.network_size
         return full if pos == 0 else max(12, full // (3 * pos))
 
     def _name(self, *parts: object) -> tuple[str, str]:
