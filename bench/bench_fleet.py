@@ -462,9 +462,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def _sizes(url: str, user_ids: list[int]) -> dict[int, dict[str, int]]:
     """Each chosen agent's account sizes, from the sandbox's ground truth."""
-    truth = httpx.get(f"{url}/_sandbox/truth", timeout=600).json()
     out: dict[int, dict[str, int]] = {}
-    for uid in user_ids:
+    for uid in user_ids:  # one agent at a time: the others' records are not derived for this
+        truth = httpx.get(f"{url}/_sandbox/truth", params={"user_id": uid}, timeout=600).json()
         fub = truth["fub"].get(str(uid), {})
         out[uid] = {
             "people": fub.get("people", {}).get("count", 0),

@@ -13,12 +13,14 @@ account together, started at one instant. Measured in the same run:
    every request takes its slot, nothing waits), shared pacing on vs off; the baseline is the
    same walk with the sandbox's limiter off (no headers: no pacing at all).
 2. **Budget share**: the walk with the limit set to ``--limit`` per 10 s (default FUB's own
-   global limit, 250), so it is API-bound: the requests the sandbox served for the account
-   against the most a sliding window of ``limit`` per 10 s lets through between the account's
-   first and last served request (``served / (limit x (1 + span / 10))``, at most 1), and the
-   429s the sandbox answered. The walk is long (``--requests``, default 10 windows' worth):
-   over a walk of a few windows the result is mostly how the last window is cut (400 requests
-   at 100 per 10 s need five bursts of 95: the earlier report's 0.61 was largely that).
+   global limit, 250), so it is API-bound: the least time the limit allows for the requests
+   the sandbox served (the i-th can come ``floor(i / limit)`` windows after the first) over the
+   time they took, from the sandbox's own request times (``bench.bench_fleet.budget_share``, the
+   fleet benchmark's measure too); and the 429s the sandbox answered. The earlier report's
+   formula, ``(requests - limit) / (elapsed x limit / 10)``, is shown beside it: over a walk of
+   a few windows it mostly says how the last window is cut (400 requests at 100 per 10 s take
+   five bursts of 95 where four of 100 would do: its 0.61 was largely that), so the walk is long
+   (``--requests``, default ten windows' worth).
 
 Results are appended under a "Pacing" heading in ``bench/results.md``.
 """
@@ -81,6 +83,7 @@ def run(processes: int, threads: int, requests: int, limit: int) -> dict[str, An
     import httpx
 
     from agentsync import agents, db
+    from bench.bench_fleet import budget_share
     from bench.bench_pipeline import _progress, _start_sandbox
 
     per_thread = max(1, requests // (processes * threads))
@@ -104,14 +107,13 @@ def run(processes: int, threads: int, requests: int, limit: int) -> dict[str, An
                 body["limits"] = {"global": lim}
             httpx.post(control, json=body).raise_for_status()
             took, seen_429 = _walk(env, processes, threads, per_thread, shared, data_dir)
-            report = httpx.get(control).json()
-            refused = sum(report["refused"].values())
+            report = httpx.get(f"{info['url']}/_sandbox/limits", params={"times": 1}).json()
+            refused = sum(report["fub"]["refused"].values())
             if refused != seen_429:
                 raise SystemExit(f"sandbox refused {refused}, probes saw {seen_429} 429s")
             share = 0.0
             if lim and enabled:
-                served, span = report["allowed"]["101:global"], report["span"]["101:global"]
-                share = budget_share(served, lim, span)
+                share = budget_share(report["fub"]["times"]["101:global"], lim, WINDOW_S)
             return took, refused, share
 
         _progress(f"{total} requests from {processes} x {threads} threads: bare walk")
@@ -133,13 +135,6 @@ def run(processes: int, threads: int, requests: int, limit: int) -> dict[str, An
     return out
 
 
-def budget_share(served: int, limit: int, span: float, window: float = WINDOW_S) -> float:
-    """The requests served against the most a sliding window of ``limit`` per ``window`` lets
-    through in ``span`` seconds (first to last served request): ``limit`` at once, then
-    ``limit`` per window. At most 1; what a paced walk leaves of its account's budget."""
-    return served / (limit * (1 + span / window))
-
-
 def report(r: dict[str, Any], command: str) -> str:
     bare = r["bare_s"]
     return f"""
@@ -153,15 +148,15 @@ Command: `{command}` · {platform.machine()}, {os.cpu_count()} CPUs, Python {pla
 | limit far above the walk, shared pacing on (2 statements per request) | {r["shared_s"]:.2f} | {r["shared_s"] / bare:.2f} |
 | limit far above the walk, each process paced alone (no database) | {r["local_s"]:.2f} | {r["local_s"] / bare:.2f} |
 
-| limit {r["limit"]} per {WINDOW_S} s (API-bound) | seconds | 429s answered | budget share (served / most the window lets through in the span) | earlier formula ((requests - limit) / (elapsed x limit / {WINDOW_S})) |
+| limit {r["limit"]} per {WINDOW_S} s (API-bound) | seconds | 429s answered | budget share (least time the limit allows / time taken) | earlier formula ((requests - limit) / (elapsed x limit / {WINDOW_S})) |
 |---|---|---|---|---|
 | shared pacing on | {r["bound_s"]:.1f} | {r["bound_429"]} | {r["bound_share"]:.2f} | {r["bound_rate_share"]:.2f} |
 | each process paced alone | {r["alone_s"]:.1f} | {r["alone_429"]} | {r["alone_share"]:.2f} | {r["alone_rate_share"]:.2f} |
 
-The budget share is served / (limit x (1 + span / {WINDOW_S})), span = the sandbox's first to last
-served request of the account: the share of the most a sliding window lets through in that time.
-The reserve (5 per window) and each request counting until a window after its answer keep it
-below 1; requests refused (429) are sent again and count once.
+The budget share is the least time a limit of {r["limit"]} per {WINDOW_S} s allows for the requests
+served (the i-th can come floor(i / limit) windows after the first) over the time they took, from
+the sandbox's request times. The reserve (5 per window) and each request counting until a window
+after its answer keep it below 1; requests refused (429) are sent again and count once.
 """
 
 
