@@ -134,7 +134,7 @@ def test_fub_without_a_system_key_warns_once_per_flow_run(
 ) -> None:
     """FUB limits an unregistered system harder: a run without X-System-Key says so, once."""
     from agentsync import agents
-    from dlt_pipelines.fub.source import run_streams
+    from dlt_pipelines.fub import run_streams
 
     demo = {a["user_id"]: a for a in sandbox_server.sandbox.demo_agents()}
     cred = dict(demo[102]["credentials"]["fub"])
@@ -163,7 +163,8 @@ def test_the_look_back_boundary_keeps_the_last_second_as_read() -> None:
     from datetime import UTC, datetime, timedelta
 
     from dlt_pipelines.fub.settings import CURSOR_LOOKBACK_SECONDS
-    from dlt_pipelines.fub.source import boundary, row_digest
+    from dlt_pipelines.fub.source import boundary
+    from dlt_pipelines.landed import row_digest
 
     top = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)
     a = {"id": 1, "updated": top, "name": "A"}
