@@ -338,12 +338,36 @@ def sqlalchemy_url(settings: Settings | None = None) -> str:
     return "postgresql+psycopg2://" + database_url(settings).removeprefix("postgresql://")
 
 
+#: Pooled connections one agent's run may hold at once: its pipeline's lock (held for the whole
+#: load, :func:`agentsync.locks.pipeline_lock`), the statement it is running (its sync-run row,
+#: state) and its requests' pacing statements (:mod:`agentsync.pacing`).
+CONNECTIONS_PER_RUN = 3
+
+
+def pool_overflow(settings: Settings | None = None) -> int:
+    """Connections the pool may open beyond its 5 kept ones: enough for every agent run this
+    process may have at once (``AGENTSYNC_MAX_CONCURRENT_SYNCS`` + ``..._ONBOARDINGS``).
+
+    SQLAlchemy's default (10) let 15 connections be held at most: with 16 agents syncing, their
+    pipeline locks held them all, every other statement waited 30 s for one and failed
+    (``bench/results.md``, "Fleet")."""
+    s = settings or get_settings()
+    width = s.max_concurrent_syncs + s.max_concurrent_onboardings
+    return max(10, CONNECTIONS_PER_RUN * width)
+
+
 def engine(settings: Settings | None = None) -> Engine:
     """A pooled SQLAlchemy engine for the configured database (one per URL per process)."""
     url = sqlalchemy_url(settings)
     with _lock:
         if url not in _engines:
-            _engines[url] = sa.create_engine(url, pool_pre_ping=True, future=True)
+            _engines[url] = sa.create_engine(
+                url,
+                pool_pre_ping=True,
+                future=True,
+                pool_size=5,
+                max_overflow=pool_overflow(settings),
+            )
         return _engines[url]
 
 

@@ -88,8 +88,13 @@ class RateGate:
       shared by every process on the database: the vendor counts the account's requests
       together, so they are paced together. Otherwise (or when the database is out of reach)
       this process keeps its own window, by the same rule.
-    - Near the end of a window (``X-RateLimit-Remaining`` at most ``reserve``) and after a 429,
-      callers pause (:meth:`block_for`); a 429's pause is shared too.
+    - ``reserve``: places of each window the pace leaves unused, for calls it cannot count: a
+      process's first call on the account goes before the pace is known (and FUB's
+      ``/identity`` probe goes ungated), so a process joining an account another one keeps
+      busy may add one or two requests to its window.
+    - When ``X-RateLimit-Remaining`` falls below ``reserve`` (requests the pace did not count
+      are in the vendor's window) or, with no pace known, reaches it, and after a 429, callers
+      pause (:meth:`block_for`); a 429's pause is shared too.
     """
 
     max_concurrent: int = 4
@@ -248,8 +253,13 @@ class RateGate:
         if limit is not None and window is not None and limit > 0 and window > 0:
             self._cap, self._window = max(1, int(limit) - self.reserve), window
         remaining = _number(headers.get("x-ratelimit-remaining"))
-        if remaining is not None and remaining <= self.reserve:
-            # Spread what is left over the window rather than bursting into a 429.
+        # Paced by slots, the vendor's window holds at most ``cap`` of our requests: ``reserve``
+        # remaining is the pace working, not a reason to stop (pausing there cost a third of the
+        # budget, bench/results.md "Pacing"). Fewer means requests the pace did not count (another
+        # client of the account, or calls sent before the pace was known): then, and whenever
+        # no pace is known, spread what is left over the window rather than burst into a 429.
+        floor = self.reserve if self._cap > 0 else self.reserve + 1
+        if remaining is not None and remaining < floor:
             self.block_for((window or 10.0) / max(1, int(remaining) + 1))
 
 
@@ -264,12 +274,15 @@ _gates: dict[str, RateGate] = {}
 _gates_lock = threading.Lock()
 
 
-def gate_for(account_key: str, max_concurrent: int = 4) -> RateGate:
+def gate_for(account_key: str, max_concurrent: int = 4, reserve: int = 5) -> RateGate:
     """The process-wide gate for one vendor account (key: a non-secret account fingerprint,
-    also its key in the shared pace, :mod:`agentsync.pacing`)."""
+    also its key in the shared pace, :mod:`agentsync.pacing`); ``reserve``: places per window
+    left for calls the pace cannot count (see :class:`RateGate`)."""
     with _gates_lock:
         if account_key not in _gates:
-            _gates[account_key] = RateGate(max_concurrent=max_concurrent, account=account_key)
+            _gates[account_key] = RateGate(
+                max_concurrent=max_concurrent, reserve=reserve, account=account_key
+            )
         return _gates[account_key]
 
 

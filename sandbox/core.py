@@ -406,6 +406,7 @@ class Sandbox:
             Route("/_sandbox/faults", self._faults, methods=["GET", "POST", "DELETE"]),
             Route("/_sandbox/truth", self._truth, methods=["GET"]),
             Route("/_sandbox/truth/{api}", self._truth, methods=["GET"]),
+            Route("/_sandbox/limits", self._limits, methods=["GET", "POST"]),
         ]
         for mod in self.modules.values():
             # optional: a replica's own sandbox-only control routes, under /_sandbox/<name>
@@ -517,6 +518,39 @@ class Sandbox:
             except BadControl as err:
                 return JSONResponse({"error": str(err)}, status_code=400)
         return JSONResponse({"faults": self.faults.as_list()})
+
+    def limiters(self) -> dict[str, Any]:
+        """Every replica's request limiter: FUB's own (always there) and the ones SkySlope,
+        reZEN and Qualia enforce in a profile with ``vendor_limits`` (:mod:`sandbox.limits`)."""
+        out: dict[str, Any] = {}
+        for name, mod in self.modules.items():
+            limiter = getattr(mod, "ratelimit", None) or getattr(mod, "limiter", None)
+            if limiter is not None:
+                out[name] = limiter
+        return out
+
+    async def _limits(self, request: Request) -> Response:
+        """GET: served / refused requests per API and account since the last reset, with each
+        account's span (first to last served request, seconds) and the limits (``?times=1``:
+        and when each served request came). POST
+        ``{"enabled": bool}`` (optional) switches the SkySlope / reZEN / Qualia limiters (FUB's
+        has ``/_sandbox/fub/ratelimit``); every POST resets all the counts (a benchmark's run
+        starts from zero)."""
+        limiters = self.limiters()
+        if request.method == "POST":
+            try:
+                body = await self._json_body(request)
+                enabled = body.get("enabled")
+                if set(body) - {"enabled"} or not isinstance(enabled, bool | None):
+                    raise BadControl('body must be {} or {"enabled": true|false}')
+            except BadControl as err:
+                return JSONResponse({"error": str(err)}, status_code=400)
+            for name, limiter in limiters.items():
+                if enabled is not None and name != "fub":
+                    limiter.enabled = enabled
+                limiter.reset()
+        times = request.query_params.get("times") not in (None, "", "0", "false")
+        return JSONResponse({name: lim.report(times) for name, lim in limiters.items()})
 
     async def _truth(self, request: Request) -> Response:
         api = request.path_params.get("api")

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from sandbox.world import World, stable_int
 
 WINDOW_S = 10
+TIMES_KEPT = 20_000  # served requests' times kept per account and context (for benchmarks)
 LIMITS = {"global": (250, 125), "events": (20, 10)}  # (registered system key, without)
 ACCESS_TOKEN_TTL_S = 3_600
 OAUTH_USER = 103  # this demo agent connects FUB through OAuth instead of an API key
@@ -176,6 +177,9 @@ class RateLimiter:
         self.limits: dict[str, int] = {}  # a test's lower limit per context (both key kinds)
         self.refused: dict[tuple[int, str], int] = {}  # 429s answered, per (account, context)
         self.allowed: dict[tuple[int, str], int] = {}  # requests served, per (account, context)
+        self.first: dict[tuple[int, str], float] = {}  # first and last served request (clock)
+        self.last: dict[tuple[int, str], float] = {}
+        self.times: dict[tuple[int, str], deque[float]] = {}  # served, the latest TIMES_KEPT
 
     def hit(self, uid: int, context: str, registered: bool) -> tuple[bool, dict[str, str]]:
         """Count one request; returns (allowed, headers).
@@ -197,6 +201,10 @@ class RateLimiter:
                 q.append(now)
             tally = self.allowed if allowed else self.refused
             tally[(uid, context)] = tally.get((uid, context), 0) + 1
+            if allowed:
+                self.first.setdefault((uid, context), now)
+                self.last[(uid, context)] = now
+                self.times.setdefault((uid, context), deque(maxlen=TIMES_KEPT)).append(now)
             remaining = max(0, limit - len(q))
             retry = max(1, int(q[0] + WINDOW_S - now) + 1) if q and not allowed else 0
         headers = {
@@ -214,14 +222,24 @@ class RateLimiter:
             self._hits.clear()
             self.refused.clear()
             self.allowed.clear()
+            self.first.clear()
+            self.last.clear()
+            self.times.clear()
 
-    def report(self) -> dict[str, object]:
+    def report(self, times: bool = False) -> dict[str, object]:
         """What the limiter did since its last reset: served and refused (429) requests per
-        ``"<account uid>:<context>"``, and the limits a test set."""
+        ``"<account uid>:<context>"``, the seconds from each one's first to its last served
+        request (``span``), the limits a test set and the window; with ``times``, when each
+        served request came (the latest ``TIMES_KEPT`` per account and context)."""
         with self._lock:
-            return {
+            out: dict[str, object] = {
                 "enabled": self.enabled,
                 "limits": dict(self.limits),
+                "window": WINDOW_S,
                 "allowed": {f"{u}:{c}": n for (u, c), n in self.allowed.items()},
                 "refused": {f"{u}:{c}": n for (u, c), n in self.refused.items()},
+                "span": {f"{u}:{c}": self.last[(u, c)] - t for (u, c), t in self.first.items()},
             }
+            if times:
+                out["times"] = {f"{u}:{c}": list(t) for (u, c), t in self.times.items()}
+            return out

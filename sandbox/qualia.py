@@ -59,6 +59,7 @@ from sandbox.core import (
     retry_after,
     wrong_types,
 )
+from sandbox.limits import WindowLimiter, vendor_limiter
 from sandbox.world import CITIES, EPOCH, STREETS, World, stable_int
 
 STATUSES = ("open", "closed", "cancelled")
@@ -120,6 +121,8 @@ class QualiaApi:
         self._extra: dict[int, int] = {}  # orders created by advance, per agent
         self._status: dict[str, str] = {}  # _id -> status changed by advance
         self._deals_cache: dict[int, list[Any]] = {}
+        self._by_user: dict[str, int] | None = None
+        self.limiter = vendor_limiter("qualia", world)
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -263,18 +266,34 @@ class QualiaApi:
             return None, _error(
                 "Authorization header is not properly formatted", "UNAUTHORIZED", 401
             )
-        for agent in self.world.agents_with("qualia"):
-            cred = self.credentials(agent.user_id) or {}
-            if hmac.compare_digest(cred.get("username", ""), user) and hmac.compare_digest(
-                cred.get("password", ""), password
-            ):
-                return agent.user_id, None
+        if self._by_user is None:  # username -> agent (one lookup, not one hash per agent)
+            self._by_user = {
+                (self.credentials(a.user_id) or {}).get("username", ""): a.user_id
+                for a in self.world.agents_with("qualia")
+            }
+        uid = self._by_user.get(user)
+        cred = (self.credentials(uid) or {}) if uid is not None else {}
+        if (
+            cred
+            and hmac.compare_digest(cred["username"], user)
+            and hmac.compare_digest(cred["password"], password)
+        ):
+            return uid, None
         return None, _error("User is not authenticated", "FORBIDDEN", 403)
 
     async def _graphql(self, request: Request) -> Response:
         user_id, denied = self._authenticate(request)
         if denied is not None:
             return denied
+        if self.limiter is not None:  # fleet profile: a stand-in limit, no headers (C.1)
+            allowed, _, left = self.limiter.hit(user_id)
+            if not allowed:
+                return _error(
+                    "Too many requests",
+                    "RATE_LIMITED",
+                    429,
+                    {"Retry-After": WindowLimiter.retry_after(left)},
+                )
         try:
             body = await request.json()
         except ValueError:

@@ -45,6 +45,7 @@ from sandbox.core import (
     retry_after,
     wrong_types,
 )
+from sandbox.limits import WindowLimiter, vendor_limiter
 from sandbox.rezen_data import AGENT_STATUSES, LIFECYCLE_GROUPS, Book, RezenData, epoch_ms
 from sandbox.world import World
 
@@ -137,6 +138,7 @@ class RezenApi:
         self.world = world
         self.faults = faults
         self.data = RezenData(world)
+        self.limiter = vendor_limiter("rezen", world)
         self._sorted: dict[tuple[Any, ...], list[Any]] = {}
 
     # -- framework protocol ----------------------------------------------------------------------
@@ -307,6 +309,12 @@ class RezenApi:
             book = self.data.book_by_key(key) if key else None
             if book is None:
                 return error(403, "Not authorized.")
+            if self.limiter is not None:  # fleet profile: a stand-in limit, no headers (A.2)
+                allowed, _, left = self.limiter.hit(book.user_id)
+                if not allowed:
+                    return error(
+                        429, "Too many requests", {"Retry-After": WindowLimiter.retry_after(left)}
+                    )
             agent_id = request.path_params.get("agent_id")
             # A key sees what its user can see (A.2): other agents are not authorised, except
             # the sponsor tree of an agent in its own down-line.

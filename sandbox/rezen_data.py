@@ -116,8 +116,9 @@ class RezenData:
         # (user_id, deal key) -> {"lifecycle": str, "updated": datetime, "close": date | None}
         self._tx_over: dict[tuple[int, int], dict[str, Any]] = {}
         self._extra_deals: dict[int, list[RealDeal]] = {}
-        self._extra_payments: dict[int, int] = {}
+        self._extra_payments: dict[int, list[datetime]] = {}  # when each added one was paid
         self.version = 0  # bumps on every advance (list caches key on it)
+        self._by_key: dict[str, int] | None = None
 
     # -- agents --------------------------------------------------------------------------------
     def agents(self) -> list[int]:
@@ -132,21 +133,24 @@ class RezenData:
             return self._books[user_id]
 
     def book_by_key(self, api_key: str) -> Book | None:
-        for uid in self.agents():
-            book = self.book(uid)
-            if book is not None and book.api_key == api_key:
-                return book
-        return None
+        with self._lock:
+            if self._by_key is None:  # key -> agent, without deriving every agent's book
+                self._by_key = {self.api_key(uid): uid for uid in self.agents()}
+        uid = self._by_key.get(api_key)
+        return self.book(uid) if uid is not None else None
 
     def api_key(self, user_id: int) -> str:
         digest = hashlib.blake2b(f"{self.world.seed}:rezen-key:{user_id}".encode(), digest_size=18)
         return "real_" + digest.hexdigest()  # A.2: keys look like real_ + ~36 alphanumerics
 
     def network_size(self, user_id: int) -> int:
-        """``profile.network_size`` for the first reZEN agent, smaller for the others."""
+        """``profile.network_size`` for the first reZEN agent, smaller for the others (the fleet:
+        in proportion to each agent's FUB people, at least 12)."""
+        full = self.world.profile.network_size
+        if self.world.profile.sizing == "fleet":  # in proportion to the agent's book
+            return max(12, self.world.share("rezen", full, user_id))
         ids = self.agents()
         pos = ids.index(user_id)
-        full = self.world.profile.network_size
         return full if pos == 0 else max(12, full // (3 * pos))
 
     def _name(self, *parts: object) -> tuple[str, str]:
@@ -492,13 +496,24 @@ class RezenData:
         return [dict(s, level=i + 1) for i, s in enumerate(chain)]
 
     # -- revenue share, equity, cap --------------------------------------------------------------
+    def _base_payments(self, book: Book) -> int:
+        return 24 if book.user_id == self.agents()[0] else 12
+
+    def paid_at(self, book: Book, index: int) -> datetime:
+        """When payment ``index`` was paid: monthly before the clock's start, then each one
+        :meth:`advance` added at the sandbox time it was added (never in the future, however
+        many days are advanced)."""
+        base = self._base_payments(book)
+        if index < base:
+            return EPOCH - timedelta(days=30 * (base - index))
+        return self._extra_payments[book.user_id][index - base]
+
     def payments(self, book: Book) -> list[dict[str, Any]]:
         """Monthly revshare payments (A.6.6; shape [UNCONFIRMED]: ``payments`` list)."""
-        base = 24 if book.user_id == self.agents()[0] else 12
-        n = base + self._extra_payments.get(book.user_id, 0)
+        n = self._base_payments(book) + len(self._extra_payments.get(book.user_id, []))
         out = []
         for i in range(n):
-            paid = EPOCH - timedelta(days=30 * (base - i))
+            paid = self.paid_at(book, i)
             contributions = self.payment_contributions(book, i)
             cents = sum(int(c["amount"]["amount"] * 100) for c in contributions)
             out.append(
@@ -517,8 +532,7 @@ class RezenData:
         seed = self.world.seed
         rng = random.Random(stable_int(seed, "rezen-contrib", book.user_id, index))
         pay_id = make_uuid(seed, "rezen-pay", book.user_id, index)
-        base = 24 if book.user_id == self.agents()[0] else 12
-        when = EPOCH - timedelta(days=30 * (base - index) + 20)
+        when = self.paid_at(book, index) - timedelta(days=20)
         return [
             self._contribution(book, rng, f"{index}:{j}", pay_id, when, "PAID")
             for j in range(rng.randint(2, 6))
@@ -698,8 +712,9 @@ class RezenData:
                     agent.status = "INACTIVE" if agent.status == "ACTIVE" else "ACTIVE"
                     agent.updated_at = now
                     status_changes += 1
-                if fraction > 0:
-                    self._extra_payments[uid] = self._extra_payments.get(uid, 0) + 1
+                if fraction > 0:  # paid now (it was dated a month after the last one: a
+                    # second advance of a day put it 30 days in the future)
+                    self._extra_payments.setdefault(uid, []).append(now)
                 summary[str(uid)] = {
                     "transactions_updated": changed,
                     "lifecycle_changes": moved,

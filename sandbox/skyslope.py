@@ -22,7 +22,10 @@ Facts followed (``docs/vendors/skyslope.md``; B.n below is §n of that file):
   incremental load possible) — inclusive on both ends.
 - B.3 rate-limit headers ``x-ratelimit-remaining`` / ``x-ratelimit-reset`` (epoch seconds,
   [UNCONFIRMED]); the documented 100 req/min is [UNCONFIRMED], so the replica reports a
-  per-session budget of 1,000 per minute and never enforces it itself (429s come from faults).
+  per-session budget of 1,000 per minute and never enforces it itself (429s come from faults),
+  except in a profile with ``vendor_limits`` (the fleet): there it enforces 100 requests per
+  minute per user (each agent's own access key; fixed windows, :mod:`sandbox.limits`) and its
+  headers report that budget.
 - B.4 quirks [LIVE-OBSERVED]: datetimes without a timezone (this replica writes them in
   America/Los_Angeles local time), ``0001-01-01T00:00:00`` for null dates, prices as plain
   numbers, control characters in text. PostgreSQL cannot store ``\\u0000`` in text or jsonb, so
@@ -67,6 +70,7 @@ from sandbox.core import (
     retry_after,
     wrong_types,
 )
+from sandbox.limits import vendor_limiter
 from sandbox.rezen_data import rezen_record_id
 from sandbox.world import CITIES, EPOCH, STREETS, RealDeal, World, stable_int
 
@@ -146,6 +150,8 @@ class SkySlopeApi:
         self._canceled: dict[str, date] = {}  # guid -> day advance() canceled the file
         self._version = 0  # bumped by advance(): invalidates the per-agent file cache
         self._cache: dict[tuple, tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]] = {}
+        self._by_key: dict[str, int] | None = None
+        self.limiter = vendor_limiter("skyslope", world)
 
     # -- wiring --------------------------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
@@ -374,10 +380,15 @@ class SkySlopeApi:
 
     # -- auth ----------------------------------------------------------------------------------
     def _agent_by_access_key(self, access_key: str) -> tuple[int, dict[str, str]] | None:
-        for agent in self.world.agents_with("skyslope"):
-            cred = self.credentials(agent.user_id)
-            if cred and hmac.compare_digest(cred["access_key"], access_key):
-                return agent.user_id, cred
+        if self._by_key is None:  # access key -> agent, built once
+            self._by_key = {
+                (self.credentials(a.user_id) or {}).get("access_key", ""): a.user_id
+                for a in self.world.agents_with("skyslope")
+            }
+        uid = self._by_key.get(access_key)
+        cred = self.credentials(uid) if uid is not None else None
+        if cred and hmac.compare_digest(cred["access_key"], access_key):
+            return uid, cred
         return None
 
     async def _login(self, request: Request) -> Response:
@@ -438,16 +449,35 @@ class SkySlopeApi:
             if now - sess.window_start >= 60:
                 sess.window_start, sess.used = now, 0
             sess.used += 1
+        if self.limiter is not None:  # fleet profile: 100/min per user's key, enforced
+            allowed, _, left = self.limiter.hit(sess.user_id)
+            if not allowed:
+                return None, JSONResponse(
+                    {"message": "API rate limit exceeded"},
+                    status_code=429,
+                    headers={
+                        "Retry-After": self.limiter.retry_after(left),
+                        "x-ratelimit-limit": str(self.limiter.limit),
+                        "x-ratelimit-remaining": "0",
+                        "x-ratelimit-reset": str(int(time.time() + left)),
+                    },
+                )
         return sess, None
 
     def _respond(self, sess: Session, body: dict[str, Any], status: int = 200) -> Response:
+        if self.limiter is not None and self.limiter.enabled:
+            remaining, left = self.limiter.peek(sess.user_id)
+            limit, reset = self.limiter.limit, int(time.time() + left)
+        else:
+            limit, reset = RATE_BUDGET, int(sess.window_start + 60)
+            remaining = max(0, RATE_BUDGET - sess.used)
         return JSONResponse(
             body,
             status_code=status,
             headers={
-                "x-ratelimit-limit": str(RATE_BUDGET),
-                "x-ratelimit-remaining": str(max(0, RATE_BUDGET - sess.used)),
-                "x-ratelimit-reset": str(int(sess.window_start + 60)),
+                "x-ratelimit-limit": str(limit),
+                "x-ratelimit-remaining": str(remaining),
+                "x-ratelimit-reset": str(reset),
             },
         )
 

@@ -15,7 +15,7 @@ import hashlib
 import os
 import random
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
@@ -56,7 +56,17 @@ EPOCH = _epoch()  # the sandbox clock starts here
 
 @dataclass(frozen=True)
 class ScaleProfile:
-    """Volumes across all agents. Per-agent shares are skewed: the first agent is the biggest."""
+    """Volumes across all agents.
+
+    ``sizing="skewed"`` (every profile but the fleet): the totals are shared out skewed, the first
+    agent the biggest (:func:`shares`). ``sizing="fleet"``: each agent has an account of its own
+    size (:func:`fleet_people`) and every other volume is in proportion to its FUB people; the
+    totals are then the sums over the fleet (:meth:`World.__init__` fills them in).
+
+    ``vendor_limits``: the replicas of SkySlope, reZEN and Qualia enforce the request limits the
+    research documents or a stand-in where it has none (:data:`VENDOR_LIMITS`). FUB's own limits
+    (fub.md §4, OFFICIAL) are on in every profile.
+    """
 
     name: str
     agents: int
@@ -65,7 +75,9 @@ class ScaleProfile:
     rezen_listings: int
     skyslope_deals: int
     qualia_orders: int
-    network_size: int  # down-line agents in the first agent's network
+    network_size: int  # down-line agents in the first agent's network (fleet: per 1M people)
+    sizing: str = "skewed"
+    vendor_limits: bool = False
 
 
 SCALES: dict[str, ScaleProfile] = {
@@ -77,11 +89,60 @@ SCALES: dict[str, ScaleProfile] = {
     # the legacy system's volumes (docs/vendors/legacy.md §4: FUB people 1.7M, staged reZEN
     # transactions 102,843, staged listings 44,688)
     "seed": ScaleProfile("seed", 25, 1_700_000, 102_843, 44_688, 40_000, 20_000, 5_000),
+    # fleet (issue 17 item 5): a brokerage of 250 agents, each with its own accounts and
+    # credentials, mostly 1-5k FUB people and a few large ones (fleet_people); the other volumes
+    # per 1M FUB people (an agent with 3,000 people has about 45 reZEN transactions, 20 listings,
+    # 30 SkySlope files, 15 Qualia orders and a down-line of 24); every vendor's limits on.
+    "fleet": ScaleProfile(
+        "fleet", 250, 1_000_000, 15_000, 6_500, 10_000, 5_000, 8_000, "fleet", True
+    ),
+}
+
+#: Fleet account sizes (FUB people): every FLEET_LARGE_EVERY-th agent (the first included) is
+#: large, every FLEET_MID_EVERY-th of the rest mid-sized, the others small-to-mid. Sizes within a
+#: class are log-uniform, drawn from (seed, agent).
+FLEET_LARGE_EVERY = 50
+FLEET_MID_EVERY = 10
+FLEET_SIZES = {"large": (20_000, 60_000), "mid": (5_000, 12_000), "small": (1_000, 5_000)}
+
+
+def fleet_class(index: int) -> str:
+    """``large``, ``mid`` or ``small``: the size class of the fleet's agent number ``index``."""
+    if index % FLEET_LARGE_EVERY == 0:
+        return "large"
+    return "mid" if index % FLEET_MID_EVERY == 0 else "small"
+
+
+@lru_cache(maxsize=8)
+def fleet_people(seed: int, agents: int) -> tuple[int, ...]:
+    """Each fleet agent's FUB people, by agent index (deterministic from the seed)."""
+    out = []
+    for i in range(agents):
+        lo, hi = FLEET_SIZES[fleet_class(i)]
+        rng = random.Random(stable_int(seed, "fleet-size", i))
+        out.append(round(lo * (hi / lo) ** rng.random()))
+    return tuple(out)
+
+
+#: Request limits the SkySlope, reZEN and Qualia replicas enforce in a profile with
+#: ``vendor_limits``: api -> (requests, window seconds, what the limit rests on). Counted per
+#: credential (each agent's own key), in fixed windows; over it, 429 with ``Retry-After``.
+VENDOR_LIMITS: dict[str, tuple[int, float, str]] = {
+    # skyslope.md §3: "one plan quotes 100 requests/minute" [UNCONFIRMED]; the headers it
+    # documents (x-ratelimit-remaining / -reset) are sent.
+    "skyslope": (100, 60.0, "skyslope.md §3: one plan quotes 100/min (UNCONFIRMED)"),
+    # rezen.md §2: none published, no headers [NOT FOUND]: a stand-in, no headers sent.
+    "rezen": (300, 60.0, "rezen.md §2: none published; stand-in 300/min, no headers"),
+    # qualia.md §1: "enforced" with no numbers or headers [OFFICIAL]: a stand-in, no headers.
+    "qualia": (120, 60.0, "qualia.md §1: enforced, no numbers; stand-in 120/min, no headers"),
 }
 
 
 def scale_profile(scale: str | int) -> ScaleProfile:
-    """A named profile, or ``N`` = total FUB people with the rest in seed-scale proportion."""
+    """A named profile, or ``N`` = total FUB people with the rest in seed-scale proportion.
+
+    The fleet profile's totals are nominal here; :class:`World` replaces them with the sums of
+    its agents' sizes for its seed."""
     if isinstance(scale, str) and scale in SCALES:
         return SCALES[scale]
     try:
@@ -181,11 +242,13 @@ class World:
 
     def __init__(self, seed: int = 42, scale: str | int = "tiny") -> None:
         self.seed = int(seed)
-        self.profile = scale_profile(scale)
+        self.profile = fleet_totals(scale_profile(scale), self.seed)
         self.scale_name = self.profile.name
         self._offset = timedelta(0)
         self._lock = threading.Lock()
         self.agents = [self._agent(i) for i in range(self.profile.agents)]
+        self._with: dict[str, list[AgentSpec]] = {}
+        self._shares: dict[tuple[str, int], dict[int, int]] = {}
 
     # -- clock ---------------------------------------------------------------------------------
     @property
@@ -221,22 +284,52 @@ class World:
         return self.agents[idx] if 0 <= idx < len(self.agents) else None
 
     def agents_with(self, integration: str) -> list[AgentSpec]:
-        return [a for a in self.agents if integration in a.integrations]
+        cache = self.__dict__.setdefault("_with", {})
+        if integration not in cache:
+            cache[integration] = [a for a in self.agents if integration in a.integrations]
+        return list(cache[integration])
 
     def share(self, integration: str, total: int, user_id: int) -> int:
-        """This agent's share of ``total`` records among the agents connected to ``integration``."""
-        connected = self.agents_with(integration)
-        ids = [a.user_id for a in connected]
-        if user_id not in ids:
-            return 0
-        return shares(total, len(ids))[ids.index(user_id)]
+        """This agent's share of ``total`` records among the agents connected to ``integration``.
+
+        Skewed profiles: :func:`shares` over the connected agents. The fleet: in proportion to
+        the agent's FUB people (``total`` is the fleet's, per its ``fub_people``)."""
+        cache = self.__dict__.setdefault("_shares", {})
+        key = (integration, total)
+        if key not in cache:
+            ids = [a.user_id for a in self.agents_with(integration)]
+            if self.profile.sizing == "fleet":
+                sizes = fleet_people(self.seed, self.profile.agents)
+                per = {u: round(total * sizes[u - 101] / self.profile.fub_people) for u in ids}
+            else:
+                per = dict(zip(ids, shares(total, len(ids)), strict=True))
+            cache[key] = per
+        return cache[key].get(user_id, 0)
 
     # -- real-world deals (shared by reZEN and SkySlope) ----------------------------------------
     def deals(self, user_id: int) -> list[RealDeal]:
         return _deals(self.seed, self.profile, user_id)
 
 
-@lru_cache(maxsize=64)
+def fleet_totals(profile: ScaleProfile, seed: int) -> ScaleProfile:
+    """A fleet profile with its totals for ``seed``: FUB people summed over the agents' sizes,
+    the other volumes at the profile's rate per 1M people (other profiles: as they are)."""
+    if profile.sizing != "fleet":
+        return profile
+    people = sum(fleet_people(seed, profile.agents))
+    per = people / 1_000_000
+    return replace(
+        profile,
+        fub_people=people,
+        rezen_transactions=round(profile.rezen_transactions * per),
+        rezen_listings=round(profile.rezen_listings * per),
+        skyslope_deals=round(profile.skyslope_deals * per),
+        qualia_orders=round(profile.qualia_orders * per),
+        network_size=round(profile.network_size * per),
+    )
+
+
+@lru_cache(maxsize=1024)
 def _deals(seed: int, profile: ScaleProfile, user_id: int) -> list[RealDeal]:
     world = World.__new__(World)  # cheap: only the agent table is needed
     world.seed, world.profile = seed, profile

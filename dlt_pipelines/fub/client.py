@@ -24,6 +24,12 @@ from dlt_pipelines.fub.auth import INTEGRATION, FubAuth
 from dlt_pipelines.fub.settings import GLOBAL_CONTEXT, PAGE_LIMIT, STREAMS, Stream
 from dlt_pipelines.http import ApiClient, ApiError, AuthError, gate_for
 
+#: Places per window each context's pace leaves for calls it cannot count (RateGate.reserve).
+#: ``events`` allows only 20 per 10 s [4]: 5 would leave a quarter of it unused, and no
+#: ungated call goes there (the ``/identity`` probe is ``global``), so 2 (two processes joining
+#: a busy account at once) is enough; ``global`` (250) keeps 5.
+CONTEXT_RESERVE = {"events": 2}
+
 
 @dataclass(frozen=True)
 class Page:
@@ -80,7 +86,9 @@ class FubClient:
                 headers=self.auth.headers(),
                 auth=self.auth.httpx_auth(),
                 gate=gate_for(
-                    f"{self.fingerprint}:{context}", self.settings.fub_max_concurrent_requests
+                    f"{self.fingerprint}:{context}",
+                    self.settings.fub_max_concurrent_requests,
+                    reserve=CONTEXT_RESERVE.get(context, 5),
                 ),
                 timeout=self.settings.http_timeout_seconds,
                 max_retries=self.settings.http_max_retries,

@@ -240,3 +240,25 @@ def test_pacing_without_the_database_falls_back_to_the_process(
     assert _most_in_any_window([t for _, t in srv.hits], 1.0) <= 2
     warnings = [r for r in caplog.records if "shared request pacing unavailable" in r.message]
     assert len(warnings) == 1
+
+
+def test_a_window_spent_down_to_the_reserve_does_not_pause_a_paced_gate(scripted) -> None:
+    """Paced by slots, the vendor's window holds at most limit - reserve of the account's
+    requests, so ``Remaining`` at the reserve is the pace working: no pause (pausing there cost
+    a third of the budget in bench_pacing). Fewer remaining means requests the pace did not
+    count: then callers pause (the control)."""
+    at_reserve = {"X-RateLimit-Limit": "100", "X-RateLimit-Window": "10"}
+    srv = scripted([(200, {**at_reserve, "X-RateLimit-Remaining": "5"})])
+    gate = RateGate(account=None)
+    with ApiClient(srv.url, gate=gate, backoff_base=0.01) as client:
+        for _ in range(4):
+            client.get_json("/things")
+    assert gate.pace == (95, 10.0)
+    assert gate.throttled_seconds == 0.0
+
+    srv = scripted([(200, {**at_reserve, "X-RateLimit-Remaining": "4"})])
+    gate = RateGate(account=None)
+    with ApiClient(srv.url, gate=gate, backoff_base=0.01) as client:
+        client.get_json("/things")
+        client.get_json("/things")
+    assert gate.throttled_seconds > 0.0  # 10 s / 5 spread over what is left

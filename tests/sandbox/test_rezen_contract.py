@@ -380,3 +380,27 @@ def test_unknown_paths_and_methods_answer_in_rezen_error_shape(rz: Rezen) -> Non
     for method in ("POST", "PUT", "DELETE"):
         resp = httpx.request(method, f"{rz.yenta}/agents/me", headers=rz.headers, timeout=10)
         assert resp.status_code == 405 and set(resp.json()[ERROR_KEY]) == {"message"}, method
+
+
+def test_payments_added_by_advance_are_paid_at_the_sandbox_time(sandbox_server, rz: Rezen) -> None:
+    """Each advance adds one revshare payment, paid when the clock got there: three one-day
+    advances never date a payment (or its contributions) after the sandbox's now. They were
+    dated a month after the last one, so the second advance put one 30 days in the future and
+    the fleet benchmark's quality gate failed on it."""
+    aid = rz.me["id"]
+    for _ in range(3):
+        httpx.post(
+            f"{sandbox_server.url}/_sandbox/advance", json={"seconds": 86400, "fraction": 0.05}
+        ).raise_for_status()
+    now_ms = sandbox_server.sandbox.world.now().timestamp() * 1000
+    payments = rz.all_pages(f"{rz.arrakis}/revshares/{aid}/payments", "payments")
+    newest = sorted(p["paidAt"] for p in payments)[-3:]
+    assert all(paid <= now_ms for paid in newest)
+    assert newest[-1] > now_ms - 86_400_000  # the last one was paid on the last advance's day
+    contributions = []
+    for tier in range(1, 6):
+        contributions += rz.all_pages(
+            f"{rz.arrakis}/revshares/{aid}/contributions/{tier}", "contributions"
+        )
+    dates = [c[k] for c in contributions for k in c if k.endswith("At") and c[k]]
+    assert dates and max(dates) <= now_ms
