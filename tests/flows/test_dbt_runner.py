@@ -23,11 +23,19 @@ pytestmark = pytest.mark.slow  # real dbt builds (~30 s on 2 cores)
 def _task_run_names(flow_run_id) -> list[str]:
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
+    # page through them: the API answers at most its default limit (200) per call, and the
+    # qualia build's graph (@staging.qualia) has more nodes than that
+    names: list[str] = []
     with prefect_client() as client:
-        runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
-        )
-    return [r.name for r in runs]
+        while True:
+            page = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+                limit=200,
+                offset=len(names),
+            )
+            names += [r.name for r in page]
+            if len(page) < 200:
+                return names
 
 
 def _spy(monkeypatch, cls, calls: list) -> None:
