@@ -372,17 +372,25 @@ def run_level(
     cmd = [str(Path(sys.executable).with_name("agentsync")), "sync", "--json"]
     groups = [user_ids[k::procs_n] for k in range(procs_n)] if procs_n > 1 else [[]]
     started = time.perf_counter()
-    with Sampler(sandbox_pid, data_dir) as sampler:
-        procs = []
+    # Each process writes to files, not pipes: with pipes read one process at a time, the second
+    # sync blocked writing its log while it held the dbt lock the first one waited for.
+    with Sampler(sandbox_pid, data_dir) as sampler, contextlib.ExitStack() as stack:
+        procs, files = [], []
         for group in groups:
             args = [a for u in group for a in ("--user-id", str(u))]
-            proc = subprocess.Popen(
-                [*cmd, *args], cwd=ROOT, env=penv,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            )  # fmt: skip
+            out_f = stack.enter_context(tempfile.TemporaryFile("w+"))
+            err_f = stack.enter_context(tempfile.TemporaryFile("w+"))
+            files.append((out_f, err_f))
+            proc = subprocess.Popen([*cmd, *args], cwd=ROOT, env=penv, stdout=out_f, stderr=err_f)
             procs.append(proc)
             sampler.syncs.append(psutil.Process(proc.pid))
-        outs = [proc.communicate() for proc in procs]
+        for proc in procs:
+            proc.wait()
+        outs = []
+        for out_f, err_f in files:
+            out_f.seek(0)
+            err_f.seek(0)
+            outs.append((out_f.read(), err_f.read()))
     wall = time.perf_counter() - started
     load1 = os.getloadavg()[0]
     cpu = {
