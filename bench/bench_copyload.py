@@ -62,7 +62,7 @@ for _name in ("extract", "normalize", "load"):
     setattr(dlt.Pipeline, _name, _timed(_name, getattr(dlt.Pipeline, _name)))
 from agentsync import db
 db.ensure_ready()
-from dlt_pipelines.fub.source import FubRun
+from dlt_pipelines.fub import FubRun
 wall, cpu = time.perf_counter(), time.process_time()
 with FubRun(%(agent)d, "manual") as run:
     result = run.load_stream("people")

@@ -119,13 +119,13 @@ def _ab_rows(user_id: int, reps: int) -> dict[str, object]:
     from sqlalchemy import text
 
     from agentsync import db
-    from dlt_pipelines.common import pipeline_guard
     from dlt_pipelines.fub.auth import load_auth
     from dlt_pipelines.fub.client import FubClient
     from dlt_pipelines.fub.prepare import prepare
     from dlt_pipelines.fub.settings import STREAMS
-    from dlt_pipelines.fub.source import _resource
+    from dlt_pipelines.fub.source import raw_resource
     from dlt_pipelines.fub.validate import check
+    from dlt_pipelines.run import pipeline_guard
 
     stream = STREAMS["people"]
     with FubClient(load_auth(user_id)) as client:
@@ -161,7 +161,7 @@ def _ab_rows(user_id: int, reps: int) -> dict[str, object]:
             with pipeline_guard(pipeline_name, factory) as pipeline:
                 wall, cpu = time.perf_counter(), time.process_time()
                 pipeline.run(
-                    _resource("people", lambda fast=fast: batches(fast)),
+                    raw_resource("people", lambda fast=fast: batches(fast)),
                     schema=dlt.Schema("fub"),
                     loader_file_format=file_format,
                 )
@@ -222,7 +222,7 @@ def run(people: int | None, scale: str | None, seed: int, ab_reps: int = 0) -> d
     from agentsync import agents, db
     from agentsync.transform import run_dbt
     from bench.bench_pipeline import _progress, _start_sandbox
-    from dlt_pipelines.fub.source import FubRun
+    from dlt_pipelines.fub import FubRun
     from dlt_pipelines.http import gate_for
 
     sandbox_scale: str | int = scale if scale else _scale_for(people or 50_000, seed)

@@ -65,7 +65,7 @@ def run(scale: str, seed: int) -> dict[str, float | int | str]:
     os.environ["AGENTSYNC_DATA_DIR"] = str(data_dir)
 
     from agentsync import agents, db
-    from dlt_pipelines.skyslope.source import run_entity
+    from dlt_pipelines.skyslope import run_entity
     from sandbox.core import start_in_thread
 
     db.ensure_ready()

@@ -40,7 +40,7 @@ def _texts_once(root: str, counters: bool, purpose: str) -> dict[str, Any]:
     from sqlalchemy import text
 
     from agentsync import db
-    from dlt_pipelines.fub.source import FubRun
+    from dlt_pipelines.fub import FubRun
 
     httpx.post(f"{root}/_sandbox/fub/text_fields", json={"enabled": counters}).raise_for_status()
     with db.begin() as conn:  # each variant lands people and texts into empty tables
@@ -80,7 +80,7 @@ def run(people: int, seed: int, reps: int) -> dict[str, Any]:
     from agentsync import agents, db
     from bench.bench_fub import _scale_for
     from bench.bench_pipeline import _progress, _start_sandbox
-    from dlt_pipelines.fub.source import FubRun
+    from dlt_pipelines.fub import FubRun
 
     db.ensure_ready()
     sandbox_proc, info = _start_sandbox(str(_scale_for(people, seed)), seed)

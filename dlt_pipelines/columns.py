@@ -11,7 +11,7 @@ API field it comes from. One declaration serves three readers:
   declared (schema drift, FUB custom fields, fields no model reads) still land as dlt infers
   them, exactly as before.
 - **validation** (:meth:`Table.checks`, :meth:`Column.checks`): the JSON type each field must
-  have before the record lands (:func:`dlt_pipelines.common.check_types`); a record whose field
+  have before the record lands (:func:`dlt_pipelines.checks.check_types`); a record whose field
   has another type is quarantined with the field named. The kind is declared beside the column,
   so the checks and the columns cannot drift apart.
 - **the typed load path** (:func:`declared_columns`, :func:`postgres_type`): a writer that
@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from dlt.common.schema.typing import TColumnSchema, TDataType
 
-    from dlt_pipelines.common import FieldKind
+    from dlt_pipelines.checks import FieldKind
 
 #: the sources with column declarations (``dlt_pipelines.<source>.columns``)
 SOURCES = ("fub", "rezen", "skyslope", "qualia")

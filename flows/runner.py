@@ -29,7 +29,7 @@ from sqlalchemy import text
 from agentsync import console, db, jobs, progress
 from agentsync.contracts import EntityResult, RunKind, StepSpec
 from agentsync.errors import IntegrationError
-from dlt_pipelines.common import integration_error_behind
+from dlt_pipelines.run import integration_error_behind
 
 log = logging.getLogger(__name__)
 console.apply()  # Prefect's console handlers exist now: from the CLI they print no tracebacks

@@ -20,7 +20,7 @@ agent, see :func:`register_webhooks`):
    ``AGENTSYNC_WEBHOOK_RETRY_BASE_SECONDS`` / ``AGENTSYNC_WEBHOOK_RETRY_CAP_SECONDS``), never
    several times in one pass; after ``AGENTSYNC_WEBHOOK_MAX_ATTEMPTS`` (5) attempts it stays
    ``failed`` until ``agentsync webhooks replay``.
-   Processing goes through :class:`~dlt_pipelines.fub.source.FubRun`, which holds the pipeline
+   Processing goes through :class:`~dlt_pipelines.fub.FubRun`, which holds the pipeline
    lock of ``fub_webhooks_user_<id>``: the receiver's worker and ``agentsync webhooks process``
    never write one agent's webhook pipeline at once (the second waits).
 
@@ -273,7 +273,7 @@ def _when(payload: dict[str, Any]) -> datetime:
 
 def process_pending(user_id: int | None = None, settings: Settings | None = None) -> dict[str, int]:
     """Process every received (or retryable failed) event; returns counts by outcome."""
-    from dlt_pipelines.fub.source import FubRun
+    from dlt_pipelines.fub import FubRun
 
     settings = settings or get_settings()
     counts = {"processed": 0, "failed": 0, "ignored": 0}

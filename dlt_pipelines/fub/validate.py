@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from dlt_pipelines.common import InvalidRecord as _CheckFailed
-from dlt_pipelines.common import check_types
+from dlt_pipelines.checks import InvalidRecord as _CheckFailed
+from dlt_pipelines.checks import check_types
 from dlt_pipelines.fub.columns import TABLES
 from dlt_pipelines.fub.settings import Stream
 

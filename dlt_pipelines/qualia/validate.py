@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dlt_pipelines.common import FieldKind, InvalidRecord, check_types
+from dlt_pipelines.checks import FieldKind, InvalidRecord, check_types
 from dlt_pipelines.qualia.columns import TABLES
 
 #: the order as served (kept raw as ``order``)

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from agentsync import progress
+from agentsync.agents import get_credentials
 from agentsync.errors import IntegrationError
 from agentsync.settings import Settings
 from dlt_pipelines.http import ApiClient, AuthError, gate_for
@@ -30,6 +31,11 @@ from dlt_pipelines.rezen.settings import USER_AGENT
 SERVICES = ("yenta", "arrakis", "keymaker")
 
 log = logging.getLogger(__name__)
+
+
+def open_client(user_id: int, settings: Settings) -> RezenClient:
+    """The agent's client, with the API key of their stored credential."""
+    return RezenClient(user_id, get_credentials(user_id, "rezen")["api_key"], settings)
 
 
 class RezenClient:

@@ -1,7 +1,8 @@
 """The reZEN dlt source: per-agent loads of every stream into ``raw_rezen`` (append-only).
 
 One run of a step = one dlt load of that step's entities for one agent (pipeline
-``rezen_user_<user_id>``, schema ``rezen``), each entity recorded in ``ops.sync_runs``. Every raw
+``rezen_user_<user_id>``, schema ``rezen``; how it runs and is booked: :mod:`dlt_pipelines.run`,
+the steps: :mod:`dlt_pipelines.rezen`). Every raw
 row carries ``user_id``; money stays exact (``{amount, currency}`` → ``<field>__amount`` numeric +
 ``<field>__currency``, never float); ``lifecycleState``/``address`` objects are flattened by dlt
 (``lifecycle_state__state``, ``address__city``...); lists that vary in shape (``teams`` on the
@@ -48,13 +49,13 @@ contributors           arrakis ``revshares/{id}/contributors/{tier}`` with    fu
 
 The look-back windows (network, contributions, and the records at each deal list's cursor
 instant) re-read records the last run landed; a record re-read exactly as landed (same content
-hash, kept in the resource state by :class:`~dlt_pipelines.common.LandedVersions`) is not
+hash, kept in the resource state by :class:`~dlt_pipelines.landed.LandedVersions`) is not
 landed again, since their marts keep the newest version per id. The lists read in full
 ("full refresh" above: the agent record, teams and rosters, cap info, front line, sponsors,
 equity, payments, pending contributions, contributors) are the agent's current snapshot, which
 their marts take from the newest load as the whole list; each lands whole when it differs from
 the list last landed in any row, and not at all when it is the same
-(:class:`~dlt_pipelines.common.LandedSnapshot`), so a quiet day lands nothing. The first read
+(:class:`~dlt_pipelines.landed.LandedSnapshot`), so a quiet day lands nothing. The first read
 of each lands everything.
 
 ``reported_total``: transactions/listings from ``lifecycle-group-counts``; network from the
@@ -62,40 +63,32 @@ agent's ``sizeOfNetwork``; paged revshare/equity lists from ``totalCount`` when 
 it; otherwise the count of ids served. Records without a usable UUID ``id``, or with a field
 staging relies on of the wrong JSON type (:mod:`dlt_pipelines.rezen.validate`), are quarantined
 with a reason naming the field and are not loaded; the rest of the page loads.
+
+Not ``dlt.sources.incremental``, for any of them. Network and contributions send a *date*
+(``updatedAtFrom``, ``startDate``) floored from the newest epoch-millisecond value seen, so the
+API serves records older than dlt's lagged start value; those re-reads land when their content
+changed without their time moving (:class:`~dlt_pipelines.landed.LandedVersions`), where dlt's
+incremental would drop them. The deal lists keep one cursor per lifecycle group inside one
+resource (dlt keeps one per resource) and stop *below* it, not at it. Participants' cursor is
+raw itself (transactions whose newest listed version has no detail yet), not a value of the
+records served.
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import dlt
-from dlt.pipeline.exceptions import PipelineStepFailed
 from sqlalchemy import text
 
 from agentsync import db
-from agentsync.agents import get_credentials
-from agentsync.contracts import EntityResult, RunKind
-from agentsync.errors import AgentsyncError
-from agentsync.settings import get_settings
-from dlt_pipelines.common import (
-    LandedSnapshot,
-    LandedVersions,
-    Quarantine,
-    SyncRun,
-    integration_error_behind,
-    last_load_id,
-    make_pipeline,
-    pipeline_guard,
-    record_sync,
-    run_pipeline,
-)
 from dlt_pipelines.http import ApiError
+from dlt_pipelines.landed import LandedSnapshot, LandedVersions
 from dlt_pipelines.rezen import validate
 from dlt_pipelines.rezen.client import RezenClient
 from dlt_pipelines.rezen.columns import TABLES
@@ -106,9 +99,9 @@ from dlt_pipelines.rezen.settings import (
     DETAIL_WORKERS,
     DOWNLINE_LOOKBACK_DAYS,
     LIFECYCLE_GROUPS,
-    STEP_ENTITIES,
     TIERS,
 )
+from dlt_pipelines.run import EntityCounts, Quarantine
 
 SOURCE = "rezen"
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -132,28 +125,39 @@ RAW_TABLES: dict[str, str] = {
 }
 
 
+#: raw tables whose records the source itself keys (a look-back re-reads them): their
+#: ``primary_key`` hint. The other tables are lists read whole, landed all or nothing.
+PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
+    "network": ("user_id", "tier", "id"),
+    "transactions": ("user_id", "id"),
+    "listings": ("user_id", "id"),
+    "contributions": ("user_id", "tier", "id"),
+}
+
+
 @dataclass
-class Tally:
-    """What one entity served in this run."""
+class RezenAccount:
+    """The agent's reZEN account as one load reads it: the client, the agent's own record
+    (``agents/me``), where unusable records go, and what each entity served.
 
-    rows: int = 0
-    reported_total: int | None = None
-    cursor: str | None = None
-
-
-@dataclass
-class Ctx:
-    """One agent's run: client, ``agents/me``, quarantine and per-entity tallies."""
+    Attributes:
+        counts: per entity, rows landed, total and cursor (the booked entities' are the load's
+            :attr:`dlt_pipelines.run.EntityLoad.counts`; others may be added).
+    """
 
     user_id: int
     client: RezenClient
     me: dict[str, Any]
     quarantine: Quarantine
-    tally: dict[str, Tally] = field(default_factory=dict)
+    counts: dict[str, EntityCounts]
 
     @property
     def yenta_id(self) -> str:
         return str(self.me["id"])
+
+    def count(self, entity: str) -> EntityCounts:
+        """The counts of ``entity`` (created on first use)."""
+        return self.counts.setdefault(entity, EntityCounts())
 
 
 def valid_id(value: Any) -> bool:
@@ -161,7 +165,7 @@ def valid_id(value: Any) -> bool:
     return isinstance(value, str) and bool(_UUID.match(value))
 
 
-def _checked(ctx: Ctx, entity: str, rows: list[Any]) -> list[dict[str, Any]]:
+def _checked(account: RezenAccount, entity: str, rows: list[Any]) -> list[dict[str, Any]]:
     """The rows with a UUID id and the field types staging needs; the others are quarantined.
 
     The quarantine reason names the problem: no usable id, or the field with the wrong type and
@@ -170,43 +174,48 @@ def _checked(ctx: Ctx, entity: str, rows: list[Any]) -> list[dict[str, Any]]:
     out = []
     for row in rows:
         if not isinstance(row, dict):
-            ctx.quarantine.add(entity, row, f"record is a {type(row).__name__}, not an object")
+            account.quarantine.add(entity, row, f"record is a {type(row).__name__}, not an object")
             continue
         rid = row.get("id", row.get("agentYentaId"))
         if not valid_id(rid):
-            ctx.quarantine.add(entity, row, "missing or invalid UUID id", rid)
+            account.quarantine.add(entity, row, "missing or invalid UUID id", rid)
             continue
         why = validate.problem(entity, row)
         if why is not None:
-            ctx.quarantine.add(entity, row, why, rid)
+            account.quarantine.add(entity, row, why, rid)
             continue
         out.append(row)
     return out
 
 
-def _tag(ctx: Ctx, entity: str, rows: list[dict[str, Any]], **extra: Any) -> list[dict]:
-    """Tag checked rows with ``user_id`` (and ``extra``) and count them for ``entity``."""
-    out = [{**row, **extra, "user_id": ctx.user_id} for row in rows]
-    ctx.tally.setdefault(entity, Tally()).rows += len(out)
+def _to_land(
+    account: RezenAccount, entity: str, rows: list[dict[str, Any]], **extra: Any
+) -> list[dict]:
+    """Checked rows as they land (with ``user_id`` and the ``extra`` columns), counted as landed
+    rows of ``entity``."""
+    out = [{**row, **extra, "user_id": account.user_id} for row in rows]
+    account.count(entity).rows += len(out)
     return out
 
 
-def _keep(ctx: Ctx, entity: str, rows: list[Any], **extra: Any) -> list[dict]:
-    """Tag rows with ``user_id`` (and ``extra``); quarantine rows without a UUID id or with a
-    field of the wrong type."""
-    return _tag(ctx, entity, _checked(ctx, entity, rows), **extra)
+def _valid_to_land(account: RezenAccount, entity: str, rows: list[Any], **extra: Any) -> list[dict]:
+    """The rows that can land (:func:`_checked`: the others are quarantined), as they land
+    (:func:`_to_land`)."""
+    return _to_land(account, entity, _checked(account, entity, rows), **extra)
 
 
-def _snapshot(ctx: Ctx, entity: str, rows: list[dict[str, Any]], **extra: Any) -> list[dict]:
+def _snapshot(
+    account: RezenAccount, entity: str, rows: list[dict[str, Any]], **extra: Any
+) -> list[dict]:
     """The checked rows of a list read whole (the agent's current snapshot of ``entity``),
     tagged and counted when the list differs from the one last landed; none when it is the
-    same (:class:`~dlt_pipelines.common.LandedSnapshot`: all or nothing, since the marts read
+    same (:class:`~dlt_pipelines.landed.LandedSnapshot`: all or nothing, since the marts read
     the newest load as the whole list)."""
-    ctx.tally.setdefault(entity, Tally())
-    tagged = [{**row, **extra, "user_id": ctx.user_id} for row in rows]
+    account.count(entity)
+    tagged = [{**row, **extra, "user_id": account.user_id} for row in rows]
     if not LandedSnapshot(dlt.current.resource_state(), f"snapshot_{entity}").changed(tagged):
         return []
-    return _tag(ctx, entity, rows, **extra)
+    return _to_land(account, entity, rows, **extra)
 
 
 def _fresh(versions: LandedVersions, rows: list[dict[str, Any]], tier: int) -> list[dict]:
@@ -235,19 +244,19 @@ def _ms_to_date(ms: int) -> date:
 # -- teams step ------------------------------------------------------------------------------
 
 
-def _team_refs(ctx: Ctx) -> list[dict[str, Any]]:
+def _team_refs(account: RezenAccount) -> list[dict[str, Any]]:
     """The ``teams`` of ``agents/me`` that name a team; unusable ones are quarantined."""
-    teams = ctx.me.get("teams") or []
+    teams = account.me.get("teams") or []
     if not isinstance(teams, list):
-        why = validate.problem("agent", ctx.me) or "agents/me teams is not a list"
-        ctx.quarantine.add("teams", {"teams": teams}, f"agents/me {why}")
+        why = validate.problem("agent", account.me) or "agents/me teams is not a list"
+        account.quarantine.add("teams", {"teams": teams}, f"agents/me {why}")
         return []
     refs = []
     for ref in teams:
         if isinstance(ref, dict) and isinstance(ref.get("teamId"), str):
             refs.append(ref)
         else:
-            ctx.quarantine.add(
+            account.quarantine.add(
                 "teams", ref, f"agents/me teams item without a teamId: {ref!r}"[:200]
             )
     return refs
@@ -259,14 +268,14 @@ def _roster_item(m: dict[str, Any]) -> dict[str, Any]:
     return {**m, "id": m.get("id") or (agent.get("id") if isinstance(agent, dict) else None)}
 
 
-def _teams(ctx: Ctx) -> Iterator[Any]:
-    refs = _team_refs(ctx)
+def _teams(account: RezenAccount) -> Iterator[Any]:
+    refs = _team_refs(account)
     members_total = 0
     teams: list[dict[str, Any]] = []
     members: list[dict[str, Any]] = []
     for ref in refs:
-        team = ctx.client.get("yenta", f"/teams/{ref['teamId']}")
-        checked = _checked(ctx, "teams", [team])
+        team = account.client.get("yenta", f"/teams/{ref['teamId']}")
+        checked = _checked(account, "teams", [team])
         if not checked:
             continue  # quarantined with its roster
         team = dict(checked[0])
@@ -277,46 +286,46 @@ def _teams(ctx: Ctx) -> Iterator[Any]:
         members += [
             # roles as one comma-separated text column (dlt would make a child table)
             {**m, "roles": ",".join(map(str, m.get("roles") or [])), "team_id": team.get("id")}
-            for m in _checked(ctx, "team_members", items)
+            for m in _checked(account, "team_members", items)
         ]
-    if kept := _snapshot(ctx, "teams", teams):
+    if kept := _snapshot(account, "teams", teams):
         yield _to_table(kept, "teams")
-    if kept := _snapshot(ctx, "team_members", members):
+    if kept := _snapshot(account, "team_members", members):
         yield _to_table(kept, "team_members")
-    served = ctx.me.get("teams")
+    served = account.me.get("teams")
     # quarantined team references still count as served (the quarantine explains them)
-    ctx.tally.setdefault("teams", Tally()).reported_total = (
-        len(served) if isinstance(served, list) else len(refs)
-    )
-    ctx.tally.setdefault("team_members", Tally()).reported_total = members_total
+    account.count("teams").reported_total = len(served) if isinstance(served, list) else len(refs)
+    account.count("team_members").reported_total = members_total
 
 
 # -- agents step -----------------------------------------------------------------------------
 
 
-def _agent(ctx: Ctx) -> Iterator[Any]:
-    if kept := _snapshot(ctx, "agent", _checked(ctx, "agent", [dict(ctx.me)])):
+def _agent(account: RezenAccount) -> Iterator[Any]:
+    if kept := _snapshot(account, "agent", _checked(account, "agent", [dict(account.me)])):
         yield kept
-    ctx.tally["agent"].reported_total = 1
+    account.count("agent").reported_total = 1
 
 
-def _network(ctx: Ctx) -> Iterator[Any]:
+def _network(account: RezenAccount) -> Iterator[Any]:
     state = dlt.current.resource_state()
     since = state.get("updated_at_from")
     newest: int | None = None
     params: dict[str, Any] = {"statusIn": list(AGENT_STATUSES)}
     if since:
         params["updatedAtFrom"] = since
-    ctx.tally.setdefault("network", Tally())
+    account.count("network")
     versions = LandedVersions(state, trust=bool(since))
     for tier in TIERS:
-        path = f"/agents/{ctx.yenta_id}/down-line/{tier}"
-        for rows, _ in ctx.client.pages("yenta", path, "downLineAgents", params, _downline_size()):
-            checked = _checked(ctx, "network", rows)
+        path = f"/agents/{account.yenta_id}/down-line/{tier}"
+        for rows, _ in account.client.pages(
+            "yenta", path, "downLineAgents", params, _downline_size()
+        ):
+            checked = _checked(account, "network", rows)
             for r in checked:
                 if isinstance(r.get("updatedAt"), int):
                     newest = max(newest or 0, r["updatedAt"])
-            kept = _tag(ctx, "network", _fresh(versions, checked, tier=tier))
+            kept = _to_land(account, "network", _fresh(versions, checked, tier=tier))
             if kept:
                 yield kept
     versions.commit()
@@ -324,34 +333,38 @@ def _network(ctx: Ctx) -> Iterator[Any]:
         state["updated_at_from"] = (
             _ms_to_date(newest) - timedelta(days=DOWNLINE_LOOKBACK_DAYS)
         ).isoformat()
-    tally = ctx.tally["network"]
-    size = ctx.me.get("sizeOfNetwork")
-    tally.reported_total = int(size) if isinstance(size, int) else tally.rows
-    tally.cursor = since
+    counted = account.count("network")
+    size = account.me.get("sizeOfNetwork")
+    counted.reported_total = int(size) if isinstance(size, int) else counted.rows
+    counted.cursor = since
 
 
-def _cap_info(ctx: Ctx) -> Iterator[Any]:
-    cap = ctx.client.get("yenta", f"/agents/{ctx.yenta_id}/cap-info")
-    row = {**cap, "id": cap.get("agentId") or ctx.yenta_id}
-    if kept := _snapshot(ctx, "cap_info", _checked(ctx, "cap_info", [row])):
+def _cap_info(account: RezenAccount) -> Iterator[Any]:
+    cap = account.client.get("yenta", f"/agents/{account.yenta_id}/cap-info")
+    row = {**cap, "id": cap.get("agentId") or account.yenta_id}
+    if kept := _snapshot(account, "cap_info", _checked(account, "cap_info", [row])):
         yield kept
-    ctx.tally["cap_info"].reported_total = 1
+    account.count("cap_info").reported_total = 1
 
 
-def _front_line(ctx: Ctx) -> Iterator[Any]:
-    body = ctx.client.get("yenta", f"/agents/{ctx.yenta_id}/front-line-agents-info")
+def _front_line(account: RezenAccount) -> Iterator[Any]:
+    body = account.client.get("yenta", f"/agents/{account.yenta_id}/front-line-agents-info")
     rows = body.get("frontLineAgentInfos", []) if isinstance(body, dict) else body
-    kept = _snapshot(ctx, "front_line", _checked(ctx, "front_line", rows), sponsor_id=ctx.yenta_id)
-    ctx.tally["front_line"].reported_total = len(rows)
+    kept = _snapshot(
+        account, "front_line", _checked(account, "front_line", rows), sponsor_id=account.yenta_id
+    )
+    account.count("front_line").reported_total = len(rows)
     if kept:
         yield kept
 
 
-def _sponsors(ctx: Ctx) -> Iterator[Any]:
-    body = ctx.client.get("yenta", f"/agents/{ctx.yenta_id}/sponsor-tree")
+def _sponsors(account: RezenAccount) -> Iterator[Any]:
+    body = account.client.get("yenta", f"/agents/{account.yenta_id}/sponsor-tree")
     rows = body.get("flattenedSponsors") or []
-    kept = _snapshot(ctx, "sponsors", _checked(ctx, "sponsors", rows), agent_id=ctx.yenta_id)
-    ctx.tally["sponsors"].reported_total = len(rows)
+    kept = _snapshot(
+        account, "sponsors", _checked(account, "sponsors", rows), agent_id=account.yenta_id
+    )
+    account.count("sponsors").reported_total = len(rows)
     if kept:
         yield kept
 
@@ -359,13 +372,13 @@ def _sponsors(ctx: Ctx) -> Iterator[Any]:
 # -- transactions step -----------------------------------------------------------------------
 
 
-def _deal_lists(ctx: Ctx, listings: bool) -> Iterator[Any]:
+def _deal_lists(account: RezenAccount, listings: bool) -> Iterator[Any]:
     entity = "listings" if listings else "transactions"
     segment = "listing-transactions" if listings else "transactions"
-    base = f"/transactions/participant/{ctx.yenta_id}/{segment}"
-    counts = ctx.client.get("arrakis", f"{base}/lifecycle-group-counts")
-    tally = ctx.tally.setdefault(entity, Tally())
-    tally.reported_total = sum(int(counts.get(g) or 0) for g in LIFECYCLE_GROUPS)
+    base = f"/transactions/participant/{account.yenta_id}/{segment}"
+    counts = account.client.get("arrakis", f"{base}/lifecycle-group-counts")
+    counted = account.count(entity)
+    counted.reported_total = sum(int(counts.get(g) or 0) for g in LIFECYCLE_GROUPS)
     state = dlt.current.resource_state()
     cursors: dict[str, int] = state.setdefault("cursors", {})
     # each group re-reads its records at the cursor's instant: those exactly as landed stay out
@@ -374,7 +387,7 @@ def _deal_lists(ctx: Ctx, listings: bool) -> Iterator[Any]:
         cursor = cursors.get(group)
         newest = cursor
         params = {"sortBy": "UPDATED_AT", "sortDirection": "DESC"}
-        for rows, _ in ctx.client.pages("arrakis", f"{base}/{group}", "transactions", params):
+        for rows, _ in account.client.pages("arrakis", f"{base}/{group}", "transactions", params):
             fresh = []
             done = False
             for row in rows:
@@ -383,12 +396,12 @@ def _deal_lists(ctx: Ctx, listings: bool) -> Iterator[Any]:
                     done = True  # sorted newest first: the rest was loaded before
                     break
                 fresh.append(row)
-            checked = _checked(ctx, entity, fresh)
+            checked = _checked(account, entity, fresh)
             for row in checked:  # a quarantined row does not move the cursor
                 if isinstance(row.get("updatedAt"), int):
                     newest = max(newest or 0, row["updatedAt"])
             rows = [{**row, "lifecycle_group": group} for row in checked]
-            kept = _tag(ctx, entity, versions.fresh(rows, lambda r: r["id"]))
+            kept = _to_land(account, entity, versions.fresh(rows, lambda r: r["id"]))
             if kept:
                 yield kept
             if done:
@@ -396,7 +409,7 @@ def _deal_lists(ctx: Ctx, listings: bool) -> Iterator[Any]:
         if newest is not None:
             cursors[group] = newest
     versions.commit()
-    tally.cursor = ",".join(f"{g}:{cursors.get(g)}" for g in LIFECYCLE_GROUPS)
+    counted.cursor = ",".join(f"{g}:{cursors.get(g)}" for g in LIFECYCLE_GROUPS)
 
 
 # -- participants step -----------------------------------------------------------------------
@@ -430,13 +443,13 @@ def transactions_needing_detail(user_id: int) -> list[str]:
         return [r[0] for r in conn.execute(text(sql + " order by 1"), {"u": user_id})]
 
 
-def _participants(ctx: Ctx) -> Iterator[Any]:
-    ids = transactions_needing_detail(ctx.user_id)
-    tally = ctx.tally.setdefault("participants", Tally())
+def _participants(account: RezenAccount) -> Iterator[Any]:
+    ids = transactions_needing_detail(account.user_id)
+    counted = account.count("participants")
 
     def fetch(tid: str) -> tuple[str, dict[str, Any] | None, str | None]:
         try:
-            return tid, ctx.client.get("arrakis", f"/transactions/{tid}"), None
+            return tid, account.client.get("arrakis", f"/transactions/{tid}"), None
         except ApiError as err:
             if err.status == 404:
                 return tid, None, "transaction detail not found (404)"
@@ -446,20 +459,20 @@ def _participants(ctx: Ctx) -> Iterator[Any]:
         for start in range(0, len(ids), 100):
             for tid, detail, problem in pool.map(fetch, ids[start : start + 100]):
                 if detail is None:
-                    ctx.quarantine.add("participants", {"transaction_id": tid}, problem, tid)
+                    account.quarantine.add("participants", {"transaction_id": tid}, problem, tid)
                     continue
                 why = validate.problem("transaction_details", detail)
                 if why is not None:
                     # the detail (with its participants) is retried on the next run
                     reason = f"transaction detail: {why}"
-                    ctx.quarantine.add("participants", detail, reason, tid)
+                    account.quarantine.add("participants", detail, reason, tid)
                     continue
                 parts = detail.pop("participants", None) or []
-                rows = _keep(ctx, "transaction_details", [detail])
+                rows = _valid_to_land(account, "transaction_details", [detail])
                 if rows:
                     yield _to_table(rows, "transaction_details")
-                prows = _keep(
-                    ctx,
+                prows = _valid_to_land(
+                    account,
                     "participants",
                     parts,
                     transaction_id=tid,
@@ -470,61 +483,61 @@ def _participants(ctx: Ctx) -> Iterator[Any]:
     # The API reports no total for participants (they come from each changed transaction's
     # detail), and a daily run sees only the changed ones: report none rather than a delta, so
     # reconciliation compares raw ids with the mart instead of with a partial count.
-    tally.reported_total = None
-    tally.cursor = f"details:{len(ids)}"
+    counted.reported_total = None
+    counted.cursor = f"details:{len(ids)}"
 
 
 # -- contributions step ----------------------------------------------------------------------
 
 
-def _paged(ctx: Ctx, entity: str, service: str, path: str, key: str) -> Iterator[Any]:
-    tally = ctx.tally.setdefault(entity, Tally())
+def _paged(account: RezenAccount, entity: str, service: str, path: str, key: str) -> Iterator[Any]:
+    counted = account.count(entity)
     reported = None
     served: list[dict[str, Any]] = []
-    for rows, env in ctx.client.pages(service, path, key):
+    for rows, env in account.client.pages(service, path, key):
         if isinstance(env.get("totalCount"), int):
             reported = env["totalCount"]
-        served += _checked(ctx, entity, rows)
-    if kept := _snapshot(ctx, entity, served):
+        served += _checked(account, entity, rows)
+    if kept := _snapshot(account, entity, served):
         yield kept
-    tally.reported_total = reported if reported is not None else tally.rows
+    counted.reported_total = reported if reported is not None else counted.rows
 
 
-def _equity(ctx: Ctx) -> Iterator[Any]:
-    path = f"/agents/{ctx.yenta_id}/equity-purchases"
-    yield from _paged(ctx, "equity", "yenta", path, "equityPurchases")
+def _equity(account: RezenAccount) -> Iterator[Any]:
+    path = f"/agents/{account.yenta_id}/equity-purchases"
+    yield from _paged(account, "equity", "yenta", path, "equityPurchases")
 
 
-def _revshare_payments(ctx: Ctx) -> Iterator[Any]:
-    path = f"/revshares/{ctx.yenta_id}/payments"
-    yield from _paged(ctx, "revshare_payments", "arrakis", path, "payments")
+def _revshare_payments(account: RezenAccount) -> Iterator[Any]:
+    path = f"/revshares/{account.yenta_id}/payments"
+    yield from _paged(account, "revshare_payments", "arrakis", path, "payments")
 
 
-def _pending(ctx: Ctx) -> Iterator[Any]:
-    path = f"/revshares/{ctx.yenta_id}/payments/pending"
-    yield from _paged(ctx, "pending_contributions", "arrakis", path, "contributions")
+def _pending(account: RezenAccount) -> Iterator[Any]:
+    path = f"/revshares/{account.yenta_id}/payments/pending"
+    yield from _paged(account, "pending_contributions", "arrakis", path, "contributions")
 
 
-def _contributions(ctx: Ctx) -> Iterator[Any]:
+def _contributions(account: RezenAccount) -> Iterator[Any]:
     state = dlt.current.resource_state()
     since = state.get("start_date")
-    tally = ctx.tally.setdefault("contributions", Tally())
+    counted = account.count("contributions")
     reported = 0
     newest: int | None = None
     versions = LandedVersions(state, trust=bool(since))
     for tier in TIERS:
-        path = f"/revshares/{ctx.yenta_id}/contributions/{tier}"
+        path = f"/revshares/{account.yenta_id}/contributions/{tier}"
         params = {"startDate": since} if since else {}
         for page, (rows, env) in enumerate(
-            ctx.client.pages("arrakis", path, "contributions", params)
+            account.client.pages("arrakis", path, "contributions", params)
         ):
             if page == 0:
                 reported += int(env.get("totalCount") or 0)
-            checked = _checked(ctx, "contributions", rows)
+            checked = _checked(account, "contributions", rows)
             for r in checked:
                 if isinstance(r.get("transactionClosedAt"), int):
                     newest = max(newest or 0, r["transactionClosedAt"])
-            kept = _tag(ctx, "contributions", _fresh(versions, checked, tier=tier))
+            kept = _to_land(account, "contributions", _fresh(versions, checked, tier=tier))
             if kept:
                 yield kept
     versions.commit()
@@ -537,46 +550,46 @@ def _contributions(ctx: Ctx) -> Iterator[Any]:
         # whole collection's total, so ask each tier for it (one one-row page per tier).
         reported = 0
         for tier in TIERS:
-            path = f"/revshares/{ctx.yenta_id}/contributions/{tier}"
-            env = ctx.client.get("arrakis", path, {"pageNumber": 0, "pageSize": 1})
+            path = f"/revshares/{account.yenta_id}/contributions/{tier}"
+            env = account.client.get("arrakis", path, {"pageNumber": 0, "pageSize": 1})
             reported += int((env or {}).get("totalCount") or 0)
-    tally.reported_total = reported or tally.rows
-    tally.cursor = since
+    counted.reported_total = reported or counted.rows
+    counted.cursor = since
 
 
-def _contributors(ctx: Ctx) -> Iterator[Any]:
-    tally = ctx.tally.setdefault("contributors", Tally())
+def _contributors(account: RezenAccount) -> Iterator[Any]:
+    counted = account.count("contributors")
     end = date.today() + timedelta(days=366)
     params = {"startDate": CONTRIBUTORS_START.isoformat(), "endDate": end.isoformat()}
     reported = 0
     served: list[dict[str, Any]] = []
     for tier in TIERS:
-        path = f"/revshares/{ctx.yenta_id}/contributors/{tier}"
+        path = f"/revshares/{account.yenta_id}/contributors/{tier}"
         for page, (rows, env) in enumerate(
-            ctx.client.pages("arrakis", path, "contributors", params)
+            account.client.pages("arrakis", path, "contributors", params)
         ):
             if page == 0:
                 reported += int(env.get("totalCount") or 0)
             rows = [{**r, "id": r.get("agentYentaId")} for r in rows]
-            served += [{**r, "tier": tier} for r in _checked(ctx, "contributors", rows)]
-    if kept := _snapshot(ctx, "contributors", served):
+            served += [{**r, "tier": tier} for r in _checked(account, "contributors", rows)]
+    if kept := _snapshot(account, "contributors", served):
         yield kept
-    tally.reported_total = reported or tally.rows
+    counted.reported_total = reported or counted.rows
 
 
 # -- wiring ----------------------------------------------------------------------------------
 
-Gen = Callable[[Ctx], Iterator[Any]]
+Gen = Callable[[RezenAccount], Iterator[Any]]
 RESOURCES: dict[str, Gen] = {
     "teams": _teams,
-    "team_members": lambda ctx: iter(()),  # written by the teams resource
+    "team_members": lambda account: iter(()),  # written by the teams resource
     "agent": _agent,
     "network": _network,
     "cap_info": _cap_info,
     "front_line": _front_line,
     "sponsors": _sponsors,
-    "transactions": lambda ctx: _deal_lists(ctx, listings=False),
-    "listings": lambda ctx: _deal_lists(ctx, listings=True),
+    "transactions": lambda account: _deal_lists(account, listings=False),
+    "listings": lambda account: _deal_lists(account, listings=True),
     "participants": _participants,
     "equity": _equity,
     "revshare_payments": _revshare_payments,
@@ -587,120 +600,27 @@ RESOURCES: dict[str, Gen] = {
 
 
 @dlt.source(name=SOURCE, max_table_nesting=2)
-def rezen_source(ctx: Ctx, entities: tuple[str, ...]) -> list[Any]:
-    """The dlt source for one agent and the given entities."""
+def rezen_source(account: RezenAccount, entities: tuple[str, ...]) -> list[Any]:
+    """The agent's reZEN entities of one step (``STEP_ENTITIES``), one resource each, appended to
+    ``raw_rezen.<RAW_TABLES[entity]>`` with the table's declared columns; ``primary_key`` where
+    the source keys the records (:data:`PRIMARY_KEYS`). ``team_members`` rows come from the
+    ``teams`` resource."""
     out = []
     for entity in entities:
         if entity == "team_members":
             continue  # the teams resource writes team_members rows
+        table = RAW_TABLES[entity]
         # a resource writing two tables routes its rows with each table's own columns
         # (_to_table); hints of its own would reach both tables
         routed = entity in ("teams", "participants")
         out.append(
             dlt.resource(
-                RESOURCES[entity](ctx),
+                RESOURCES[entity](account),
                 name=entity,
-                table_name=RAW_TABLES[entity],
+                table_name=table,
                 write_disposition="append",
-                columns=None if routed else TABLES[RAW_TABLES[entity]].hints(),
+                columns=None if routed else TABLES[table].hints(),
+                primary_key=PRIMARY_KEYS.get(table),
             )
         )
     return out
-
-
-class StepOrderError(AgentsyncError):
-    """A step was asked to run before the steps it depends on succeeded for that agent."""
-
-
-def require_previous_steps(step: str, user_id: int) -> None:
-    """Enforce the dependency order: every entity of every earlier step has a ``done`` run.
-
-    Raises:
-        StepOrderError: naming the step and the entities that never loaded for this agent.
-    """
-    order = list(STEP_ENTITIES)
-    needed = [e for s in order[: order.index(step)] for e in STEP_ENTITIES[s]]
-    if not needed:
-        return
-    with db.begin() as conn:
-        done = set(
-            conn.execute(
-                text(
-                    "select distinct entity from ops.sync_runs where user_id = :u "
-                    "and source = :s and status = 'done'"
-                ),
-                {"u": user_id, "s": SOURCE},
-            ).scalars()
-        )
-    missing = [e for e in needed if e not in done]
-    if missing:
-        raise StepOrderError(
-            f"agent {user_id}: rezen.{step} needs the earlier reZEN steps to have succeeded "
-            f"first; never loaded: {', '.join(missing)}"
-        )
-
-
-def run_step(
-    step: str, user_id: int, kind: RunKind, flow_run_id: str | None = None
-) -> list[EntityResult]:
-    """Load one step's entities for one agent; each entity recorded in ``ops.sync_runs``.
-
-    Raises:
-        StepOrderError: an earlier step (in ``STEP_ENTITIES`` order) never succeeded.
-        IntegrationError: reZEN refused the agent's API key.
-    """
-    entities = STEP_ENTITIES[step]
-    settings = get_settings()
-    db.ensure_ready(settings)
-    require_previous_steps(step, user_id)
-    with contextlib.ExitStack() as stack:
-        runs: dict[str, SyncRun] = {
-            e: stack.enter_context(record_sync(kind, user_id, SOURCE, e, flow_run_id))
-            for e in entities
-        }
-        api_key = get_credentials(user_id, SOURCE)["api_key"]
-        client = stack.enter_context(RezenClient(user_id, api_key, settings))
-        me = client.get("yenta", "/agents/me")
-        ctx = Ctx(user_id, client, me, Quarantine(user_id, SOURCE))
-        pipeline = stack.enter_context(
-            pipeline_guard(
-                f"{SOURCE}_user_{user_id}", lambda: make_pipeline(SOURCE, user_id, settings)
-            )
-        )
-        source = rezen_source(ctx, entities)
-        try:
-            info = run_pipeline(pipeline, source)
-        except PipelineStepFailed as err:
-            raise integration_error_behind(err) from None
-        load_id = last_load_id(info)
-        quarantined = {e: ctx.quarantine.count(e) for e in entities}
-        ctx.quarantine.flush(load_id)
-        if "contributions" in ctx.tally and "pending_contributions" in ctx.tally:
-            # marts.contributions holds paid and pending rows (pending flagged is_pending), so
-            # the total it is reconciled against covers both lists.
-            paid = ctx.tally["contributions"]
-            pending = ctx.tally["pending_contributions"].reported_total or 0
-            if paid.reported_total is not None:
-                paid.reported_total += pending
-            # pending rows are reconciled inside marts.contributions; the pending list is a
-            # snapshot with no mart of its own, so it reports no total of its own.
-            ctx.tally["pending_contributions"].reported_total = None
-        results = []
-        for entity, run in runs.items():
-            tally = ctx.tally.get(entity, Tally())
-            run.rows = tally.rows
-            run.reported_total = tally.reported_total
-            run.cursor = tally.cursor
-            run.load_id = load_id
-            results.append(
-                EntityResult(
-                    entity,
-                    tally.rows,
-                    tally.reported_total,
-                    tally.cursor,
-                    quarantined[entity],
-                )
-            )
-    # participants naming agents this account does not know are kept and reported by dbt
-    # (marts.unresolved_agent_references and its warning test), not here
-    return results

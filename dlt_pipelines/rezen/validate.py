@@ -7,7 +7,7 @@ before dlt renames them), are declared with their JSON kind beside their raw col
 (``lifecycleState``, ``address``, ``payment``) and the lists the source reads (``teams`` of
 ``agents/me``, roster ``roles``, a detail's ``participants``). A wrong type would land in a dlt
 variant column and reach staging as a silent null, so the record is quarantined instead
-(:func:`dlt_pipelines.common.check_types`). New fields are not checked (schema drift).
+(:func:`dlt_pipelines.checks.check_types`). New fields are not checked (schema drift).
 The UUID ``id`` is checked by the source itself (``valid_id``).
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dlt_pipelines.common import FieldKind, InvalidRecord, check_types
+from dlt_pipelines.checks import FieldKind, InvalidRecord, check_types
 from dlt_pipelines.rezen.columns import TABLES
 
 #: entity (as the source names it) -> the raw table it lands in, where they differ

@@ -1,22 +1,84 @@
-"""SkySlope source: per-agent dlt loads into ``raw_skyslope`` and its steps.
+"""SkySlope source: per-agent dlt loads into ``raw_skyslope``, and its steps.
 
-Steps (per agent, independent of each other; each logs in with the agent's HMAC credential):
+Steps (per agent, independent of each other; each logs in with the agent's HMAC credential),
+each run by :func:`run_entity`:
 
 - ``skyslope.users``: the account's users (full read).
 - ``skyslope.listings``: listing files, incremental by modified-date window.
 - ``skyslope.sales``: sale files (transactions), incremental by modified-date window.
 
-See :mod:`dlt_pipelines.skyslope.source` (raw shape, windows) and
-:mod:`dlt_pipelines.skyslope.client` (HMAC login, session renewal).
-The entities it loads are declared in :data:`agentsync.entities.SKYSLOPE`.
+What each reads, raw shape and windows: :mod:`dlt_pipelines.skyslope.source`; HMAC login,
+session renewal and paging: :mod:`dlt_pipelines.skyslope.client`; how a load runs and is booked:
+:mod:`dlt_pipelines.run`. The entities it loads are declared in
+:data:`agentsync.entities.SKYSLOPE`.
 """
 
 from __future__ import annotations
 
-from agentsync.contracts import EntityResult, RunKind, StepSpec
-from dlt_pipelines.skyslope.source import run_entity
+import logging
+from datetime import timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from agentsync.contracts import EntityResult, RunKind, StepSpec
+from agentsync.errors import SettingError
+from agentsync.settings import Settings, get_settings
+from dlt_pipelines.run import SourceRun
+from dlt_pipelines.skyslope import settings as skyslope_settings
+from dlt_pipelines.skyslope.client import open_client
+from dlt_pipelines.skyslope.source import named_for
+
+log = logging.getLogger(__name__)
 SOURCE = "skyslope"
+
+
+def run_entity(
+    user_id: int,
+    kind: RunKind,
+    flow_run_id: str | None,
+    entity: str,
+    settings: Settings | None = None,
+) -> EntityResult:
+    """Load one entity (``users``, ``listings`` or ``sales``) for one agent; booked in
+    ``ops.sync_runs`` under the entity's name."""
+    settings = settings or get_settings()
+    knobs = skyslope_settings.load()
+    try:
+        naive_tz = ZoneInfo(settings.skyslope_naive_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingError(
+            "AGENTSYNC_SKYSLOPE_NAIVE_TIMEZONE is not a known IANA timezone "
+            "(e.g. America/Los_Angeles)"
+        ) from None
+    with (
+        SourceRun(SOURCE, user_id, kind, flow_run_id, settings=settings) as run,
+        run.entities(entity) as load,
+        open_client(user_id, settings) as client,
+    ):
+        source = named_for(run.pipeline_name)(
+            client,
+            user_id,
+            load.counts,
+            run.quarantine,
+            kind == "onboarding",
+            naive_tz,
+            knobs.window_lag_hours * 3600,
+            timedelta(days=knobs.full_reread_days),
+            settings.typed_loads,
+        )
+        load.land(source.with_resources(entity))
+        logins = client.logins
+    [result] = load.results
+    log.info(
+        "skyslope %s for agent %s (%s read): %s rows, %s quarantined, %s already in raw, %s logins",
+        entity,
+        user_id,
+        load.counts[entity].read,
+        result.rows,
+        result.quarantined,
+        load.counts[entity].unchanged,
+        logins,
+    )
+    return result
 
 
 def _step(entity: str):
@@ -36,4 +98,4 @@ def steps() -> list[StepSpec]:
     ]
 
 
-__all__ = ["SOURCE", "steps"]
+__all__ = ["SOURCE", "run_entity", "steps"]

@@ -1,4 +1,4 @@
-"""SkySlope TM API session: HMAC login, ``Session`` header, renewal on 401.
+"""SkySlope TM API access for one agent: HMAC login and session renewal, and list paging.
 
 ``docs/vendors/skyslope.md`` §2 [OFFICIAL sample] (B.n below is §n of that file):
 ``timestamp`` = UTC ISO-8601 without millis, ``hmac = base64(HMAC_SHA256(access_secret,
@@ -10,6 +10,11 @@ Renewal: ``Expiration`` is written without a timezone (B.4) and the server's clo
 from ours, so the client does not trust it for scheduling; it renews **reactively**: a 401 on any
 call logs in again and retries that same request once (``ApiClient(on_auth_error=...)``), so a
 session that dies mid-run costs no page.
+
+Paging (B.3): lists are 10 rows per page, 1-based ``pageNumber``; another page follows when
+``links`` has ``rel: "next"`` (a response without ``links`` ends at a short page); at most
+``MAX_PAGES`` pages per window. The API reports no total, so a page that silently lost rows
+would pass as complete; the paging's own invariant is checked instead (:func:`list_page`).
 """
 
 from __future__ import annotations
@@ -18,13 +23,25 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
+from agentsync import progress
+from agentsync.agents import get_credentials
 from agentsync.errors import IntegrationError
 from agentsync.settings import Settings
 from dlt_pipelines.http import ApiClient, ApiError, AuthError, gate_for
+
+log = logging.getLogger(__name__)
+
+SOURCE = "skyslope"
+PAGE_SIZE = 10
+#: how many times a short page that links to a next one is read again before the run fails
+SHORT_PAGE_REREADS = 2
+MAX_PAGES = 1000
 
 REQUIRED = ("access_key", "access_secret", "client_id", "client_secret")
 
@@ -133,3 +150,73 @@ class SkySlopeClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def open_client(user_id: int, settings: Settings) -> SkySlopeClient:
+    """The agent's client, logged in (a refused credential raises :class:`IntegrationError`)."""
+    client = SkySlopeClient(user_id, get_credentials(user_id, SOURCE), settings)
+    try:
+        client.ensure_session()
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def rows_of(body: dict[str, Any], key: str, path: str) -> list[Any]:
+    """The ``value.<key>`` list of a response (an :class:`ApiError` when it is not a list)."""
+    value = body.get("value")
+    rows = value.get(key) if isinstance(value, dict) else None
+    if not isinstance(rows, list):
+        raise ApiError("GET", path, 200, f"expected value.{key} to be a list")
+    return rows
+
+
+def has_next(body: dict[str, Any], rows: list[Any]) -> bool:
+    """Another page follows: ``links`` has ``rel: "next"``; without links, a full page (B.3)."""
+    links = body.get("links")
+    if isinstance(links, list):
+        return any(isinstance(link, dict) and link.get("rel") == "next" for link in links)
+    return len(rows) >= PAGE_SIZE
+
+
+def list_page(
+    client: SkySlopeClient,
+    user_id: int,
+    entity: str,
+    path: str,
+    params: dict[str, Any],
+) -> tuple[dict[str, Any], list[Any]]:
+    """One list page whose paging holds: a page that links to a next one has ``PAGE_SIZE`` rows.
+
+    A short page that links on is read again, at most ``SHORT_PAGE_REREADS`` times (only then:
+    a normal run costs nothing extra); still short, it raises :class:`IntegrationError` naming
+    the agent, entity and page (its rows would be lost: the next page starts after them). The
+    last page of a listing is short by nature and cannot be checked.
+    """
+    body = client.get(path, params)
+    rows = rows_of(body, entity, path)
+    reads = 1
+    while len(rows) < PAGE_SIZE and has_next(body, rows):
+        if reads > SHORT_PAGE_REREADS:
+            raise IntegrationError(
+                user_id,
+                SOURCE,
+                f"{entity} page {params['pageNumber']} (earliestDate={params['earliestDate']}): "
+                f"{len(rows)} of {PAGE_SIZE} rows on a page that links to a next one: records "
+                f"would be lost (read {reads} times; the API is serving inconsistent pages)",
+            )
+        log.warning(
+            "skyslope %s for agent %s: page %s has %s of %s rows but links to a next one; "
+            "reading it again",
+            entity,
+            user_id,
+            params["pageNumber"],
+            len(rows),
+            PAGE_SIZE,
+        )
+        body = client.get(path, params)
+        rows = rows_of(body, entity, path)
+        reads += 1
+    progress.add(len(rows), entity)
+    return body, rows

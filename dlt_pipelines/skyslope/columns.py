@@ -17,8 +17,8 @@ control characters inside text, empty strings.
 
 from __future__ import annotations
 
+from dlt_pipelines.checks import FieldKind
 from dlt_pipelines.columns import Column, Table
-from dlt_pipelines.common import FieldKind
 
 _FILE: dict[str, FieldKind] = {
     "agentGuid": "text",

@@ -1,6 +1,7 @@
-"""SkySlope dlt loads: account users, listings and sales per agent into ``raw_skyslope``.
+"""The SkySlope dlt source: an agent's account users, listings and sales into ``raw_skyslope``.
 
-Raw shape (append-only, every fetched version; dedupe happens in dbt):
+Raw shape (append-only, every fetched version; dedupe happens in dbt), declared in
+:mod:`dlt_pipelines.skyslope.columns`:
 
 - ``raw_skyslope.users``: ``user_id``, ``user_guid``, ``record`` (the user object as served, JSON).
 - ``raw_skyslope.listings`` / ``raw_skyslope.sales``: ``user_id``, ``listing_guid`` /
@@ -8,40 +9,37 @@ Raw shape (append-only, every fetched version; dedupe happens in dbt):
   ``GET /api/files/{kind}/{guid}``, JSON) and ``summary`` (the list row, JSON).
 
 The whole vendor object is kept as one JSON column because SkySlope's file shape is wide and
-variable (skyslope.md §4) and because the quirks must survive untouched into raw: dates without a
-timezone, ``0001-01-01T00:00:00`` null dates and control characters are cleaned in staging SQL
-(``dbt_project/macros/skyslope/skyslope_quirks.sql``), never here. New vendor fields land in the JSON
-without breaking the load. JSON numbers (prices) are stored by jsonb as exact numerics. A list row,
-file or user whose fields have the wrong JSON type (``validate``) goes to ``ops.quarantine`` with
-a reason naming the field; the quirks above are not wrong types. Rows land as typed Arrow
-batches copied by ``COPY`` (:mod:`dlt_pipelines.typed`; the same raw as dlt's row path).
+variable, and because its quirks (``docs/vendors/skyslope.md`` §4: dates without a timezone,
+``0001-01-01`` null dates, control characters) must survive untouched into raw: staging SQL
+cleans them (``dbt_project/macros/skyslope/skyslope_quirks.sql``), never this source. New vendor
+fields land in the JSON without breaking the load. A list row, file or user whose fields have the
+wrong JSON type (:mod:`dlt_pipelines.skyslope.validate`) goes to ``ops.quarantine`` with a
+reason naming the field. Rows land as typed Arrow batches copied by ``COPY``
+(:mod:`dlt_pipelines.typed`; the same raw as dlt's row path). How the run is booked:
+:mod:`dlt_pipelines.run`; paging and its completeness check:
+:func:`dlt_pipelines.skyslope.client.list_page`.
 
-Paging and windows (skyslope.md §3): lists are 10 rows per page, 1-based ``pageNumber``; stop when
-``links`` has no ``rel: "next"`` (a response without ``links`` ends at a short page); at most
-1,000 pages per window.
+**Users** are read in full every run (the API serves them unpaged; an answer that links to a next
+page fails the run, since only its first page would be read). A user exactly as last landed
+(:class:`~dlt_pipelines.landed.LandedVersions`) is not landed again, except on an onboarding.
 
-Completeness (issue 14): the API reports no total, so the listed count is all the count checks
-can compare, and a page that silently lost rows would pass as complete. The paging's own
-invariant is checked instead: a page that links to a next one must be full (10 rows). A short
-non-final page is read again (at most ``SHORT_PAGE_REREADS`` times, only then: a normal run costs
-nothing extra); a full re-read is used, and a page still short fails the entity's run with an
-:class:`IntegrationError` naming the agent, entity and page ("n of 10 rows on a page that links to
-a next one: records would be lost"), so the step fails and nothing claims success. The check
-covers every read (onboarding, daily window, recount); the last page of a listing is short by
-nature and cannot be checked. ``/api/users`` is served unpaged; an answer that links to a next
-page fails too (this source would read only its first page). A guid listed twice in one walk (the
-list shifted under the walk) is counted once in ``reported_total`` and logged.
-Incremental loads send ``earliestDate`` (Unix seconds) = newest ``modifiedOn`` seen minus
-``AGENTSYNC_SKYSLOPE_WINDOW_LAG_HOURS``; onboarding runs read everything (``earliestDate=0``).
-A window cannot count the account (the API reports no totals), so a daily run lists the whole
-account again when the last full listing (``last_full_at`` in the resource state) is
-``AGENTSYNC_SKYSLOPE_FULL_REREAD_DAYS`` old (default 7): the listed count becomes the run's
-``reported_total`` for the count checks. A window and a recount fetch in full only the files
-that raw does not hold in the version listed (guid + ``modifiedOn``): a recount costs list pages,
-not file reads, and a quiet day's window (which re-lists the lag hours) lands nothing. An
-onboarding fetches every file.
-That ``earliestDate`` filters on the modified date is [UNCONFIRMED] (skyslope.md §3); the cursor
-lives in dlt resource state (in the destination, so a fresh machine resumes).
+**Listings and sales: a modified-date window.** Incremental loads send ``earliestDate`` (Unix
+seconds) = newest ``modifiedOn`` seen minus ``AGENTSYNC_SKYSLOPE_WINDOW_LAG_HOURS``; onboarding
+runs read everything (``earliestDate=0``). That ``earliestDate`` filters on the modified date is
+unconfirmed (``docs/vendors/skyslope.md`` §3). A window cannot count the account (the API
+reports no totals), so a daily run lists the whole account again when the last full listing
+(``last_full_at`` in the resource state) is ``AGENTSYNC_SKYSLOPE_FULL_REREAD_DAYS`` old
+(default 7): the listed count becomes the run's ``reported_total`` for the count checks. A window
+and a recount fetch in full only the files that raw does not hold in the version listed (guid +
+``modifiedOn``, :func:`loaded_versions`): a recount costs list pages, not file reads, and a quiet
+day's window (which re-lists the lag hours) lands nothing. An onboarding fetches every file. A
+guid listed twice in one walk (the list shifted under it) is counted once and logged.
+
+Not ``dlt.sources.incremental``: the cursor is ``modifiedOn`` parsed with a configured timezone
+(the vendor writes it without one) while raw keeps the vendor's text; it must never move back
+(a recount lists everything but fetches only some files, maybe only older ones); and onboarding
+and recount reads must land files below it. dlt's incremental compares the landed value as it is
+and drops rows below its start value.
 """
 
 from __future__ import annotations
@@ -50,44 +48,85 @@ import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import dlt
-from dlt.pipeline.exceptions import PipelineStepFailed
 from sqlalchemy import text
 
-from agentsync import db, progress
-from agentsync.agents import get_credentials
-from agentsync.contracts import EntityResult, RunKind
-from agentsync.errors import IntegrationError, SettingError
-from agentsync.settings import Settings, get_settings
-from dlt_pipelines.common import (
-    LandedVersions,
-    Quarantine,
-    full_read_due,
-    integration_error_behind,
-    last_load_id,
-    make_pipeline,
-    pipeline_guard,
-    record_sync,
-    row_digest,
-    run_pipeline,
-)
+from agentsync import db
+from agentsync.errors import IntegrationError
+from dlt_pipelines import landed
 from dlt_pipelines.http import ApiError
-from dlt_pipelines.skyslope import settings as sky_settings
+from dlt_pipelines.run import EntityCounts, Quarantine
 from dlt_pipelines.skyslope import validate
-from dlt_pipelines.skyslope.client import SkySlopeClient
+from dlt_pipelines.skyslope.client import (
+    MAX_PAGES,
+    SkySlopeClient,
+    has_next,
+    list_page,
+    rows_of,
+)
 from dlt_pipelines.skyslope.columns import TABLES
 from dlt_pipelines.typed import typed_batches
 
 log = logging.getLogger(__name__)
 
-
 SOURCE = "skyslope"
-PAGE_SIZE = 10
-SHORT_PAGE_REREADS = 2
-MAX_PAGES = 1000
+#: raw table (and entity) -> the kind of file it holds
 FILE_KINDS = {"sales": "sale", "listings": "listing"}
+
+
+@dlt.source(name=SOURCE)
+def skyslope_source(
+    client: SkySlopeClient,
+    user_id: int,
+    counts: dict[str, EntityCounts],
+    quarantine: Quarantine,
+    full: bool,
+    naive_tz: ZoneInfo,
+    lag_seconds: float,
+    reread_after: timedelta,
+    typed: bool,
+) -> Any:
+    """The agent's ``users``, ``listings`` and ``sales`` (select one with ``with_resources``).
+
+    The source is named after the agent's pipeline when it runs (:func:`named_for`): that is
+    where every existing agent's resource state lives.
+
+    Args:
+        client: the agent's logged-in client (:func:`dlt_pipelines.skyslope.client.open_client`).
+        user_id: the agent; every row carries it.
+        counts: per entity, filled with what the read served.
+        quarantine: where unusable records go.
+        full: an onboarding: read and land everything.
+        naive_tz: the timezone of SkySlope's zone-less datetimes (for the cursor only).
+        lag_seconds: the window's look-back before the newest ``modifiedOn`` seen.
+        reread_after: a daily run lists the whole account when the last full listing is this old.
+        typed: land typed Arrow batches (:mod:`dlt_pipelines.typed`).
+    """
+    yield users(client, user_id, counts.get("users"), quarantine, full, typed)
+    for entity in FILE_KINDS:
+        yield files(
+            client,
+            user_id,
+            entity,
+            counts.get(entity),
+            quarantine,
+            full,
+            naive_tz,
+            lag_seconds,
+            reread_after,
+            typed,
+        )
+
+
+def named_for(pipeline_name: str) -> Any:
+    """:func:`skyslope_source` whose schema (and so resource state) has the pipeline's name.
+
+    SkySlope's loads have always run in the pipeline's default schema, named after the pipeline
+    (``skyslope_user_<id>``); dlt keeps a source's resource state under its schema's name, so the
+    source keeps that name and every agent's windows stay where they are."""
+    return skyslope_source.with_args(name=pipeline_name)
 
 
 def parse_vendor_time(value: Any, naive_tz: ZoneInfo) -> datetime | None:
@@ -101,113 +140,65 @@ def parse_vendor_time(value: Any, naive_tz: ZoneInfo) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=naive_tz)
 
 
-def _rows(body: dict[str, Any], key: str, path: str) -> list[Any]:
-    value = body.get("value")
-    rows = value.get(key) if isinstance(value, dict) else None
-    if not isinstance(rows, list):
-        raise ApiError("GET", path, 200, f"expected value.{key} to be a list")
-    return rows
-
-
-def _has_next(body: dict[str, Any], rows: list[Any]) -> bool:
-    """Another page follows: ``links`` has ``rel: "next"``; without links, a full page (B.3)."""
-    links = body.get("links")
-    if isinstance(links, list):
-        return any(isinstance(link, dict) and link.get("rel") == "next" for link in links)
-    return len(rows) >= PAGE_SIZE
-
-
-def _page(
+def users(
     client: SkySlopeClient,
     user_id: int,
-    entity: str,
-    path: str,
-    params: dict[str, Any],
-) -> tuple[dict[str, Any], list[Any]]:
-    """One list page whose paging holds: a page that links to a next one has ``PAGE_SIZE`` rows.
-
-    A short page that links on is read again, at most ``SHORT_PAGE_REREADS`` times; still short,
-    it raises :class:`IntegrationError` (its rows would be lost: the next page starts after them).
-    """
-    body = client.get(path, params)
-    rows = _rows(body, entity, path)
-    reads = 1
-    while len(rows) < PAGE_SIZE and _has_next(body, rows):
-        if reads > SHORT_PAGE_REREADS:
-            raise IntegrationError(
-                user_id,
-                SOURCE,
-                f"{entity} page {params['pageNumber']} (earliestDate={params['earliestDate']}): "
-                f"{len(rows)} of {PAGE_SIZE} rows on a page that links to a next one: records "
-                f"would be lost (read {reads} times; the API is serving inconsistent pages)",
-            )
-        log.warning(
-            "skyslope %s for agent %s: page %s has %s of %s rows but links to a next one; "
-            "reading it again",
-            entity,
-            user_id,
-            params["pageNumber"],
-            len(rows),
-            PAGE_SIZE,
-        )
-        body = client.get(path, params)
-        rows = _rows(body, entity, path)
-        reads += 1
-    progress.add(len(rows), entity)
-    return body, rows
-
-
-def users_resource(
-    client: SkySlopeClient,
-    user_id: int,
-    stats: dict[str, Any],
-    full: bool = True,
-    typed: bool = True,
+    counts: EntityCounts | None,
+    quarantine: Quarantine,
+    full: bool,
+    typed: bool,
 ) -> Any:
-    """All users of the agent's account (read in full each run; no paging observed).
-
-    A user exactly as last landed (content hash in the resource state) is not landed again
-    unless ``full`` (an onboarding): the mart keeps the newest version per user, and a user the
-    API stops serving is not flagged from the list, so skipping an unchanged one loses nothing.
-    """
-
-    def gen() -> Iterator[dict[str, Any]]:
-        versions = LandedVersions(dlt.current.resource_state(), trust=not full)
-        body = client.get("/api/users")
-        users = _rows(body, "users", "/api/users")
-        if isinstance(body.get("links"), list) and _has_next(body, users):
-            raise IntegrationError(
-                user_id,
-                SOURCE,
-                f"users: the answer ({len(users)} users) links to a next page, which this source "
-                "does not read: records would be lost",
-            )
-        stats["reported_total"] = len(users)
-        for user in users:
-            guid = user.get("userGuid") if isinstance(user, dict) else None
-            if not guid:
-                stats["quarantine"].add("users", user, "user without userGuid")
-                continue
-            why = validate.problem(user, validate.USER_FIELDS)
-            if why is not None:
-                stats["quarantine"].add("users", user, why, guid)
-                continue
-            row = {"user_id": user_id, "user_guid": str(guid), "record": user}
-            digest = row_digest(row)
-            if versions.unchanged_since_landed(str(guid), digest):
-                stats["unchanged"] = stats.get("unchanged", 0) + 1
-                continue
-            versions.landed(str(guid), digest)
-            stats["rows"] += 1
-            yield row
-        versions.commit()
-
+    """``raw_skyslope.users``: every user of the agent's account, those changed since last landed
+    (all on an onboarding); ``primary_key``: a user's key (raw keeps every version)."""
+    columns = TABLES["users"].hints()
+    rows = _users(client, user_id, counts or EntityCounts(), quarantine, full)
     return dlt.resource(
-        typed_batches("users", TABLES["users"].hints(), gen(), nested=True) if typed else gen(),
+        typed_batches("users", columns, rows, nested=True) if typed else rows,
         name="users",
         write_disposition="append",
-        columns=TABLES["users"].hints(),
+        columns=columns,
+        primary_key=("user_id", "user_guid"),
     )
+
+
+def _users(
+    client: SkySlopeClient,
+    user_id: int,
+    counts: EntityCounts,
+    quarantine: Quarantine,
+    full: bool,
+) -> Iterator[dict[str, Any]]:
+    # the mart keeps the newest version per user, and a user the API stops serving is not
+    # flagged from the list, so skipping an unchanged one loses nothing
+    versions = landed.LandedVersions(dlt.current.resource_state(), trust=not full)
+    body = client.get("/api/users")
+    served = rows_of(body, "users", "/api/users")
+    if isinstance(body.get("links"), list) and has_next(body, served):
+        raise IntegrationError(
+            user_id,
+            SOURCE,
+            f"users: the answer ({len(served)} users) links to a next page, which this source "
+            "does not read: records would be lost",
+        )
+    counts.reported_total = len(served)
+    for user in served:
+        guid = user.get("userGuid") if isinstance(user, dict) else None
+        if not guid:
+            quarantine.add("users", user, "user without userGuid")
+            continue
+        why = validate.problem(user, validate.USER_FIELDS)
+        if why is not None:
+            quarantine.add("users", user, why, guid)
+            continue
+        row = {"user_id": user_id, "user_guid": str(guid), "record": user}
+        digest = landed.row_digest(row)
+        if versions.unchanged_since_landed(str(guid), digest):
+            counts.unchanged += 1
+            continue
+        versions.landed(str(guid), digest)
+        counts.rows += 1
+        yield row
+    versions.commit()
 
 
 def loaded_versions(user_id: int, entity: str) -> set[tuple[str, str | None]]:
@@ -226,181 +217,139 @@ def loaded_versions(user_id: int, entity: str) -> set[tuple[str, str | None]]:
     return set()
 
 
-def files_resource(
+def files(
     client: SkySlopeClient,
     user_id: int,
     entity: str,
+    counts: EntityCounts | None,
+    quarantine: Quarantine,
     full: bool,
     naive_tz: ZoneInfo,
     lag_seconds: float,
-    stats: dict[str, Any],
-    reread_after: timedelta = timedelta(days=7),
-    typed: bool = True,
+    reread_after: timedelta,
+    typed: bool,
 ) -> Any:
-    """Listings or sales changed in the window (or all, see the module doc), with full files;
-    ``typed``: landed as typed Arrow batches (:mod:`dlt_pipelines.typed`)."""
-    kind = FILE_KINDS[entity]
-    guid_key = f"{kind}Guid"
-    path = f"/api/files/{entity}"
-
-    def gen() -> Iterator[dict[str, Any]]:
-        state = dlt.current.resource_state()
-        now = datetime.now(UTC)
-        recount = not full and full_read_due(state.get("last_full_at"), now, reread_after)
-        since = 0 if full or recount else int(state.get("earliest_date", 0))
-        # a window or recount fetches and lands only file versions raw does not hold (the
-        # window re-reads the lag hours, so a quiet day would re-land them); a full read (an
-        # onboarding, a repair) fetches every file
-        known = set() if full else loaded_versions(user_id, entity)
-        stats["cursor_from"] = since
-        stats["read"] = "full" if full else "recount" if recount else "window"
-        newest: datetime | None = None
-        listed: set[str] = set()  # guids listed in this walk
-        unnamed = repeated = 0  # rows without a guid; guids listed again (the list shifted)
-        page = 1
-        while True:
-            params = {"pageNumber": page, "earliestDate": since}
-            body, rows = _page(client, user_id, entity, path, params)
-            for row in rows:
-                guid = row.get(guid_key) if isinstance(row, dict) else None
-                if not guid:
-                    unnamed += 1
-                    stats["quarantine"].add(entity, row, f"list row without {guid_key}")
-                    continue
-                if str(guid) in listed:
-                    repeated += 1
-                listed.add(str(guid))
-                why = validate.problem(row, validate.LIST_ROW_FIELDS)
-                if why is not None:
-                    stats["quarantine"].add(entity, row, f"list row: {why}", guid)
-                    continue
-                version = row.get("modifiedOn")
-                if isinstance(version, str) and version and (str(guid), version) in known:
-                    stats["unchanged"] = stats.get("unchanged", 0) + 1
-                    continue  # raw already holds this version of the file
-                try:
-                    detail = client.get(f"{path}/{guid}")
-                except ApiError as err:
-                    if err.status in (404, 422):
-                        stats["quarantine"].add(entity, row, f"file not found: {err.detail}", guid)
-                        continue
-                    raise
-                file = (detail.get("value") or {}).get(kind)
-                if not isinstance(file, dict):
-                    stats["quarantine"].add(entity, detail, f"detail without value.{kind}", guid)
-                    continue
-                why = validate.problem(file, validate.FILE_FIELDS[entity])
-                if why is not None:
-                    stats["quarantine"].add(entity, file, f"file: {why}", guid)
-                    continue
-                seen = parse_vendor_time(file.get("modifiedOn"), naive_tz)
-                if seen and (newest is None or seen > newest):
-                    newest = seen
-                stats["rows"] += 1
-                yield {
-                    "user_id": user_id,
-                    f"{kind}_guid": str(guid),
-                    "modified_on": file.get("modifiedOn"),
-                    "file": file,
-                    "summary": row,
-                }
-            if not _has_next(body, rows):
-                break
-            if page >= MAX_PAGES:
-                raise IntegrationError(
-                    user_id,
-                    SOURCE,
-                    f"{entity}: more than {MAX_PAGES} pages in one window (earliestDate={since});"
-                    " the API cannot page further",
-                )
-            page += 1
-        if repeated:
-            log.warning(
-                "skyslope %s for agent %s: %s guids were listed twice (the list shifted during "
-                "the walk); counted once",
-                entity,
-                user_id,
-                repeated,
-            )
-        stats["reported_total"] = len(listed) + unnamed if since == 0 else None
-        if since == 0:
-            state["last_full_at"] = now.isoformat()
-        if newest is not None:
-            # never moves back: a recount fetches only some files, maybe only older ones
-            state["earliest_date"] = max(
-                int(state.get("earliest_date", 0)), since, int(newest.timestamp() - lag_seconds)
-            )
-        stats["cursor"] = str(state.get("earliest_date", since))
-
+    """``raw_skyslope.<entity>`` (``listings`` or ``sales``): the files changed in the window, or
+    all of them (see the module doc), each fetched in full; ``primary_key``: a file's key (raw
+    keeps every version)."""
     columns = TABLES[entity].hints()
+    rows = _files(
+        client,
+        user_id,
+        entity,
+        counts or EntityCounts(),
+        quarantine,
+        full,
+        naive_tz,
+        lag_seconds,
+        reread_after,
+    )
     return dlt.resource(
-        typed_batches(entity, columns, gen(), nested=True) if typed else gen(),
+        typed_batches(entity, columns, rows, nested=True) if typed else rows,
         name=entity,
         write_disposition="append",
         columns=columns,
+        primary_key=("user_id", f"{FILE_KINDS[entity]}_guid"),
     )
 
 
-def run_entity(
+def _files(
+    client: SkySlopeClient,
     user_id: int,
-    kind: RunKind,
-    flow_run_id: str | None,
     entity: str,
-    settings: Settings | None = None,
-) -> EntityResult:
-    """Load one entity (``users``, ``listings`` or ``sales``) for one agent; record the run."""
-    settings = settings or get_settings()
-    knobs = sky_settings.load()
-    try:
-        naive_tz = ZoneInfo(settings.skyslope_naive_timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise SettingError(
-            "AGENTSYNC_SKYSLOPE_NAIVE_TIMEZONE is not a known IANA timezone "
-            "(e.g. America/Los_Angeles)"
-        ) from None
-    quarantine = Quarantine(user_id, SOURCE)
-    stats: dict[str, Any] = {"rows": 0, "reported_total": None, "quarantine": quarantine}
-    with record_sync(kind, user_id, SOURCE, entity, flow_run_id) as run:
-        credential = get_credentials(user_id, SOURCE)
-        with SkySlopeClient(user_id, credential, settings) as client:
-            client.ensure_session()
-            if entity == "users":
-                resource = users_resource(
-                    client, user_id, stats, kind == "onboarding", settings.typed_loads
-                )
-            else:
-                resource = files_resource(
-                    client,
-                    user_id,
-                    entity,
-                    kind == "onboarding",
-                    naive_tz,
-                    knobs.window_lag_hours * 3600,
-                    stats,
-                    timedelta(days=knobs.full_reread_days),
-                    settings.typed_loads,
-                )
+    counts: EntityCounts,
+    quarantine: Quarantine,
+    full: bool,
+    naive_tz: ZoneInfo,
+    lag_seconds: float,
+    reread_after: timedelta,
+) -> Iterator[dict[str, Any]]:
+    kind = FILE_KINDS[entity]
+    guid_key = f"{kind}Guid"
+    path = f"/api/files/{entity}"
+    state = dlt.current.resource_state()
+    now = datetime.now(UTC)
+    recount = not full and landed.full_read_due(state.get("last_full_at"), now, reread_after)
+    since = 0 if full or recount else int(state.get("earliest_date", 0))
+    # a window or recount fetches and lands only file versions raw does not hold (the window
+    # re-reads the lag hours, so a quiet day would re-land them); a full read (an onboarding, a
+    # repair) fetches every file
+    known = set() if full else loaded_versions(user_id, entity)
+    counts.read = "full" if full else "recount" if recount else "window"
+    newest: datetime | None = None
+    listed: set[str] = set()  # guids listed in this walk
+    unnamed = repeated = 0  # rows without a guid; guids listed again (the list shifted)
+    page = 1
+    while True:
+        params = {"pageNumber": page, "earliestDate": since}
+        body, rows = list_page(client, user_id, entity, path, params)
+        for row in rows:
+            guid = row.get(guid_key) if isinstance(row, dict) else None
+            if not guid:
+                unnamed += 1
+                quarantine.add(entity, row, f"list row without {guid_key}")
+                continue
+            if str(guid) in listed:
+                repeated += 1
+            listed.add(str(guid))
+            why = validate.problem(row, validate.LIST_ROW_FIELDS)
+            if why is not None:
+                quarantine.add(entity, row, f"list row: {why}", guid)
+                continue
+            version = row.get("modifiedOn")
+            if isinstance(version, str) and version and (str(guid), version) in known:
+                counts.unchanged += 1
+                continue  # raw already holds this version of the file
             try:
-                with pipeline_guard(
-                    f"{SOURCE}_user_{user_id}", lambda: make_pipeline(SOURCE, user_id, settings)
-                ) as pipeline:
-                    info = run_pipeline(pipeline, resource)
-            except PipelineStepFailed as err:
-                raise integration_error_behind(err) from None
-            stats["logins"] = client.logins
-        run.load_id = last_load_id(info)
-        quarantined = quarantine.flush(run.load_id)
-        run.rows = stats["rows"]
-        run.reported_total = stats["reported_total"]
-        run.cursor = stats.get("cursor")
-    log.info(
-        "skyslope %s for agent %s (%s read): %s rows, %s quarantined, %s already in raw, %s logins",
-        entity,
-        user_id,
-        stats.get("read", "full"),
-        run.rows,
-        quarantined,
-        stats.get("unchanged", 0),
-        stats.get("logins"),
-    )
-    return EntityResult(entity, run.rows, run.reported_total, run.cursor, quarantined)
+                detail = client.get(f"{path}/{guid}")
+            except ApiError as err:
+                if err.status in (404, 422):
+                    quarantine.add(entity, row, f"file not found: {err.detail}", guid)
+                    continue
+                raise
+            file = (detail.get("value") or {}).get(kind)
+            if not isinstance(file, dict):
+                quarantine.add(entity, detail, f"detail without value.{kind}", guid)
+                continue
+            why = validate.problem(file, validate.FILE_FIELDS[entity])
+            if why is not None:
+                quarantine.add(entity, file, f"file: {why}", guid)
+                continue
+            seen = parse_vendor_time(file.get("modifiedOn"), naive_tz)
+            if seen and (newest is None or seen > newest):
+                newest = seen
+            counts.rows += 1
+            yield {
+                "user_id": user_id,
+                f"{kind}_guid": str(guid),
+                "modified_on": file.get("modifiedOn"),
+                "file": file,
+                "summary": row,
+            }
+        if not has_next(body, rows):
+            break
+        if page >= MAX_PAGES:
+            raise IntegrationError(
+                user_id,
+                SOURCE,
+                f"{entity}: more than {MAX_PAGES} pages in one window (earliestDate={since});"
+                " the API cannot page further",
+            )
+        page += 1
+    if repeated:
+        log.warning(
+            "skyslope %s for agent %s: %s guids were listed twice (the list shifted during "
+            "the walk); counted once",
+            entity,
+            user_id,
+            repeated,
+        )
+    counts.reported_total = len(listed) + unnamed if since == 0 else None
+    if since == 0:
+        state["last_full_at"] = now.isoformat()
+    if newest is not None:
+        # never moves back: a recount fetches only some files, maybe only older ones
+        state["earliest_date"] = max(
+            int(state.get("earliest_date", 0)), since, int(newest.timestamp() - lag_seconds)
+        )
+    counts.cursor = str(state.get("earliest_date", since))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dlt_pipelines.common import FieldKind, InvalidRecord, check_types
+from dlt_pipelines.checks import FieldKind, InvalidRecord, check_types
 from dlt_pipelines.skyslope.columns import TABLES
 
 #: the user object (kept raw as ``record``)

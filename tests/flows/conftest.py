@@ -35,7 +35,7 @@ configure_prefect_env()
 
 from agentsync import progress  # noqa: E402
 from agentsync.contracts import EntityResult, StepSpec  # noqa: E402
-from dlt_pipelines.common import record_sync  # noqa: E402
+from dlt_pipelines.run import record_sync  # noqa: E402
 from sandbox.core import free_port  # noqa: E402
 
 FUB_KEY = {"api_key": "test-key-not-real"}

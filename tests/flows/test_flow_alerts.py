@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from agentsync import agents, db, jobs
 from agentsync.contracts import EntityResult, StepSpec
-from dlt_pipelines.common import record_sync
+from dlt_pipelines.run import record_sync
 from tests.flows.conftest import FUB_KEY
 from tests.webhook_receiver import Receiver
 

@@ -32,7 +32,7 @@ CHILD = """
 import sys, time
 from dlt_pipelines import registry
 from agentsync.contracts import StepSpec
-from dlt_pipelines.common import record_sync
+from dlt_pipelines.run import record_sync
 
 def people(user_id, kind, flow_run_id):
     with record_sync(kind, user_id, "fub", "people", flow_run_id):

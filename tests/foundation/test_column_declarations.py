@@ -71,7 +71,7 @@ def test_fub_people_field_null_in_every_record_lands_as_a_typed_column(
     ``raw_fub.people.assigned_lender_id`` exists as bigint. Control: the same load without
     that declaration creates no such column (what staging used to look up in the catalog)."""
     from dlt_pipelines.fub import columns as fub_columns
-    from dlt_pipelines.fub.source import run_streams
+    from dlt_pipelines.fub import run_streams
     from tests.fub.conftest import add_agent
 
     add_agent(sandbox_server.sandbox, 102)
@@ -193,7 +193,7 @@ def test_a_raw_table_from_before_a_declaration_gets_its_columns_at_the_next_buil
     (add_declared_raw_columns), so the staging model naming it builds before the next load.
     Control: the same build with that start-up step given no raw schema fails on the column."""
     from agentsync.transform import run_dbt
-    from dlt_pipelines.fub.source import run_streams
+    from dlt_pipelines.fub import run_streams
     from tests.fub.conftest import add_agent
 
     add_agent(sandbox_server.sandbox, 102)

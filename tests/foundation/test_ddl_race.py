@@ -20,7 +20,7 @@ import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from agentsync import db
-from dlt_pipelines.common import make_pipeline, run_pipeline
+from dlt_pipelines.run import make_pipeline, run_pipeline
 
 
 def _hold_ddl(dataset: str) -> Any:
@@ -89,7 +89,7 @@ def _count(dataset: str) -> int:
 
 
 def test_a_lost_schema_race_is_retried_and_loads_everything(agentsync_env, caplog) -> None:
-    caplog.set_level(logging.WARNING, logger="dlt_pipelines.common")
+    caplog.set_level(logging.WARNING, logger="dlt_pipelines.run")
     out = _race("racewin", lambda p, rows: run_pipeline(p, rows, table_name="things"))
 
     assert "error" not in out, out.get("error")

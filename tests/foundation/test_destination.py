@@ -1,6 +1,6 @@
 """The pipelines' destination answers dlt's capability questions once, exactly as dlt would.
 
-``dlt_pipelines.destination.postgres_copy`` (what ``dlt_pipelines.common.destination`` gives
+``dlt_pipelines.destination.postgres_copy`` (what ``dlt_pipelines.run.destination`` gives
 every pipeline) keeps the capabilities dlt asks for without an explicit
 configuration (about ten times per ``pipeline.run``). What a run relies on: the answer is the
 one dlt's own factory gives, a caller that assigns to it does not change the next answer, and a
@@ -14,8 +14,8 @@ from dlt.common.normalizers.naming import snake_case
 from sqlalchemy import text
 
 from agentsync import db
-from dlt_pipelines.common import destination, make_pipeline, run_pipeline
 from dlt_pipelines.destination import postgres_copy
+from dlt_pipelines.run import destination, make_pipeline, run_pipeline
 
 
 def _fields(caps) -> dict:

@@ -98,7 +98,7 @@ def test_the_check_finds_an_upward_import(tmp_path: Path) -> None:
     (tmp_path / "agentsync" / "__init__.py").write_text("")
     (tmp_path / "agentsync" / "quality" / "__init__.py").write_text("")
     (tmp_path / "agentsync" / "db.py").write_text(
-        "from agentsync import settings\nfrom dlt_pipelines.common import make_pipeline\n"
+        "from agentsync import settings\nfrom dlt_pipelines.run import make_pipeline\n"
     )
     (tmp_path / "agentsync" / "quality" / "gx.py").write_text(
         "from . import metrics\n\ndef f():\n    from dlt_pipelines import registry\n"
@@ -113,7 +113,7 @@ def test_the_check_finds_an_upward_import(tmp_path: Path) -> None:
         "def epoch():\n    from agentsync.settings import get_settings\n"
     )
     assert violations(tmp_path) == [
-        "agentsync/db.py:2: core imports sources (dlt_pipelines.common)",
+        "agentsync/db.py:2: core imports sources (dlt_pipelines.run)",
         "agentsync/quality/gx.py:4: quality imports sources (dlt_pipelines)",
         "dlt_pipelines/__init__.py:1: sources imports quality (agentsync.quality)",
         "flows/post.py:1: flows imports cli (agentsync.cli)",

@@ -63,10 +63,10 @@ def _arm(root: str) -> None:
 def _onboard(
     typed: bool, monkeypatch: pytest.MonkeyPatch, fub_streams: tuple[str, ...] = ()
 ) -> None:
+    from dlt_pipelines.fub import FubRun
     from dlt_pipelines.fub.settings import STREAMS
-    from dlt_pipelines.fub.source import FubRun
-    from dlt_pipelines.qualia.source import run_orders
-    from dlt_pipelines.skyslope.source import run_entity
+    from dlt_pipelines.qualia import run_orders
+    from dlt_pipelines.skyslope import run_entity
 
     monkeypatch.setenv("AGENTSYNC_TYPED_LOADS", "true" if typed else "false")
     with FubRun(AGENT, "onboarding") as run:

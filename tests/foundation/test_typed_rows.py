@@ -21,8 +21,8 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from sqlalchemy import text
 
 from agentsync import db
-from dlt_pipelines.common import make_pipeline
 from dlt_pipelines.destination import ExactCsvPostgresClient
+from dlt_pipelines.run import make_pipeline
 from dlt_pipelines.typed import typed_batches
 from tests.raw_compare import compare
 

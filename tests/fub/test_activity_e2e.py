@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from agentsync import agents
-from dlt_pipelines.fub import steps
-from dlt_pipelines.fub.source import FubRun
+from dlt_pipelines.fub import FubRun, steps
 from tests.fub.conftest import add_agent, build_marts, control, rows, truth
 
 pytestmark = pytest.mark.slow

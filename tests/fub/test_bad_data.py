@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dlt_pipelines.fub.source import run_streams
+from dlt_pipelines.fub import run_streams
 from tests.fub.conftest import add_agent, build_marts, control, ids, rows, truth
 
 pytestmark = pytest.mark.slow

@@ -8,8 +8,8 @@ import dlt
 import pytest
 
 from agentsync.entities import FUB as ENTITIES
+from dlt_pipelines.fub import FubRun, run_deletions, run_streams
 from dlt_pipelines.fub.settings import RECONCILED_STREAMS
-from dlt_pipelines.fub.source import FubRun, run_deletions, run_streams
 from tests.fub.conftest import add_agent, build_marts, control, ids, rows, truth
 
 pytestmark = pytest.mark.slow

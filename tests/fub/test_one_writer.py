@@ -18,7 +18,8 @@ from agentsync import db
 from agentsync.errors import ConflictError
 from agentsync.locks import pipeline_lock
 from agentsync.settings import get_settings
-from dlt_pipelines.fub.source import FubRun, make_fub_pipeline, run_streams
+from dlt_pipelines.fub import FubRun, run_streams
+from dlt_pipelines.run import make_pipeline
 from tests.fub.conftest import add_agent, ids, rows, truth
 from webhooks.fub import (
     compute_signature,
@@ -70,7 +71,7 @@ def test_two_concurrent_syncs_of_one_pipeline(sandbox_env, sandbox_server) -> No
         "select status from ops.sync_runs where user_id = :u and entity = 'people'", u=AGENT
     )
     assert [r[0] for r in runs] == ["done", "done"]
-    assert not make_fub_pipeline(AGENT, get_settings()).has_pending_data
+    assert not make_pipeline("fub", AGENT, get_settings()).has_pending_data
 
 
 def test_half_written_package_does_not_wedge_or_lose(sandbox_env, sandbox_server) -> None:
@@ -101,7 +102,7 @@ def test_half_written_package_does_not_wedge_or_lose(sandbox_env, sandbox_server
     )
     n_users = len(truth(sandbox_server.url, AGENT, "users")["ids"])
     assert [r[0] for r in users] == [n_users]
-    assert not make_fub_pipeline(AGENT, get_settings()).has_pending_data
+    assert not make_pipeline("fub", AGENT, get_settings()).has_pending_data
 
 
 def test_complete_pending_package_is_loaded_not_booked_as_next_entity(
@@ -258,4 +259,4 @@ def test_unloadable_normalized_package_is_discarded_without_loss(sandbox_env, sa
     run_streams(AGENT, "daily", None, ["users", "people"])
     expected = set(truth(sandbox_server.url, AGENT, "people")["ids"])
     assert ids("select id from raw_fub.people where user_id = :u", u=AGENT) == expected
-    assert not make_fub_pipeline(AGENT, get_settings()).has_pending_data
+    assert not make_pipeline("fub", AGENT, get_settings()).has_pending_data

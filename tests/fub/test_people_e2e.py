@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from dlt_pipelines.fub import FubRun, run_deletions
 from dlt_pipelines.fub.settings import CURSOR_LOOKBACK_SECONDS
-from dlt_pipelines.fub.source import FubRun, run_deletions
 from dlt_pipelines.http import gate_for
 from tests.fub.conftest import add_agent, build_marts, control, ids, rows, truth
 

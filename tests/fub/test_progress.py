@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agentsync import progress
-from dlt_pipelines.fub.source import FubRun
+from dlt_pipelines.fub import FubRun
 from tests.fub.conftest import add_agent, truth
 
 AGENT = 101

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from dlt_pipelines.fub.source import FubRun
+from dlt_pipelines.fub import FubRun
 from dlt_pipelines.fub.texts import Candidate, Counters, needs_texts
 from tests.fub.conftest import add_agent, control, ids, truth
 

@@ -134,7 +134,7 @@ def test_fub_without_a_system_key_warns_once_per_flow_run(
 ) -> None:
     """FUB limits an unregistered system harder: a run without X-System-Key says so, once."""
     from agentsync import agents
-    from dlt_pipelines.fub.source import run_streams
+    from dlt_pipelines.fub import run_streams
 
     demo = {a["user_id"]: a for a in sandbox_server.sandbox.demo_agents()}
     cred = dict(demo[102]["credentials"]["fub"])
@@ -163,7 +163,8 @@ def test_the_look_back_boundary_keeps_the_last_second_as_read() -> None:
     from datetime import UTC, datetime, timedelta
 
     from dlt_pipelines.fub.settings import CURSOR_LOOKBACK_SECONDS
-    from dlt_pipelines.fub.source import boundary, row_digest
+    from dlt_pipelines.fub.source import boundary
+    from dlt_pipelines.landed import row_digest
 
     top = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)
     a = {"id": 1, "updated": top, "name": "A"}
@@ -175,3 +176,29 @@ def test_the_look_back_boundary_keeps_the_last_second_as_read() -> None:
     # the same record with any field changed hashes differently, so it lands again
     assert row_digest({**a, "name": "A2"}) != row_digest(a)
     assert row_digest(dict(reversed(list(a.items())))) == row_digest(a)  # key order is not content
+
+
+def _cursor_table(doc: str) -> dict[str, str]:
+    """The rows of the cursor table in a module docstring, by their first word."""
+    return {line.split()[0]: line for line in doc.splitlines() if line[:1].isalpha()}
+
+
+def test_the_cursor_table_says_what_the_streams_ask() -> None:
+    """FUB's cursors are written in one place (the table in ``fub/source.py``'s docstring); the
+    streams' parameters (``settings.STREAMS``) are the code. A changed cursor parameter, or a new
+    stream, fails here until the table says it."""
+    import dlt_pipelines.fub.source as fub_source_module
+    from dlt_pipelines.fub.settings import REFERENCE_STREAMS
+
+    rows = _cursor_table(fub_source_module.__doc__ or "")
+    for name, stream in STREAMS.items():
+        row = rows["reference"] if name in REFERENCE_STREAMS else rows.get(name)
+        assert row is not None, f"{name} has no row in fub/source.py's cursor table"
+        if name in REFERENCE_STREAMS:
+            assert name in row, (name, row)
+        if stream.cursor_param:
+            assert f"``{stream.cursor_param}``" in row, (name, row)
+        else:
+            assert "none" in row or "per person" in row, (name, row)
+    # the control: a stream asked by another parameter would not match its row
+    assert "``createdAfter``" not in rows["people"]

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from dlt_pipelines.fub.source import run_streams
+from dlt_pipelines.fub import run_streams
 from tests.fub.conftest import add_agent, build_marts, control, ids, rows, truth
 from webhooks.fub import (
     compute_signature,

@@ -14,7 +14,7 @@ from agentsync import db
 from agentsync.entities import QUALIA as ENTITIES
 from agentsync.quality.metrics import entity_counts
 from agentsync.transform import run_dbt
-from dlt_pipelines.qualia.source import run_orders
+from dlt_pipelines.qualia import run_orders
 from tests.skyslope.conftest import rows, truth
 
 AGENT = 101

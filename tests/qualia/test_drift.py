@@ -21,7 +21,7 @@ from agentsync.entities import all_entities
 from agentsync.quality.gate import run_quality_gate
 from agentsync.quality.gx import build_context
 from agentsync.transform import DbtError, run_dbt
-from dlt_pipelines.qualia.source import run_orders
+from dlt_pipelines.qualia import run_orders
 from tests.skyslope.conftest import rows, truth
 
 pytestmark = pytest.mark.slow

@@ -14,8 +14,8 @@ import pytest
 
 from agentsync import agents
 from agentsync.errors import IntegrationError
-from dlt_pipelines.qualia import source
-from dlt_pipelines.qualia.source import run_orders
+from dlt_pipelines.qualia import client as qualia_client
+from dlt_pipelines.qualia import run_orders
 from tests.skyslope.conftest import rows, truth
 
 AGENT = 103  # 9 orders: the smallest Qualia account
@@ -88,7 +88,9 @@ def test_an_order_served_twice_in_place_of_another_fails_the_run(agentsync_env, 
     # offsets 0..5 serve a, b, c, c, d, e: six offsets, five orders; one order was never served
     served = [{"_id": oid} for oid in ("a", "b", "c", "c", "d", "e")]
     monkeypatch.setattr(
-        source, "fetch_page", lambda client, uid, limit, offset: served[offset : offset + limit]
+        qualia_client,
+        "fetch_page",
+        lambda client, uid, limit, offset: served[offset : offset + limit],
     )
     agents.add_agent(AGENT, "Casey Ellis", {"qualia": {"username": "u", "password": "p"}})
     with pytest.raises(IntegrationError, match="5 distinct orders for 6 offsets") as err:

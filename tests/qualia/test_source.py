@@ -11,9 +11,8 @@ from agentsync import agents
 from agentsync.entities import QUALIA as ENTITIES
 from agentsync.errors import IntegrationError, SettingError
 from agentsync.transform import run_dbt
-from dlt_pipelines.common import full_read_due
-from dlt_pipelines.qualia import steps
-from dlt_pipelines.qualia.source import run_orders
+from dlt_pipelines.landed import full_read_due
+from dlt_pipelines.qualia import run_orders, steps
 from tests.skyslope.conftest import rows, scalar, truth
 
 AGENT = 101

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from agentsync import db
 from agentsync.contracts import EntitySpec
-from dlt_pipelines.common import Quarantine, record_sync
+from dlt_pipelines.run import Quarantine, record_sync
 from tests.webhook_receiver import Receiver
 
 SPEC = EntitySpec(

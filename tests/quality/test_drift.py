@@ -24,7 +24,7 @@ from agentsync import db
 from agentsync.entities import all_entities
 from agentsync.quality.gate import run_quality_gate
 from agentsync.quality.gx import build_context
-from dlt_pipelines.fub.source import FubRun
+from dlt_pipelines.fub import FubRun
 from tests.fub.conftest import add_agent, build_marts, control, rows, truth
 
 pytestmark = pytest.mark.slow

@@ -50,7 +50,7 @@ def _truth(root: str, user_id: int) -> dict[str, Any]:
 
 
 def test_fub_people_reconcile_and_gate_with_a_lost_page(small_sandbox: Any, tmp_path: Path) -> None:
-    from dlt_pipelines.fub.source import FubRun
+    from dlt_pipelines.fub import FubRun
 
     root = small_sandbox.url
     fub_agents = [a for a in small_sandbox.sandbox.demo_agents() if "fub" in a["credentials"]]

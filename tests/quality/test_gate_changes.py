@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from agentsync.quality.gate import GateResult, run_quality_gate
-from dlt_pipelines.common import Quarantine
+from dlt_pipelines.run import Quarantine
 from tests.quality.conftest import SPEC, TinySource, execute, widgets
 
 KEY = "qtest.widgets"

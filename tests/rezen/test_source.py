@@ -423,7 +423,7 @@ def test_refused_key_fails_loudly_without_the_secret(sandbox_env, sandbox_server
 
 def test_steps_refuse_to_run_out_of_order(rezen_agents) -> None:
     """participants before transactions: a clear error, and nothing is recorded as loaded."""
-    from dlt_pipelines.rezen.source import StepOrderError
+    from dlt_pipelines.rezen import StepOrderError
 
     user_id = rezen_agents[0]
     with pytest.raises(StepOrderError, match=r"rezen\.participants needs"):

@@ -10,8 +10,8 @@ import re
 import httpx
 import pytest
 
-from dlt_pipelines.common import InvalidRecord, check_types
-from dlt_pipelines.skyslope.source import run_entity
+from dlt_pipelines.checks import InvalidRecord, check_types
+from dlt_pipelines.skyslope import run_entity
 from dlt_pipelines.skyslope.validate import FILE_FIELDS, LIST_ROW_FIELDS
 from tests.skyslope.conftest import rows, truth
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agentsync.transform import run_dbt
-from dlt_pipelines.qualia.source import run_orders
+from dlt_pipelines.qualia import run_orders
 from dlt_pipelines.skyslope import steps
 from tests.skyslope.conftest import rows, scalar, truth
 

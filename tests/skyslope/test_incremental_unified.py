@@ -8,9 +8,9 @@ from sqlalchemy import text
 
 from agentsync import db
 from agentsync.transform import run_dbt
-from dlt_pipelines.qualia.source import run_orders
+from dlt_pipelines.qualia import run_orders
 from dlt_pipelines.rezen import steps as rezen_steps
-from dlt_pipelines.skyslope.source import run_entity
+from dlt_pipelines.skyslope import run_entity
 from tests.mart_state import contents, processed_state, row_versions
 
 RECOMPUTED = [

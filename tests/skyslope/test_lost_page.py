@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from agentsync.errors import IntegrationError
-from dlt_pipelines.skyslope.source import PAGE_SIZE, SHORT_PAGE_REREADS, run_entity
+from dlt_pipelines.skyslope import run_entity
+from dlt_pipelines.skyslope.client import PAGE_SIZE, SHORT_PAGE_REREADS
 from tests.skyslope.conftest import rows, truth
 
 SALES_AGENT = 103  # 18 sales: two pages, the smallest account with a second page

@@ -10,9 +10,8 @@ from agentsync import agents, db
 from agentsync.entities import SKYSLOPE as ENTITIES
 from agentsync.errors import IntegrationError, SettingError
 from agentsync.settings import get_settings
-from dlt_pipelines.skyslope import steps
+from dlt_pipelines.skyslope import run_entity, steps
 from dlt_pipelines.skyslope.client import _sessions as client_cache
-from dlt_pipelines.skyslope.source import run_entity
 from tests.skyslope.conftest import rows, scalar, truth
 
 AGENT = 101

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from agentsync.transform import run_dbt
-from dlt_pipelines.qualia.source import run_orders
+from dlt_pipelines.qualia import run_orders
 from dlt_pipelines.rezen import steps as rezen_steps
-from dlt_pipelines.skyslope.source import run_entity
+from dlt_pipelines.skyslope import run_entity
 from sandbox.rezen_data import make_uuid
 from tests.skyslope.conftest import rows, scalar, truth
 
