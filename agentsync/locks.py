@@ -9,7 +9,7 @@
   takes it: :func:`agentsync.transform.run_dbt` holds it around dbt, so the flows, the FUB
   webhook worker, the quality gate, ``agentsync rebuild`` and ``agentsync docs`` all queue on
   the same lock. It is re-entrant within a thread (a caller that already holds it, such as
-  ``flows.post.dbt_build``, does not deadlock on the nested ``run_dbt``) and, since dbt's
+  ``flows.after_load.dbt_build``, does not deadlock on the nested ``run_dbt``) and, since dbt's
   invocation context is process-global, it also serialises the threads of one process.
 
 Each lock lives on its own database connection, so it is released when the block ends or when the

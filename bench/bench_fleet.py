@@ -310,7 +310,7 @@ def initial_load(user_ids: list[int], width: int) -> dict[str, Any]:
 
     from agentsync import agents
     from bench.bench_pipeline import run_sources
-    from flows.post import dbt_build, quality_gate
+    from flows.after_load import dbt_build, quality_gate
 
     for name in ("pandas", "pyarrow"):  # imported lazily deep in dlt: not from threads at once
         with contextlib.suppress(ImportError):

@@ -11,8 +11,8 @@ What it does, in one fresh data dir with its own embedded PostgreSQL:
    GIL with the pipeline) with FUB's rate limiter off — the run is pipeline-bound;
 2. registers every sandbox agent with its credentials;
 3. **full onboarding**: every source step of every agent (API → raw), then the flows' own post
-   steps: ``flows.post.dbt_build`` (``dbt build`` of the models downstream of the new loads,
-   tests included; every model on the first build) and ``flows.post.quality_gate`` (GX
+   steps: ``flows.after_load.dbt_build`` (``dbt build`` of the models downstream of the new loads,
+   tests included; every model on the first build) and ``flows.after_load.quality_gate`` (GX
    checkpoint and drift, as a flow runs it: dbt's tests ran in the build);
 4. advances the sandbox clock with 1% of records changed, then a **daily sync** (incremental
    steps + dbt + gate);
@@ -292,7 +292,7 @@ def phase(name: str, kind: str, user_ids: list[int]) -> dict[str, Any]:
     global _current, _phase_name, _where
     _phase_name = name
     from agentsync import agents
-    from flows.post import dbt_build, quality_gate
+    from flows.after_load import dbt_build, quality_gate
 
     times = StageTimes()
     _current = times

@@ -40,8 +40,8 @@ from agentsync.contracts import StepSpec
 from agentsync.errors import InvalidInputError, NotFoundError
 from agentsync.settings import get_settings
 from dlt_pipelines import registry
+from flows.after_load import dbt_build, quality_steps
 from flows.agent_runs import AgentRuns, NoAgentDeployment, sync_agents_on_pool
-from flows.post import dbt_build, quality_steps
 from flows.prefect_env import start_api
 from flows.reporting import (
     agent_runs_section,

@@ -19,7 +19,7 @@ Deployed on an interval of ``AGENTSYNC_DISPATCH_INTERVAL_SECONDS`` (default 60 s
 is picked up within one interval. ``run_dispatcher_loop`` does the same without a Prefect server.
 
 Like every flow, the dispatcher flow ends with the health check and the alerts it owes
-(:func:`flows.post.health_and_alerts`; no gate of its own, so gate alerts stay as they are): a
+(:func:`flows.after_load.health_and_alerts`; no gate of its own, so gate alerts stay as they are): a
 job stuck in New or Started alerts within one interval.
 """
 
@@ -34,8 +34,8 @@ from prefect import flow, get_run_logger
 from agentsync import jobs, recovery
 from agentsync.errors import ConflictError
 from agentsync.settings import get_settings
+from flows.after_load import health_and_alerts
 from flows.onboard import onboard_user
-from flows.post import health_and_alerts
 from flows.prefect_env import start_api
 from flows.reporting import dispatch_run_name, publish, steps_table
 from flows.runner import StepRecorder, emit, error_text

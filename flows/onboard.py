@@ -13,7 +13,7 @@ never passed through Prefect). Order of work:
    fails the Prefect run;
 5. once the job is final (Complete, Partial, or Error before the exception is re-raised) and the
    lock and slot are released: the health check and the alerts it owes, the gate's failing
-   checks for this agent included (:func:`flows.post.health_and_alerts`). They are not job steps — health is about the whole
+   checks for this agent included (:func:`flows.after_load.health_and_alerts`). They are not job steps — health is about the whole
    system and runs after the job's status is settled, so a webhook outage or another agent's
    problem never turns this agent's onboarding Partial. Their outcomes are in the result's
    ``post`` list, emitted as ``step_finished`` events and logged when they fail.
@@ -30,7 +30,7 @@ from prefect.runtime import flow_run
 from agentsync import agents, jobs
 from agentsync.locks import agent_lock, onboarding_slot
 from dlt_pipelines import registry
-from flows.post import dbt_build, health_and_alerts, quality_steps
+from flows.after_load import dbt_build, health_and_alerts, quality_steps
 from flows.reporting import gate_section, gate_summary, publish, steps_table
 from flows.runner import StepOutcome, StepRecorder, emit, error_text, run_steps
 

@@ -70,7 +70,7 @@ def test_with_task_per_node_each_dbt_node_is_a_prefect_task_run(
     from dbt.cli.main import dbtRunner
     from prefect_dbt import PrefectDbtRunner
 
-    from flows.post import dbt_build
+    from flows.after_load import dbt_build
 
     monkeypatch.setenv("AGENTSYNC_DBT_TASK_PER_NODE", "true")
     prefect_calls: list[list[str]] = []

@@ -97,8 +97,8 @@ def test_concurrent_onboard_user_runs_peak_at_the_setting(
 
 
 def test_daily_sync_records_every_run_and_goes_on_after_failure(fake_source, monkeypatch):
+    import flows.after_load
     import flows.daily_sync
-    import flows.post
     from flows.daily_sync import daily_sync
     from flows.runner import StepOutcome
 
@@ -110,8 +110,8 @@ def test_daily_sync_records_every_run_and_goes_on_after_failure(fake_source, mon
         gate_calls.append(user_ids)
         return StepOutcome("quality.gate", "quality", "done")
 
-    monkeypatch.setattr(flows.daily_sync, "quality_steps", flows.post.quality_steps)
-    monkeypatch.setattr(flows.post, "quality_gate", gate)
+    monkeypatch.setattr(flows.daily_sync, "quality_steps", flows.after_load.quality_steps)
+    monkeypatch.setattr(flows.after_load, "quality_gate", gate)
 
     agents.add_agent(41, "Agent 41", {"fub": FUB_KEY, "rezen": REZEN_KEY})
     agents.add_agent(42, "Agent 42", {"fub": FUB_KEY})

@@ -42,7 +42,7 @@ def _failing_gate(monkeypatch):
     import flows.onboard
     from agentsync.quality.gate import GateResult
     from agentsync.quality.gx import FailedCheck
-    from flows.post import GateOutcome
+    from flows.after_load import GateOutcome
 
     line = "gx rezen.transactions count: every raw id is in the final table (agents 61)"
     result = GateResult(

@@ -5,7 +5,7 @@ The lock is a PostgreSQL advisory lock (``agentsync.locks.dbt_lock``) taken by
 gate's dbt tests, ``agentsync rebuild`` / ``agentsync docs`` and the flows queue on the same lock.
 Here another holder (a plain connection, as a second process would be) holds it while a dbt
 invocation starts: the invocation waits on the lock and runs only once it is released; and a
-real flow build (``flows.post.dbt_build`` in another process) holds it while the webhook
+real flow build (``flows.after_load.dbt_build`` in another process) holds it while the webhook
 worker's rebuild starts, which waits for that build to end.
 """
 
@@ -109,10 +109,10 @@ def _dbt_lock_holders(conn) -> list[int]:
         return [r[0] for r in cur.fetchall()]
 
 
-# A flow's dbt build (flows.post.dbt_build, as onboarding and the daily sync run it) in a process
+# A flow's dbt build (flows.after_load.dbt_build, as onboarding and the daily sync run it) in a process
 # of its own, as a flow on a worker is.
 FLOW_BUILD = """
-from flows.post import dbt_build
+from flows.after_load import dbt_build
 outcome = dbt_build(["fub"])
 print(outcome.status, outcome.error or "", flush=True)
 """
@@ -168,7 +168,7 @@ def test_webhook_rebuild_waits_for_a_running_flow_build(agentsync_env, tmp_path)
 
 
 def test_run_dbt_is_reentrant_and_holds_the_advisory_lock(agentsync_env):
-    """A caller already holding ``dbt_lock`` (as flows.post.dbt_build does) nests run_dbt."""
+    """A caller already holding ``dbt_lock`` (as flows.after_load.dbt_build does) nests run_dbt."""
     from agentsync import db
     from agentsync.locks import dbt_lock
     from agentsync.transform import run_dbt

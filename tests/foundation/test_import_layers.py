@@ -107,7 +107,7 @@ def test_the_check_finds_an_upward_import(tmp_path: Path) -> None:
     (tmp_path / "dlt_pipelines").mkdir()
     (tmp_path / "dlt_pipelines" / "__init__.py").write_text("from agentsync.quality import gx\n")
     (tmp_path / "flows").mkdir()
-    (tmp_path / "flows" / "post.py").write_text("import agentsync.cli\n")
+    (tmp_path / "flows" / "after_load.py").write_text("import agentsync.cli\n")
     (tmp_path / "sandbox").mkdir()
     (tmp_path / "sandbox" / "world.py").write_text(
         "def epoch():\n    from agentsync.settings import get_settings\n"
@@ -116,7 +116,7 @@ def test_the_check_finds_an_upward_import(tmp_path: Path) -> None:
         "agentsync/db.py:2: core imports sources (dlt_pipelines.run)",
         "agentsync/quality/gx.py:4: quality imports sources (dlt_pipelines)",
         "dlt_pipelines/__init__.py:1: sources imports quality (agentsync.quality)",
-        "flows/post.py:1: flows imports cli (agentsync.cli)",
+        "flows/after_load.py:1: flows imports cli (agentsync.cli)",
         "sandbox/world.py:2: sandbox imports core (agentsync.settings)",
     ]
 

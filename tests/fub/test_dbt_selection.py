@@ -16,7 +16,7 @@ from agentsync import db, pending_loads
 from agentsync.transform import target_dir
 from dlt_pipelines.fub import run_deletions, run_streams
 from dlt_pipelines.fub.settings import RECONCILED_STREAMS
-from flows.post import dbt_build
+from flows.after_load import dbt_build
 from tests.fub.conftest import add_agent, control, ids, rows, truth
 
 pytestmark = pytest.mark.slow

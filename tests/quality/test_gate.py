@@ -293,13 +293,13 @@ def test_a_gate_that_only_warns_is_a_done_step_and_a_warning_alert(
     gate only warns; the warning still alerts, at warning level."""
     from agentsync.quality import alerts, gate
     from agentsync.quality.gx import FailedCheck
-    from flows import post
+    from flows import after_load
 
     name = "fub.people freshness: newest updated_at within the record-age threshold"
     line = f"gx {name} (agents 7): newest record 9120 h old (threshold 8760 h, X)"
     result = gate.GateResult(success=True, warnings=[FailedCheck(name, [7], line)], user_ids=[7])
-    monkeypatch.setattr(post, "run_quality_gate", lambda *a, **k: result)
-    outcome = post.quality_gate([7])
+    monkeypatch.setattr(after_load, "run_quality_gate", lambda *a, **k: result)
+    outcome = after_load.quality_gate([7])
     assert outcome.status == "done", outcome
     [item] = alerts.gate_items(result)
     assert item.level == alerts.WARNING
