@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 from sqlalchemy import text
 
@@ -66,18 +65,15 @@ def reserve(account: str, cap: int, window: float) -> tuple[float, float | None]
     ``None`` when the shared slots are out of reach (the caller paces on its own)."""
     try:
         with db.begin() as conn:
-            asked = time.monotonic()
             wait, slot = conn.execute(
                 _RESERVE, {"account": account, "cap": cap, "window": window}
             ).one()
-            took = time.monotonic() - asked
     except Exception as err:  # pacing must never fail a request
         _warn(err)
         return None
-    # ``wait`` counts from the statement's start in the database, before it queued for the
-    # account's row (busy when many threads pace one account): what the statement took has
-    # passed already. Waiting it again made each slot late by that much.
-    return max(0.0, float(wait) - took), None if slot is None else float(slot)
+    # ``wait`` counts from the end of the database's call (migration 0013), after it queued for
+    # the account's row: waiting all of it is never early, and not late by the queueing.
+    return max(0.0, float(wait)), None if slot is None else float(slot)
 
 
 def done(account: str, slot: float) -> None:

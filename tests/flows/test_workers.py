@@ -127,16 +127,20 @@ def _start_worker(name: str, env: dict[str, str], tmp_path: Path) -> Machine:
 
 
 def _http(method: str, url: str, **kwargs) -> httpx.Response:
-    """One request to the server, tried again when it did not answer (a loaded 2-core CI
-    machine can keep a SQLite-backed server busy past a timeout)."""
-    for attempt in range(4):
+    """One request to the server, tried again when it did not answer or answered 502/503 (a
+    loaded 2-core CI machine can keep a SQLite-backed server busy past a timeout, or its
+    database locked: Prefect's own client retries those codes the same way)."""
+    for attempt in range(6):
         try:
             resp = httpx.request(method, url, timeout=120, **kwargs)
-            break
         except httpx.TransportError:
-            if attempt == 3:
+            if attempt == 5:
                 raise
             time.sleep(2)
+            continue
+        if resp.status_code not in (502, 503) or attempt == 5:
+            break
+        time.sleep(2)
     resp.raise_for_status()
     return resp
 
