@@ -34,7 +34,8 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(8765, help="Port; 0 picks a free one."),
         seed: int = typer.Option(42, help="Seed: the same seed serves the same data."),
         scale: str = typer.Option(
-            "tiny", help="tiny, small, medium, seed, or a number of FUB people."
+            "tiny",
+            help="tiny, small, medium, seed, fleet (250 agents, vendor limits on), or a number of FUB people.",
         ),
         faults: str = typer.Option(
             "", help="Faults to arm, e.g. 'fub:/v1/people*:rate_limit:3,rezen:*:server_error:2'."
