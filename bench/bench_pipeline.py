@@ -8,7 +8,8 @@ One command::
 What it does, in one fresh data dir with its own embedded PostgreSQL:
 
 1. starts the sandbox in a **separate process** (so serving JSON does not share this process's
-   GIL with the pipeline) with FUB's rate limiter off — the run is pipeline-bound;
+   GIL with the pipeline) with FUB's rate limiter and SkySlope's reported budget off — the run
+   is pipeline-bound;
 2. registers every sandbox agent with its credentials;
 3. **full onboarding**: every source step of every agent (API → raw), then the flows' own post
    steps: ``flows.after_load.dbt_build`` (``dbt build`` of the models downstream of the new loads,
@@ -361,7 +362,8 @@ def report(args: argparse.Namespace, info: dict[str, Any]) -> str:
         f"Machine: {info['machine']}.",
         "",
         f"Raw rows after the full onboarding: {info['raw_rows']:,}; "
-        f"agents: {info['agents']}; sandbox scale `{args.scale}`, FUB rate limiter off.",
+        f"agents: {info['agents']}; sandbox scale `{args.scale}`, "
+        "FUB rate limiter and SkySlope budget off.",
         f"Floor: PostgreSQL COPY of the same {floor['rows']:,} raw rows into clones of the raw "
         f"tables: {floor['seconds']:.2f} s = **{floor['rows_per_s']:,.0f} rows/s**.",
         "",
@@ -443,6 +445,9 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.update(sandbox_info["env"])
         url = sandbox_info["url"]
         httpx.post(f"{url}/_sandbox/fub/ratelimit", json={"enabled": False}, timeout=30)
+        # and SkySlope's reported per-session budget (1,000/min), which the client paces by: at
+        # seed scale it alone made the onboarding wait ~45 min for 40k file reads
+        httpx.post(f"{url}/_sandbox/limits", json={"enabled": False}, timeout=30)
         _instrument_dlt()
         from agentsync import agents, db
 

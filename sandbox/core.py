@@ -534,8 +534,9 @@ class Sandbox:
         account's span (first to last served request, seconds) and the limits (``?times=1``:
         and when each served request came). POST
         ``{"enabled": bool}`` (optional) switches the SkySlope / reZEN / Qualia limiters (FUB's
-        has ``/_sandbox/fub/ratelimit``); every POST resets all the counts (a benchmark's run
-        starts from zero)."""
+        has ``/_sandbox/fub/ratelimit``) and, outside the fleet profile, whether SkySlope reports
+        its per-session budget (a client paces itself by it: a pipeline-bound benchmark switches
+        it off); every POST resets all the counts (a benchmark's run starts from zero)."""
         limiters = self.limiters()
         if request.method == "POST":
             try:
@@ -549,6 +550,9 @@ class Sandbox:
                 if enabled is not None and name != "fub":
                     limiter.enabled = enabled
                 limiter.reset()
+            for mod in self.modules.values():
+                if enabled is not None and hasattr(mod, "report_budget"):
+                    mod.report_budget = enabled
         times = request.query_params.get("times") not in (None, "", "0", "false")
         return JSONResponse({name: lim.report(times) for name, lim in limiters.items()})
 

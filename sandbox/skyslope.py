@@ -22,7 +22,8 @@ Facts followed (``docs/vendors/skyslope.md``; B.n below is §n of that file):
   incremental load possible) — inclusive on both ends.
 - B.3 rate-limit headers ``x-ratelimit-remaining`` / ``x-ratelimit-reset`` (epoch seconds,
   [UNCONFIRMED]); the documented 100 req/min is [UNCONFIRMED], so the replica reports a
-  per-session budget of 1,000 per minute and never enforces it itself (429s come from faults),
+  per-session budget of 1,000 per minute and never enforces it itself (429s come from faults;
+  ``POST /_sandbox/limits {"enabled": false}`` stops reporting it, for pipeline-bound benchmarks),
   except in a profile with ``vendor_limits`` (the fleet): there it enforces 100 requests per
   minute per user (each agent's own access key; fixed windows, :mod:`sandbox.limits`) and its
   headers report that budget.
@@ -152,6 +153,9 @@ class SkySlopeApi:
         self._cache: dict[tuple, tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]] = {}
         self._by_key: dict[str, int] | None = None
         self.limiter = vendor_limiter("skyslope", world)
+        # the budget reported (not enforced) outside the fleet profile; ``POST /_sandbox/limits
+        # {"enabled": false}`` stops reporting it (a pipeline-bound benchmark: no pause for it)
+        self.report_budget = True
 
     # -- wiring --------------------------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
@@ -468,9 +472,11 @@ class SkySlopeApi:
         if self.limiter is not None and self.limiter.enabled:
             remaining, left = self.limiter.peek(sess.user_id)
             limit, reset = self.limiter.limit, int(time.time() + left)
-        else:
+        elif self.report_budget:
             limit, reset = RATE_BUDGET, int(sess.window_start + 60)
             remaining = max(0, RATE_BUDGET - sess.used)
+        else:  # limits switched off: a vendor that reports no budget
+            return JSONResponse(body, status_code=status)
         return JSONResponse(
             body,
             status_code=status,

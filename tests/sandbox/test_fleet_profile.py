@@ -213,3 +213,29 @@ def test_control_other_profiles_do_not_enforce_the_unpublished_limits() -> None:
         assert "qualia" not in httpx.get(f"{server.url}/_sandbox/limits").json()
     finally:
         server.stop()
+
+
+def test_skyslopes_reported_budget_can_be_switched_off_for_a_pipeline_bound_run() -> None:
+    """Outside the fleet SkySlope reports (never enforces) a per-session budget, and the client
+    paces itself by it; ``POST /_sandbox/limits {"enabled": false}`` stops the report (the
+    pipeline benchmark's pipeline-bound run), ``true`` brings it back."""
+    server = start_in_thread(seed=42, scale="tiny")
+    try:
+        agent = next(a for a in server.sandbox.demo_agents() if "skyslope" in a["credentials"])
+        base = server.sandbox.base_urls()["skyslope_base_url"]
+        with httpx.Client(timeout=30) as http:
+            session = _skyslope_session(http, base, agent["credentials"]["skyslope"])
+
+            def budget() -> str | None:
+                resp = http.get(f"{base}/api/users", headers=session)
+                assert resp.status_code == 200, resp.text
+                return resp.headers.get("x-ratelimit-remaining")
+
+            first = budget()
+            assert first is not None and int(budget()) == int(first) - 1  # counts down
+            assert http.post(f"{server.url}/_sandbox/limits", json={"enabled": False}).is_success
+            assert budget() is None
+            assert http.post(f"{server.url}/_sandbox/limits", json={"enabled": True}).is_success
+            assert budget() is not None
+    finally:
+        server.stop()
