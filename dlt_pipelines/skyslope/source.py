@@ -253,6 +253,43 @@ def files(
     )
 
 
+#: how many times one run may split a window the API cannot page to its end (each split halves
+#: the files per window, so 64 is far beyond any account; it bounds a window that never shrinks)
+MAX_WINDOW_SPLITS = 64
+
+
+def split_window(
+    lo: int, hi: int | None, times: list[int], now: datetime
+) -> tuple[tuple[int, int], tuple[int, int | None]] | None:
+    """Two windows that together cover ``lo..hi`` (inclusive Unix seconds; ``hi`` None: open),
+    split at the median modified date of the rows a cut-off walk listed (about half of the
+    window's files on each side), else at the middle of ``lo..hi`` (or ``lo..now``). None when
+    the window is one second wide: more than ``MAX_PAGES`` pages of files modified in one
+    second cannot be listed."""
+    top = hi if hi is not None else max(int(now.timestamp()), lo + 1)
+    inside = sorted(t for t in times if lo <= t < top)
+    cut = inside[len(inside) // 2] if inside else (lo + top) // 2
+    if not lo <= cut < top:
+        return None
+    return (lo, cut), (cut + 1, hi)
+
+
+def _refuse(
+    quarantine: Quarantine,
+    refused: set[str],
+    entity: str,
+    record: Any,
+    reason: str,
+    guid: Any = None,
+) -> None:
+    """Quarantine a record once per run (a split window lists the rows of its halves again)."""
+    key = f"{guid}|{reason}" if guid is not None else repr(record)
+    if key in refused:
+        return
+    refused.add(key)
+    quarantine.add(entity, record, reason, guid)
+
+
 def _files(
     client: SkySlopeClient,
     user_id: int,
@@ -277,73 +314,115 @@ def _files(
     known = set() if full else loaded_versions(user_id, entity)
     counts.read = "full" if full else "recount" if recount else "window"
     newest: datetime | None = None
-    listed: set[str] = set()  # guids listed in this walk
-    unnamed = repeated = 0  # rows without a guid; guids listed again (the list shifted)
-    page = 1
-    while True:
-        params = {"pageNumber": page, "earliestDate": since}
-        body, rows = list_page(client, user_id, entity, path, params)
-        for row in rows:
-            guid = row.get(guid_key) if isinstance(row, dict) else None
-            if not guid:
-                unnamed += 1
-                quarantine.add(entity, row, f"list row without {guid_key}")
-                continue
-            if str(guid) in listed:
-                repeated += 1
-            listed.add(str(guid))
-            why = validate.problem(row, validate.LIST_ROW_FIELDS)
-            if why is not None:
-                quarantine.add(entity, row, f"list row: {why}", guid)
-                continue
-            version = row.get("modifiedOn")
-            if isinstance(version, str) and version and (str(guid), version) in known:
-                counts.unchanged += 1
-                continue  # raw already holds this version of the file
-            try:
-                detail = client.get(f"{path}/{guid}")
-            except ApiError as err:
-                if err.status in (404, 422):
-                    quarantine.add(entity, row, f"file not found: {err.detail}", guid)
+    listed: set[str] = set()  # guids listed in the windows walked to their end
+    unnamed = 0  # rows without a guid in those windows
+    # a window the API cannot page to its end (MAX_PAGES) is split in two by modified date and
+    # each half walked again; what the cut-off walk already fetched or quarantined is not again
+    taken: set[tuple[str, Any]] = set()  # file versions fetched in this run
+    refused: set[str] = set()  # rows quarantined in this run
+    windows: list[tuple[int, int | None]] = [(since, None)]
+    splits = 0
+    while windows:
+        lo, hi = windows.pop()
+        walk_listed: set[str] = set()
+        walk_unnamed = repeated = 0  # guids listed again in one walk: the list shifted
+        times: list[int] = []  # modifiedOn of the rows listed (Unix seconds): where to split
+        page, cut_off = 1, False
+        while True:
+            params: dict[str, Any] = {"pageNumber": page, "earliestDate": lo}
+            if hi is not None:
+                params["latestDate"] = hi
+            body, rows = list_page(client, user_id, entity, path, params)
+            for row in rows:
+                guid = row.get(guid_key) if isinstance(row, dict) else None
+                if not guid:
+                    walk_unnamed += 1
+                    _refuse(quarantine, refused, entity, row, f"list row without {guid_key}")
                     continue
-                raise
-            file = (detail.get("value") or {}).get(kind)
-            if not isinstance(file, dict):
-                quarantine.add(entity, detail, f"detail without value.{kind}", guid)
-                continue
-            why = validate.problem(file, validate.FILE_FIELDS[entity])
-            if why is not None:
-                quarantine.add(entity, file, f"file: {why}", guid)
-                continue
-            seen = parse_vendor_time(file.get("modifiedOn"), naive_tz)
-            if seen and (newest is None or seen > newest):
-                newest = seen
-            counts.rows += 1
-            yield {
-                "user_id": user_id,
-                f"{kind}_guid": str(guid),
-                "modified_on": file.get("modifiedOn"),
-                "file": file,
-                "summary": row,
-            }
-        if not has_next(body, rows):
-            break
-        if page >= MAX_PAGES:
-            raise IntegrationError(
+                if str(guid) in walk_listed:
+                    repeated += 1
+                walk_listed.add(str(guid))
+                why = validate.problem(row, validate.LIST_ROW_FIELDS)
+                if why is not None:
+                    _refuse(quarantine, refused, entity, row, f"list row: {why}", guid)
+                    continue
+                version = row.get("modifiedOn")
+                listed_at = parse_vendor_time(version, naive_tz)
+                if listed_at is not None:
+                    times.append(int(listed_at.timestamp()))
+                if (str(guid), version) in taken:
+                    continue  # fetched by this run's walk of a window since split
+                if isinstance(version, str) and version and (str(guid), version) in known:
+                    counts.unchanged += 1
+                    continue  # raw already holds this version of the file
+                try:
+                    detail = client.get(f"{path}/{guid}")
+                except ApiError as err:
+                    if err.status in (404, 422):
+                        why = f"file not found: {err.detail}"
+                        _refuse(quarantine, refused, entity, row, why, guid)
+                        continue
+                    raise
+                taken.add((str(guid), version))
+                file = (detail.get("value") or {}).get(kind)
+                if not isinstance(file, dict):
+                    why = f"detail without value.{kind}"
+                    _refuse(quarantine, refused, entity, detail, why, guid)
+                    continue
+                why = validate.problem(file, validate.FILE_FIELDS[entity])
+                if why is not None:
+                    _refuse(quarantine, refused, entity, file, f"file: {why}", guid)
+                    continue
+                seen = parse_vendor_time(file.get("modifiedOn"), naive_tz)
+                if seen and (newest is None or seen > newest):
+                    newest = seen
+                counts.rows += 1
+                yield {
+                    "user_id": user_id,
+                    f"{kind}_guid": str(guid),
+                    "modified_on": file.get("modifiedOn"),
+                    "file": file,
+                    "summary": row,
+                }
+            if not has_next(body, rows):
+                break
+            if page >= MAX_PAGES:
+                cut_off = True
+                break
+            page += 1
+        if cut_off:
+            halves = split_window(lo, hi, times, now)
+            splits += 1
+            if halves is None or splits > MAX_WINDOW_SPLITS:
+                raise IntegrationError(
+                    user_id,
+                    SOURCE,
+                    f"{entity}: more than {MAX_PAGES} pages in the window earliestDate={lo}, "
+                    f"latestDate={hi} and it cannot be split further; the API cannot page on",
+                )
+            log.info(
+                "skyslope %s for agent %s: the window %s..%s has more than %s pages; walking "
+                "%s..%s and %s..%s",
+                entity,
                 user_id,
-                SOURCE,
-                f"{entity}: more than {MAX_PAGES} pages in one window (earliestDate={since});"
-                " the API cannot page further",
+                lo,
+                hi,
+                MAX_PAGES,
+                *halves[0],
+                *halves[1],
             )
-        page += 1
-    if repeated:
-        log.warning(
-            "skyslope %s for agent %s: %s guids were listed twice (the list shifted during "
-            "the walk); counted once",
-            entity,
-            user_id,
-            repeated,
-        )
+            windows.extend(reversed(halves))  # the earlier half first, the open end last
+            continue
+        listed |= walk_listed
+        unnamed += walk_unnamed
+        if repeated:
+            log.warning(
+                "skyslope %s for agent %s: %s guids were listed twice (the list shifted during "
+                "the walk); counted once",
+                entity,
+                user_id,
+                repeated,
+            )
     counts.reported_total = len(listed) + unnamed if since == 0 else None
     if since == 0:
         state["last_full_at"] = now.isoformat()

@@ -218,3 +218,39 @@ def test_renamed_list_field_is_kept_in_raw_and_loses_nothing(register_agents, sa
     assert first.rows == first.reported_total == expected["count"]
     assert scalar("select count(*) from raw_skyslope.sales where summary ? 'fileStatus'") > 0
     assert _distinct("sales", "sale_guid", AGENT) == set(expected["ids"])
+
+
+@pytest.mark.slow
+def test_an_account_longer_than_the_api_can_page_is_read_in_date_windows(
+    register_agents, sandbox_server, monkeypatch
+):
+    """The API pages at most ``MAX_PAGES`` pages of 10 files per query, so an account with more
+    files (a seed-scale agent has 12k sales) cannot be listed in one window. Here the cap is 2
+    pages (20 files) and the agent has more: the source splits the window by modified date
+    until each part can be listed, and lands every file once, with the account's total."""
+    import dlt_pipelines.skyslope.source as source
+
+    monkeypatch.setattr(source, "MAX_PAGES", 2)
+    register_agents(AGENT)
+    expected = truth(sandbox_server, "skyslope", AGENT, "sales")
+    assert expected["count"] > 2 * 10, "the agent must have more files than one window lists"
+    result = run_entity(AGENT, "onboarding", None, "sales")
+    assert _distinct("sales", "sale_guid", AGENT) == set(expected["ids"])
+    landed = scalar("select count(*) from raw_skyslope.sales where user_id = :u", u=AGENT)
+    assert landed == result.rows == expected["count"]  # each file fetched and landed once
+    assert result.reported_total == expected["count"]
+
+
+def test_a_window_is_split_in_two_that_cover_it_until_it_is_one_second_wide():
+    from datetime import UTC, datetime
+
+    from dlt_pipelines.skyslope.source import split_window
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    # at the median of what the cut-off walk listed; the open end stays open
+    assert split_window(0, None, [10, 20, 30, 40], now) == ((0, 30), (31, None))
+    # no dates listed: the middle of the window
+    assert split_window(100, 200, [], now) == ((100, 150), (151, 200))
+    # every listed date at the window's end: the middle, not an empty split
+    assert split_window(100, 200, [200, 200], now) == ((100, 150), (151, 200))
+    assert split_window(100, 100, [100], now) is None
