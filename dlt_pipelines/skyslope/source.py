@@ -33,7 +33,11 @@ reports no totals), so a daily run lists the whole account again when the last f
 and a recount fetch in full only the files that raw does not hold in the version listed (guid +
 ``modifiedOn``, :func:`loaded_versions`): a recount costs list pages, not file reads, and a quiet
 day's window (which re-lists the lag hours) lands nothing. An onboarding fetches every file. A
-guid listed twice in one walk (the list shifted under it) is counted once and logged.
+guid listed twice in one walk (the list shifted under it) is counted once and logged. The API
+pages at most ``MAX_PAGES`` pages of 10 per query, so a window it cannot page to its end (an
+account of more than 10,000 files) is split in two at the median modified date of the rows it
+listed (:func:`split_window`, adding ``latestDate``) until each part lists whole; a file fetched
+before a split is not fetched again.
 
 Not ``dlt.sources.incremental``: the cursor is ``modifiedOn`` parsed with a configured timezone
 (the vendor writes it without one) while raw keeps the vendor's text; it must never move back
