@@ -196,8 +196,10 @@ class QualiaApi:
             zipcode = f"{zip3}{rng.randint(10, 99)}"
             price = float(rng.randint(150_000, 2_500_000))
             opened = EPOCH - timedelta(days=rng.randint(1, 700), seconds=rng.randint(0, 86_399))
-        if index >= base:  # created by advance: opened "now"-ish, in creation order
-            opened = EPOCH + timedelta(hours=index - base)
+        if index >= base:  # created by advance: opened "now"-ish, in creation order, a minute
+            # apart (an hour apart, a seed-scale account's 72 new orders of a day were opened up to
+            # 3 days after the epoch: in the future of the advanced clock, and the gate said so)
+            opened = EPOCH + timedelta(minutes=index - base)
         status = self._status.get(oid) or rng.choices(STATUSES, weights=[4, 5, 1])[0]
         if index >= base and oid not in self._status:
             status = "open"
