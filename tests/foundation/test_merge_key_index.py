@@ -35,8 +35,10 @@ def _unique_keys() -> dict[str, list[str]]:
     out = {}
     for node in manifest["nodes"].values():
         config = node.get("config", {})
-        if node["resource_type"] == "model" and node["schema"] == "marts" and (
-            config.get("materialized") == "incremental" and config.get("unique_key")
+        if (
+            node["resource_type"] == "model"
+            and node["schema"] == "marts"
+            and (config.get("materialized") == "incremental" and config.get("unique_key"))
         ):
             key = config["unique_key"]
             out[node["alias"]] = [key] if isinstance(key, str) else key
@@ -63,6 +65,8 @@ def test_merged_marts_are_indexed_on_their_unique_key_and_old_ones_get_it(agents
         assert result.success, result.failures
     with db.begin() as conn:
         count = conn.execute(
-            text("select count(*) from pg_indexes where schemaname = 'marts' and tablename = 'people'")
+            text(
+                "select count(*) from pg_indexes where schemaname = 'marts' and tablename = 'people'"
+            )
         ).scalar_one()
         assert "people" in _key_indexes(conn) and count == 1
