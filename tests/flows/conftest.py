@@ -48,8 +48,14 @@ class FakeSource:
     ``cursor`` sets the cursor a step records (as a source with an incremental cursor does);
     ``hold_seconds`` keeps every step busy that long, and ``peak`` is the largest number of steps
     that were running at once (across threads: one agent's steps run one after another, so it
-    counts concurrent onboardings).
+    counts concurrent onboardings). ``gather`` (with ``hold_seconds`` as its bound) holds each
+    step until that many have been inside at once, then ``SETTLE_SECONDS`` more: a test of
+    concurrency then does not depend on how fast a loaded machine starts the runs (a fixed 3 s
+    hold saw a peak of 2 of 3 when a CI run shared the machine), and a run that is not let in
+    still fails it, after the bound.
     """
+
+    SETTLE_SECONDS = 1.0
 
     def __init__(self) -> None:
         self.fail: dict[str, BaseException] = {}
@@ -57,16 +63,23 @@ class FakeSource:
         self.calls: list[tuple[str, int, str]] = []
         self.cursor: dict[str, str] = {}
         self.hold_seconds = 0.0
+        self.gather = 0
         self.peak = 0
         self._inside = 0
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
 
     def _hold(self) -> None:
         with self._lock:
             self._inside += 1
             self.peak = max(self.peak, self._inside)
+            self._lock.notify_all()
         try:
-            time.sleep(self.hold_seconds)
+            if self.gather:
+                with self._lock:
+                    self._lock.wait_for(lambda: self.peak >= self.gather, self.hold_seconds)
+                time.sleep(self.SETTLE_SECONDS)
+            else:
+                time.sleep(self.hold_seconds)
         finally:
             with self._lock:
                 self._inside -= 1

@@ -80,7 +80,8 @@ def test_concurrent_onboard_user_runs_peak_at_the_setting(
     users = list(range(71, 76))
     for user_id in users:
         agents.add_agent(user_id, f"Agent {user_id}", {"fub": FUB_KEY})
-    fake_source.hold_seconds = 3.0  # each onboarding's one step stays busy this long
+    fake_source.hold_seconds = 60.0  # each onboarding's one step stays busy until `limit` are
+    fake_source.gather = limit  # in at once (bounded), then a second more
     results: dict[int, str] = {}
 
     def run(user_id: int) -> None:
@@ -180,7 +181,7 @@ def test_daily_sync_records_every_run_and_goes_on_after_failure(fake_source, mon
 def test_daily_sync_extracts_agents_concurrently_up_to_the_setting(
     fake_source, prefect_api, monkeypatch
 ):
-    """Six agents with one FUB step each that is busy 2 s: at most the setting (3) run at once,
+    """Six agents with one FUB step each, held until three are busy at once: at most the setting (3) run at once,
     every agent is extracted once, and a failing agent is recorded without blocking the rest."""
     from flows.daily_sync import daily_sync
 
@@ -188,7 +189,7 @@ def test_daily_sync_extracts_agents_concurrently_up_to_the_setting(
     users = list(range(81, 87))
     for user_id in users:
         agents.add_agent(user_id, f"Agent {user_id}", {"fub": FUB_KEY})
-    fake_source.hold_seconds = 2.0
+    fake_source.hold_seconds, fake_source.gather = 60.0, 3
     fake_source.fail["fub.people"] = RuntimeError("FUB said 500")  # for every agent's step
 
     result = daily_sync(sources=["fub"])
@@ -239,7 +240,7 @@ def test_a_slow_agent_does_not_hold_up_the_others(fake_source, prefect_api, monk
 
 
 def test_dispatch_runs_the_waiting_onboardings_together(fake_source, prefect_api, monkeypatch):
-    """Three New jobs, three slots, each onboarding's step busy 3 s: one dispatch runs all three
+    """Three New jobs, three slots, each onboarding's step held until all three are busy: one dispatch runs all three
     at once (peak 3), and each ends Complete."""
     from flows.dispatcher import dispatch_once
 
@@ -248,7 +249,7 @@ def test_dispatch_runs_the_waiting_onboardings_together(fake_source, prefect_api
     for user_id in users:
         agents.add_agent(user_id, f"Agent {user_id}", {"fub": FUB_KEY})
         jobs.create_job(user_id)
-    fake_source.hold_seconds = 3.0
+    fake_source.hold_seconds, fake_source.gather = 60.0, 3
     handled = dispatch_once()
     assert sorted((h["user_id"], h["status"]) for h in handled) == [(u, "Complete") for u in users]
     assert fake_source.peak == 3
