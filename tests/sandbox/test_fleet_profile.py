@@ -10,6 +10,7 @@ requests go over real HTTP to a sandbox served on loopback.
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -239,3 +240,27 @@ def test_skyslopes_reported_budget_can_be_switched_off_for_a_pipeline_bound_run(
             assert budget() is not None
     finally:
         server.stop()
+
+
+def test_seed_scale_updates_near_the_epoch_are_spread_and_new_orders_are_not_in_the_future():
+    """Two replica defects the seed-scale bench found: FUB base records whose update would reach
+    the epoch were all stamped one second before it (8,714 of agent 101's calls: more than a
+    look-back window keeps, so every daily run landed them again), and Qualia orders created by
+    the clock were opened an hour apart (72 of them in a day reached 3 days past the epoch)."""
+    from sandbox.fub_data import EPOCH_S
+    from sandbox.world import EPOCH
+
+    sandbox = Sandbox(seed=42, scale="seed")
+    calls = sandbox.modules["fub"].accounts[101].collections["calls"]
+    stamps = Counter(calls.base_updated_s(i) for i in range(calls.n_base))
+    assert max(stamps.values()) < 100  # no second holds a pile of updates
+    assert max(stamps) <= EPOCH_S - 60  # and none reaches the epoch
+
+    sandbox.world.advance(86_400)
+    qualia = sandbox.modules["qualia"]
+    base = sandbox.world.share("qualia", sandbox.world.profile.qualia_orders, 101)
+    opened = [qualia._order(101, base + k)["open_date"] for k in (0, 71, 500)]
+    assert all(
+        datetime.fromisoformat(o.replace("Z", "+00:00")) <= sandbox.world.now() for o in opened
+    )
+    assert datetime.fromisoformat(opened[0].replace("Z", "+00:00")) >= EPOCH
