@@ -99,8 +99,10 @@ class LandedVersions:
     def __init__(self, state: dict[str, Any], key: str = "landed", trust: bool = True) -> None:
         self._state = state
         self._key = key
+        self._trust = trust
         self._before: dict[str, str] = dict(state.get(key) or {}) if trust else {}
         self._now: dict[str, str] = {}
+        self._landed = 0
         self.unchanged = 0
 
     def unchanged_since_landed(self, rid: str, version: str) -> bool:
@@ -114,6 +116,7 @@ class LandedVersions:
     def landed(self, rid: str, version: str) -> None:
         """The record is landed in this version by this run."""
         self._now[rid] = version
+        self._landed += 1
 
     def fresh(self, rows: list[dict[str, Any]], id_of: Callable[[dict[str, Any]], Any]) -> list:
         """The rows to land: each row's content hash is its version."""
@@ -126,6 +129,15 @@ class LandedVersions:
         return out
 
     def commit(self) -> None:
-        """Keep the versions read now (the newest ``MAX_LANDED_VERSIONS`` in read order)."""
+        """Keep the versions read now (the newest ``MAX_LANDED_VERSIONS`` in read order).
+
+        A trusted read that landed nothing leaves the state as it was: every record it read was
+        already there in the same version, and every version it holds is still in raw (raw only
+        grows), so the state stays true. Writing the read's smaller set instead (the window moved
+        past some records) would change the state alone, and a changed state is a load of its
+        own: one per stream on the day after a change, with no row in it.
+        """
+        if self._trust and self._landed == 0:
+            return
         kept = list(self._now.items())[-MAX_LANDED_VERSIONS:]
         self._state[self._key] = dict(kept)

@@ -120,12 +120,13 @@ class FubRun:
         FUB served)."""
         entity = f"{name}_ids"
         with self.source_run.entities(entity) as load:
-            held = deletions.held_ids(self.user_id, name)
+            count, legacy = deletions.held_count(self.user_id, name)
             total = deletions.latest_count(self.user_id, name)
-            reason = deletions.why_walk(held, total)
+            reason = deletions.why_walk(count, legacy, total)
             if reason is None:
-                check = deletions.IdCheck("count", len(held.live), total)
+                check = deletions.IdCheck("count", count, total)
             else:
+                held = deletions.held_ids(self.user_id, name)
                 served, total = deletions.walk_ids(self.client, STREAMS[name])
                 gone, back, unknown = deletions.compare(held, served)
                 check = deletions.IdCheck(

@@ -307,6 +307,7 @@ class FubAccount:
         # and lands. A full read of a cursor stream lands everything.
         landed = {} if full_read else dict(state.get("boundary") or {})
         near = NearTop(stream.id_field)  # the rows the next run's look-back window may re-read
+        yielded = False
         for i, page in enumerate(self.client.pages(stream, params)):
             if i == 0 and full_read:
                 counts.reported_total = page.total
@@ -326,11 +327,18 @@ class FubAccount:
                     else:
                         fresh.append(row)
             if fresh:
+                yielded = True
                 yield fresh
         if top is not None:
+            kept = not yielded and landed and state.get("watermark") == top.isoformat()
             state["watermark"] = top.isoformat()
             counts.cursor = state["watermark"]
-            state["boundary"] = boundary(near.digests(top), top)
+            # A window that landed nothing under the same top keeps its boundary: every row it
+            # re-read was in it with the same hash, and what it holds is in raw. Rewriting it
+            # with the rows re-read now (fewer, when one left the window) would change the
+            # state alone: a load with no row in it, every day after a change.
+            if not kept:
+                state["boundary"] = boundary(near.digests(top), top)
         if full_read and stream.name == "deals":
             state["last_full_read"] = now
 

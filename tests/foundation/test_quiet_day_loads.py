@@ -1,0 +1,69 @@
+"""The day after a change is a quiet day: no source commits a load (issue 16).
+
+A daily run re-reads look-back windows on purpose, and what it landed the day before falls out of
+those windows the next day. Writing the smaller set of "versions read now" (or a smaller
+look-back boundary) into the resource state changed the state alone, and a changed state is a
+load of its own: at medium scale 46 loads of 10 agents carried no row, only that state, which
+cost their normalize and load steps and made the gate's drift pass judge every table again
+(its inputs are the entities' newest loads). A state that a run with nothing landed would only
+shrink is kept as it was (everything it says is in raw stays in raw).
+
+Real sandbox over loopback, real dlt pipelines into real PostgreSQL, every source and step.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from agentsync import db
+from tests.dbt_projects import load_ids, register_agents, run_steps
+
+pytestmark = pytest.mark.slow
+
+
+def _daily_rows(after_run_id: int) -> list[tuple[str, str, int, str | None]]:
+    with db.begin() as conn:
+        return [
+            tuple(r)
+            for r in conn.execute(
+                text(
+                    "select source, entity, rows, load_id from ops.sync_runs "
+                    "where run_id > :r and status = 'done' order by run_id"
+                ),
+                {"r": after_run_id},
+            )
+        ]
+
+
+def _last_run_id() -> int:
+    with db.begin() as conn:
+        return conn.execute(text("select coalesce(max(run_id), 0) from ops.sync_runs")).scalar()
+
+
+def test_the_day_after_a_change_commits_no_load(sandbox_env, sandbox_server) -> None:
+    root = sandbox_server.url
+    users = register_agents(sandbox_server.sandbox)
+    run_steps(users, "onboarding")
+    httpx.post(
+        f"{root}/_sandbox/advance", json={"seconds": 86_400, "fraction": 0.2}, timeout=120
+    ).raise_for_status()
+    before_change = load_ids()
+    mark = _last_run_id()
+    run_steps(users, "daily")
+    changed = _daily_rows(mark)
+    landed = {(s, e) for s, e, rows, load in changed if rows and load}
+    # the change landed in every source: its windows now hold what the next day re-reads
+    assert {s for s, _ in landed} >= {"fub", "rezen", "skyslope", "qualia"}, landed
+    assert load_ids() != before_change
+
+    loads = load_ids()
+    mark = _last_run_id()
+    run_steps(users, "daily")
+    quiet = _daily_rows(mark)
+    assert len(quiet) >= len(changed)  # every entity ran and was booked
+    committed = [(s, e, load) for s, e, _, load in quiet if load is not None]
+    assert committed == [], f"loads on a quiet day (state only): {committed}"
+    assert all(rows == 0 for s, e, rows, _ in quiet if not e.endswith("_ids")), quiet
+    assert load_ids() == loads
