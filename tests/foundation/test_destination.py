@@ -49,3 +49,37 @@ def test_a_pipeline_loads_through_it(agentsync_env) -> None:
     with db.engine().connect() as conn:
         got = conn.execute(text("select id, count(*) from raw_probe.things group by id")).all()
     assert sorted(got) == [(0, 2), (1, 1), (2, 1)]
+
+
+def test_every_pipeline_of_a_process_shares_the_answer_unless_a_setting_is_scoped(
+    agentsync_env, monkeypatch
+) -> None:
+    """A daily run makes a pipeline (and a destination) per agent and step: the answer is
+    resolved once per process and destination settings, not once per pipeline; a setting scoped
+    to one pipeline name (which could make its answer differ) keeps the answer per instance."""
+    resolved: list[int] = []
+    own = postgres_copy.configuration
+
+    def counting(self, *args, **kwargs):  # dlt's own resolution, counted
+        resolved.append(1)
+        return own(self, *args, **kwargs)
+
+    monkeypatch.setattr(postgres_copy, "configuration", counting)
+    destination().capabilities()
+    before = len(resolved)
+    for _ in range(3):
+        destination().capabilities()
+    assert len(resolved) == before  # other pipelines' destinations: nothing resolved again
+
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREATE_INDEXES", "false")
+    destination().capabilities()
+    assert len(resolved) == before + 1  # a different setting: answered anew, then kept
+    destination().capabilities()
+    assert len(resolved) == before + 1
+
+    monkeypatch.setenv("PROBE_USER_7__DESTINATION__POSTGRES__CREATE_INDEXES", "true")
+    scoped = destination()
+    scoped.capabilities()
+    scoped.capabilities()
+    destination().capabilities()
+    assert len(resolved) == before + 3  # per instance: once each
