@@ -16,7 +16,7 @@ import dlt
 from sqlalchemy import text
 
 from agentsync import db
-from dlt_pipelines.run import make_pipeline, run_pipeline
+from dlt_pipelines.run import destination, make_pipeline, run_pipeline
 
 SOURCE = "quiettest"
 
@@ -78,3 +78,40 @@ def test_an_empty_extract_commits_no_load_and_a_moved_state_still_lands(agentsyn
     run_pipeline(pipeline, reader())
     assert seen["mark"] == "b"
     assert _count(f"select count(*) from raw_{SOURCE}.things") == 3
+
+
+def test_a_working_dir_behind_the_destination_resumes_from_the_destination(
+    agentsync_env, tmp_path
+) -> None:
+    """Two machines (working dirs) take turns on one pipeline: each run starts from the state the
+    destination holds, not from the one its own working dir last saw. A working dir that is
+    current skips dlt's sync; one that is behind must not."""
+
+    def machine(name: str) -> dlt.Pipeline:
+        return dlt.pipeline(
+            pipeline_name=f"{SOURCE}_user_2",
+            destination=destination(),
+            dataset_name=f"raw_{SOURCE}",
+            pipelines_dir=str(tmp_path / name),
+        )
+
+    def reader(seen: dict[str, Any], mark: str) -> Any:
+        @dlt.resource(name="things", write_disposition="append")
+        def things() -> Any:
+            state = dlt.current.resource_state()
+            seen["mark"] = state.get("mark")
+            state["mark"] = mark
+            yield {"id": len(mark)}
+
+        return things()
+
+    seen: dict[str, Any] = {}
+    run_pipeline(machine("a"), reader(seen, "a"))
+    run_pipeline(machine("b"), reader(seen, "b"))  # no working dir yet: restored
+    assert seen["mark"] == "a"
+    run_pipeline(machine("a"), reader(seen, "c"))  # a's working dir is behind b's load
+    assert seen["mark"] == "b"
+    run_pipeline(machine("b"), reader(seen, "d"))  # and b's behind a's
+    assert seen["mark"] == "c"
+    run_pipeline(machine("b"), reader(seen, "e"))  # current: its own last state
+    assert seen["mark"] == "d"
