@@ -38,6 +38,7 @@ machine resumes where the last run stopped.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import os
@@ -246,6 +247,35 @@ def _state_is_current(pipeline: dlt.Pipeline) -> bool:
     )
 
 
+def restore_state(pipeline: dlt.Pipeline) -> None:
+    """What ``pipeline.run()`` does before it extracts: restore state and schemas from the
+    destination when they are not the ones this working dir holds (a run on another machine, a
+    lost working dir); checked once per pipeline object.
+
+    Raises:
+        RuntimeError: the pipeline has pending packages (:func:`settle_pending` ran under the
+            same lock, so this is never expected; dlt's ``run()`` would load them instead of the
+            new data).
+    """
+    if pipeline.has_pending_data:
+        raise RuntimeError(f"pipeline {pipeline.pipeline_name} had pending packages")
+    if pipeline not in _synced:
+        if not _state_is_current(pipeline):
+            pipeline.sync_destination()
+        _synced.add(pipeline)
+
+
+def resource_state(pipeline: dlt.Pipeline, source: str, resource: str) -> dict[str, Any]:
+    """A copy of a resource's state as the pipeline's next extract starts from it (restored
+    first: :func:`restore_state`); ``source`` is the state's source key (the ``@dlt.source``
+    name). Lets a step begin a read before dlt's extract, and skip the extract when the read
+    finds nothing and moves nothing."""
+    restore_state(pipeline)
+    sources = pipeline.state.get("sources") or {}
+    resources = (sources.get(source) or {}).get("resources") or {}
+    return copy.deepcopy(resources.get(resource) or {})
+
+
 def _run(pipeline: dlt.Pipeline, data: Any, **kwargs: Any) -> Any:
     """``pipeline.run(data, **kwargs)`` in its steps, but an extract that wrote nothing (the
     quiet day of most streams) is neither normalized nor loaded (an empty package, if one was
@@ -255,14 +285,7 @@ def _run(pipeline: dlt.Pipeline, data: Any, **kwargs: Any) -> Any:
     destination only when it is not the working dir's own (:func:`_state_is_current`). Returns
     the load's ``LoadInfo``, or None when nothing was loaded.
     """
-    if pipeline.has_pending_data:  # settle_pending ran under the same lock: never expected
-        raise RuntimeError(f"pipeline {pipeline.pipeline_name} had pending packages")
-    # what run() does first: restore state and schemas from the destination when they are not
-    # the ones this working dir holds (a run on another machine, a lost working dir)
-    if pipeline not in _synced:
-        if not _state_is_current(pipeline):
-            pipeline.sync_destination()
-        _synced.add(pipeline)
+    restore_state(pipeline)
     extracted = pipeline.extract(data, **kwargs)
     if _extracted_nothing(extracted):
         if pipeline.has_pending_data:

@@ -14,9 +14,11 @@ naming the failed streams.
 
 from __future__ import annotations
 
+import copy
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from typing import Any
 
 import dlt
 
@@ -39,7 +41,7 @@ from dlt_pipelines.fub.source import (
     id_changes,
     records_by_id,
 )
-from dlt_pipelines.run import SourceRun
+from dlt_pipelines.run import EntityCounts, SourceRun, resource_state
 
 log = logging.getLogger(__name__)
 SOURCE = "fub"
@@ -98,9 +100,34 @@ class FubRun:
         self.close()
 
     def load_stream(self, name: str, *, full: bool = False) -> EntityResult:
-        """Load one stream (:func:`~dlt_pipelines.fub.source.fub_source`), booked as ``name``."""
+        """Load one stream (:func:`~dlt_pipelines.fub.source.fub_source`), booked as ``name``.
+
+        The read begins before dlt's extract, on a copy of the stream's state: a read that
+        yields nothing and leaves the state as it was (most streams, most days) ends there,
+        without dlt; otherwise dlt extracts what it yields and the rest of it, and the state it
+        ends with (the same requests, no read twice).
+        """
+        source = fub_source  # its name is the state's key
         with self.source_run.entities(name) as load:
-            load.land(fub_source(self.account, load.counts, full).with_resources(name))
+            kept = resource_state(self.pipeline, source.name, name)
+            state = copy.deepcopy(kept)
+            counts = load.counts.setdefault(name, EntityCounts())
+            rows = iter(self.account.stream_rows(STREAMS[name], counts, full, state))
+            first = next(rows, _NOTHING)
+            if first is _NOTHING and state == kept:
+                load.flush_quarantine()
+            else:
+
+                def rest() -> Iterator[Any]:
+                    if first is not _NOTHING:
+                        yield first
+                        yield from rows
+                    live = dlt.current.resource_state(name)
+                    live.clear()
+                    live.update(state)
+
+                begun = {name: rest}
+                load.land(source(self.account, load.counts, full, begun).with_resources(name))
         [result] = load.results
         log.info(
             "agent %s fub.%s: %s rows (%s quarantined, %s re-read unchanged, total %s)",
@@ -164,6 +191,10 @@ class FubRun:
             load.counts[entity].rows = len(rows)
         [result] = load.results
         return result
+
+
+#: what a stream's read yields when it yields nothing
+_NOTHING = object()
 
 
 def _schema() -> dlt.Schema:

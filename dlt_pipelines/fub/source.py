@@ -95,6 +95,7 @@ def fub_source(
     account: FubAccount,
     counts: dict[str, EntityCounts],
     full: bool = False,
+    begun: dict[str, Callable[[], Iterable[Any]]] | None = None,
 ) -> Iterator[Any]:
     """Every FUB stream of one agent, one resource each (a step selects the ones it loads with
     ``with_resources``; each stream is its own load).
@@ -104,16 +105,23 @@ def fub_source(
         counts: per stream, filled with what the read served (rows landed, total, cursor).
         full: read every record of the cursor streams (and land every reference list), as on a
             repair; otherwise from the cursor's look-back window.
+        begun: per stream, the rest of a read begun before dlt's extract, on a copy of the
+            stream's state, which it writes into the resource state when it ends
+            (:meth:`dlt_pipelines.fub.FubRun.load_stream`); the other streams read here.
     """
     for name, stream in STREAMS.items():
         stream_counts = counts.setdefault(name, EntityCounts())
-        if name == "text_messages":
-            rows = account.text_rows(stream, stream_counts, full)
-        elif stream.cursor_param is None:
-            rows = account.reference_rows(stream, stream_counts, full)
-        else:
-            rows = account.cursor_rows(stream, stream_counts, full)
+        rows = (begun or {}).get(name) or _reader(account, stream, stream_counts, full)
         yield raw_resource(name, rows, typed=account.typed, primary_key=PRIMARY_KEY)
+
+
+def _reader(
+    account: FubAccount, stream: Stream, counts: EntityCounts, full: bool
+) -> Callable[[], Iterator[Any]]:
+    """A stream's read inside dlt's extract, on the resource's own state."""
+    return lambda: account.stream_rows(
+        stream, counts, full, dlt.current.resource_state(stream.name)
+    )
 
 
 def raw_resource(
@@ -278,10 +286,22 @@ class FubAccount:
         counts.rows += len(rows)
         return rows, top
 
-    def cursor_rows(self, stream: Stream, counts: EntityCounts, full: bool) -> Iterator[Any]:
+    def stream_rows(
+        self, stream: Stream, counts: EntityCounts, full: bool, state: dict[str, Any]
+    ) -> Iterator[Any]:
+        """A stream's rows (lists of rows), read on ``state``, its resource state (which the
+        read reads and updates: cursors, what was landed)."""
+        if stream.name == "text_messages":
+            return self.text_rows(stream, counts, full, state)
+        if stream.cursor_param is None:
+            return self.reference_rows(stream, counts, full, state)
+        return self.cursor_rows(stream, counts, full, state)
+
+    def cursor_rows(
+        self, stream: Stream, counts: EntityCounts, full: bool, state: dict[str, Any]
+    ) -> Iterator[Any]:
         """A cursor stream: from the watermark's look-back window, or everything when ``full``
         (or, for deals, when their periodic full re-read is due)."""
-        state = dlt.current.resource_state()
         watermark = state.get("watermark")
         params: dict[str, Any] = {}
         now = time.time()
@@ -342,7 +362,9 @@ class FubAccount:
         if full_read and stream.name == "deals":
             state["last_full_read"] = now
 
-    def reference_rows(self, stream: Stream, counts: EntityCounts, full: bool) -> Iterator[Any]:
+    def reference_rows(
+        self, stream: Stream, counts: EntityCounts, full: bool, state: dict[str, Any]
+    ) -> Iterator[Any]:
         """A reference stream (users, stages, pipelines, groups: small, no cursor) read in full.
 
         Its marts flag as deleted the rows missing from the agent's newest load of the stream
@@ -351,7 +373,6 @@ class FubAccount:
         state) it lands nothing; otherwise, or when a full read was asked for (a repair), all of
         it.
         """
-        state = dlt.current.resource_state()
         rows: list[dict[str, Any]] = []
         for i, page in enumerate(self.client.pages(stream, {})):
             if i == 0:
@@ -366,10 +387,11 @@ class FubAccount:
         if rows:
             yield rows
 
-    def text_rows(self, stream: Stream, counts: EntityCounts, full: bool) -> Iterator[Any]:
+    def text_rows(
+        self, stream: Stream, counts: EntityCounts, full: bool, state: dict[str, Any]
+    ) -> Iterator[Any]:
         """Texts of the people changed since the last text read whose counters say they have
         new texts (:mod:`dlt_pipelines.fub.texts`); every person on the periodic walk."""
-        state = dlt.current.resource_state()
         since = None if full else state.get("people_load_id")
         now = datetime.now(UTC)
         max_age = timedelta(days=self.texts_full_walk_days)
