@@ -46,7 +46,7 @@ import random
 import shutil
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -211,6 +211,9 @@ def _extracted_nothing(info: Any) -> bool:
                 return False
     return True
 
+
+#: what a read yields when it yields nothing (:meth:`EntityLoad.land_read`)
+_NOTHING = object()
 
 #: pipelines (objects) whose state was checked against the destination's in this process
 _synced: weakref.WeakSet[dlt.Pipeline] = weakref.WeakSet()
@@ -615,6 +618,41 @@ class EntityLoad:
         self.load_id = last_load_id(info)
         self.flush_quarantine()
         return self.load_id
+
+    def land_read(
+        self,
+        source: str,
+        resource: str,
+        read: Callable[[dict[str, Any]], Iterable[Any]],
+        make: Callable[[Callable[[], Iterator[Any]]], Any],
+    ) -> str | None:
+        """Land what ``read`` yields into ``resource``, beginning the read before dlt's extract.
+
+        ``read(state)`` reads the vendor on a copy of the resource's state (:func:`resource_state`,
+        under the ``source`` key) and updates it as the resource would. A read that yields
+        nothing and leaves the state as it was (most streams on most days) ends there: its
+        requests, no dlt extract, no load. Otherwise ``make(rows)`` builds the dlt source or
+        resource (named as the state's key and ``resource``) whose rows are ``rows()``: what
+        the read yielded and the rest of it, then the state it ended with is written into the
+        resource state, so no request is made twice. Returns the load id (None: nothing
+        landed)."""
+        kept = resource_state(self._run.pipeline(), source, resource)
+        state = copy.deepcopy(kept)
+        rows = iter(read(state))
+        first = next(rows, _NOTHING)
+        if first is _NOTHING and state == kept:
+            self.flush_quarantine()
+            return None
+
+        def rest() -> Iterator[Any]:
+            if first is not _NOTHING:
+                yield first
+                yield from rows
+            live = dlt.current.resource_state(resource)
+            live.clear()
+            live.update(state)
+
+        return self.land(make(rest))
 
     def flush_quarantine(self) -> None:
         """Write the records quarantined so far (under :attr:`load_id`) and count them."""

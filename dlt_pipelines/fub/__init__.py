@@ -14,11 +14,9 @@ naming the failed streams.
 
 from __future__ import annotations
 
-import copy
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 import dlt
 
@@ -41,7 +39,7 @@ from dlt_pipelines.fub.source import (
     id_changes,
     records_by_id,
 )
-from dlt_pipelines.run import EntityCounts, SourceRun, resource_state
+from dlt_pipelines.run import EntityCounts, SourceRun
 
 log = logging.getLogger(__name__)
 SOURCE = "fub"
@@ -109,25 +107,15 @@ class FubRun:
         """
         source = fub_source  # its name is the state's key
         with self.source_run.entities(name) as load:
-            kept = resource_state(self.pipeline, source.name, name)
-            state = copy.deepcopy(kept)
             counts = load.counts.setdefault(name, EntityCounts())
-            rows = iter(self.account.stream_rows(STREAMS[name], counts, full, state))
-            first = next(rows, _NOTHING)
-            if first is _NOTHING and state == kept:
-                load.flush_quarantine()
-            else:
-
-                def rest() -> Iterator[Any]:
-                    if first is not _NOTHING:
-                        yield first
-                        yield from rows
-                    live = dlt.current.resource_state(name)
-                    live.clear()
-                    live.update(state)
-
-                begun = {name: rest}
-                load.land(source(self.account, load.counts, full, begun).with_resources(name))
+            load.land_read(
+                source.name,
+                name,
+                lambda state: self.account.stream_rows(STREAMS[name], counts, full, state),
+                lambda rows: source(self.account, load.counts, full, {name: rows}).with_resources(
+                    name
+                ),
+            )
         [result] = load.results
         log.info(
             "agent %s fub.%s: %s rows (%s quarantined, %s re-read unchanged, total %s)",
@@ -191,10 +179,6 @@ class FubRun:
             load.counts[entity].rows = len(rows)
         [result] = load.results
         return result
-
-
-#: what a stream's read yields when it yields nothing
-_NOTHING = object()
 
 
 def _schema() -> dlt.Schema:

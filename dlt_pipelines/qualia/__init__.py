@@ -15,7 +15,7 @@ from agentsync.contracts import EntityResult, RunKind, StepSpec
 from agentsync.settings import Settings, get_settings
 from dlt_pipelines.qualia import settings as qualia_settings
 from dlt_pipelines.qualia.client import open_client
-from dlt_pipelines.qualia.source import named_for
+from dlt_pipelines.qualia.source import named_for, read_orders
 from dlt_pipelines.run import SourceRun
 
 log = logging.getLogger(__name__)
@@ -34,18 +34,22 @@ def run_orders(
         run.entities("orders") as load,
         open_client(user_id, settings) as client,
     ):
-        load.land(
-            named_for(run.pipeline_name)(
-                client,
-                user_id,
-                load.counts["orders"],
-                run.quarantine,
-                kind == "onboarding",
-                timedelta(days=knobs.full_reread_days),
-                knobs.page_size,
-                knobs.lookback_orders,
-                settings.typed_loads,
-            )
+        args = (
+            client,
+            user_id,
+            load.counts["orders"],
+            run.quarantine,
+            kind == "onboarding",
+            timedelta(days=knobs.full_reread_days),
+            knobs.page_size,
+            knobs.lookback_orders,
+        )
+        source = named_for(run.pipeline_name)  # its name is the state's key
+        load.land_read(  # a quiet day ends with the read, without dlt's extract
+            source.name,
+            "orders",
+            lambda state: read_orders(*args, state),
+            lambda rows: source(*args, settings.typed_loads, rows),
         )
     [result] = load.results
     log.info(

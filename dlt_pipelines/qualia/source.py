@@ -40,7 +40,7 @@ sandbox, unconfirmed for the real API), or every page reads as short.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -69,6 +69,7 @@ def qualia_source(
     page_size: int,
     lookback: int,
     typed: bool,
+    begun: Callable[[], Iterable[dict[str, Any]]] | None = None,
 ) -> Any:
     """The agent's title orders (one resource, ``orders``).
 
@@ -84,6 +85,8 @@ def qualia_source(
         full_reread_after: a daily run reads every order when the last full read is this old.
         page_size: orders per page. lookback: orders re-read before the last end.
         typed: land typed Arrow batches (:mod:`dlt_pipelines.typed`).
+        begun: the rest of a read begun before dlt's extract (:func:`read_orders`,
+            :meth:`dlt_pipelines.run.EntityLoad.land_read`), instead of reading here.
     """
     return orders(
         client,
@@ -95,6 +98,7 @@ def qualia_source(
         page_size,
         lookback,
         typed,
+        begun,
     )
 
 
@@ -124,18 +128,23 @@ def orders(
     page_size: int,
     lookback: int,
     typed: bool,
+    begun: Callable[[], Iterable[dict[str, Any]]] | None = None,
 ) -> Iterator[Any]:
     """Orders from the start offset to the end of the list (offset 0 when a full read is due);
     ``primary_key``: an order's key (raw keeps every version of it, ``append``)."""
-    rows = _orders(
-        client,
-        user_id,
-        counts,
-        quarantine,
-        force_full,
-        full_reread_after,
-        page_size,
-        lookback,
+    rows = (
+        begun()
+        if begun
+        else read_orders(
+            client,
+            user_id,
+            counts,
+            quarantine,
+            force_full,
+            full_reread_after,
+            page_size,
+            lookback,
+        )
     )
     if typed:
         yield from typed_batches("orders", TABLES["orders"].hints(), rows, nested=True)
@@ -143,7 +152,7 @@ def orders(
         yield from rows
 
 
-def _orders(
+def read_orders(
     client: ApiClient,
     user_id: int,
     counts: EntityCounts,
@@ -152,8 +161,11 @@ def _orders(
     full_reread_after: timedelta,
     page_size: int,
     lookback: int,
+    state: dict[str, Any] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    state = dlt.current.resource_state()
+    """The orders to land, read on ``state`` (the resource state, which the read updates;
+    default: dlt's, inside an extract)."""
+    state = dlt.current.resource_state() if state is None else state
     now = datetime.now(UTC)
     full = force_full or landed.full_read_due(state.get("last_full_at"), now, full_reread_after)
     start = 0 if full else max(0, int(state.get("last_end", 0)) - lookback)

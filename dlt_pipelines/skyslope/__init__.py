@@ -25,7 +25,7 @@ from agentsync.settings import Settings, get_settings
 from dlt_pipelines.run import SourceRun
 from dlt_pipelines.skyslope import settings as skyslope_settings
 from dlt_pipelines.skyslope.client import open_client
-from dlt_pipelines.skyslope.source import named_for
+from dlt_pipelines.skyslope.source import named_for, read
 
 log = logging.getLogger(__name__)
 SOURCE = "skyslope"
@@ -54,18 +54,30 @@ def run_entity(
         run.entities(entity) as load,
         open_client(user_id, settings) as client,
     ):
-        source = named_for(run.pipeline_name)(
-            client,
-            user_id,
-            load.counts,
-            run.quarantine,
-            kind == "onboarding",
-            naive_tz,
-            knobs.window_lag_hours * 3600,
-            timedelta(days=knobs.full_reread_days),
-            settings.typed_loads,
+        full = kind == "onboarding"
+        lag = knobs.window_lag_hours * 3600
+        reread = timedelta(days=knobs.full_reread_days)
+        counts = load.counts[entity]
+        source = named_for(run.pipeline_name)  # its name is the state's key
+        load.land_read(  # a quiet day ends with the read, without dlt's extract
+            source.name,
+            entity,
+            lambda state: read(
+                entity, client, user_id, counts, run.quarantine, full, naive_tz, lag, reread, state
+            ),
+            lambda rows: source(
+                client,
+                user_id,
+                load.counts,
+                run.quarantine,
+                full,
+                naive_tz,
+                lag,
+                reread,
+                settings.typed_loads,
+                {entity: rows},
+            ).with_resources(entity),
         )
-        load.land(source.with_resources(entity))
         logins = client.logins
     [result] = load.results
     log.info(

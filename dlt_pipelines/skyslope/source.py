@@ -49,7 +49,7 @@ and drops rows below its start value.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -91,6 +91,7 @@ def skyslope_source(
     lag_seconds: float,
     reread_after: timedelta,
     typed: bool,
+    begun: dict[str, Callable[[], Iterable[dict[str, Any]]]] | None = None,
 ) -> Any:
     """The agent's ``users``, ``listings`` and ``sales`` (select one with ``with_resources``).
 
@@ -107,8 +108,11 @@ def skyslope_source(
         lag_seconds: the window's look-back before the newest ``modifiedOn`` seen.
         reread_after: a daily run lists the whole account when the last full listing is this old.
         typed: land typed Arrow batches (:mod:`dlt_pipelines.typed`).
+        begun: per entity, the rest of a read begun before dlt's extract (:func:`read`,
+            :meth:`dlt_pipelines.run.EntityLoad.land_read`); the other entities read here.
     """
-    yield users(client, user_id, counts.get("users"), quarantine, full, typed)
+    begun = begun or {}
+    yield users(client, user_id, counts.get("users"), quarantine, full, typed, begun.get("users"))
     for entity in FILE_KINDS:
         yield files(
             client,
@@ -121,7 +125,37 @@ def skyslope_source(
             lag_seconds,
             reread_after,
             typed,
+            begun.get(entity),
         )
+
+
+def read(
+    entity: str,
+    client: SkySlopeClient,
+    user_id: int,
+    counts: EntityCounts,
+    quarantine: Quarantine,
+    full: bool,
+    naive_tz: ZoneInfo,
+    lag_seconds: float,
+    reread_after: timedelta,
+    state: dict[str, Any],
+) -> Iterator[dict[str, Any]]:
+    """One entity's rows, read on ``state`` (its resource state, which the read updates)."""
+    if entity == "users":
+        return _users(client, user_id, counts, quarantine, full, state)
+    return _files(
+        client,
+        user_id,
+        entity,
+        counts,
+        quarantine,
+        full,
+        naive_tz,
+        lag_seconds,
+        reread_after,
+        state,
+    )
 
 
 def named_for(pipeline_name: str) -> Any:
@@ -151,11 +185,12 @@ def users(
     quarantine: Quarantine,
     full: bool,
     typed: bool,
+    begun: Callable[[], Iterable[dict[str, Any]]] | None = None,
 ) -> Any:
     """``raw_skyslope.users``: every user of the agent's account, those changed since last landed
     (all on an onboarding); ``primary_key``: a user's key (raw keeps every version)."""
     columns = TABLES["users"].hints()
-    rows = _users(client, user_id, counts or EntityCounts(), quarantine, full)
+    rows = begun() if begun else _users(client, user_id, counts or EntityCounts(), quarantine, full)
     return dlt.resource(
         typed_batches("users", columns, rows, nested=True) if typed else rows,
         name="users",
@@ -171,10 +206,12 @@ def _users(
     counts: EntityCounts,
     quarantine: Quarantine,
     full: bool,
+    state: dict[str, Any] | None = None,
 ) -> Iterator[dict[str, Any]]:
     # the mart keeps the newest version per user, and a user the API stops serving is not
     # flagged from the list, so skipping an unchanged one loses nothing
-    versions = landed.LandedVersions(dlt.current.resource_state(), trust=not full)
+    state = dlt.current.resource_state() if state is None else state
+    versions = landed.LandedVersions(state, trust=not full)
     body = client.get("/api/users")
     served = rows_of(body, "users", "/api/users")
     if isinstance(body.get("links"), list) and has_next(body, served):
@@ -232,21 +269,26 @@ def files(
     lag_seconds: float,
     reread_after: timedelta,
     typed: bool,
+    begun: Callable[[], Iterable[dict[str, Any]]] | None = None,
 ) -> Any:
     """``raw_skyslope.<entity>`` (``listings`` or ``sales``): the files changed in the window, or
     all of them (see the module doc), each fetched in full; ``primary_key``: a file's key (raw
     keeps every version)."""
     columns = TABLES[entity].hints()
-    rows = _files(
-        client,
-        user_id,
-        entity,
-        counts or EntityCounts(),
-        quarantine,
-        full,
-        naive_tz,
-        lag_seconds,
-        reread_after,
+    rows = (
+        begun()
+        if begun
+        else _files(
+            client,
+            user_id,
+            entity,
+            counts or EntityCounts(),
+            quarantine,
+            full,
+            naive_tz,
+            lag_seconds,
+            reread_after,
+        )
     )
     return dlt.resource(
         typed_batches(entity, columns, rows, nested=True) if typed else rows,
@@ -304,11 +346,12 @@ def _files(
     naive_tz: ZoneInfo,
     lag_seconds: float,
     reread_after: timedelta,
+    state: dict[str, Any] | None = None,
 ) -> Iterator[dict[str, Any]]:
     kind = FILE_KINDS[entity]
     guid_key = f"{kind}Guid"
     path = f"/api/files/{entity}"
-    state = dlt.current.resource_state()
+    state = dlt.current.resource_state() if state is None else state
     now = datetime.now(UTC)
     recount = not full and landed.full_read_due(state.get("last_full_at"), now, reread_after)
     since = 0 if full or recount else int(state.get("earliest_date", 0))
