@@ -66,7 +66,14 @@ from agentsync.contracts import EntitySpec
 from agentsync.entities import all_entities
 from agentsync.errors import AgentsyncError, SettingError
 from agentsync.quality import changes, data_docs, sql_checks
-from agentsync.quality.metrics import count_columns, counts_sql, entity_key, metrics_from, presence
+from agentsync.quality.metrics import (
+    analyze_stale,
+    count_columns,
+    counts_sql,
+    entity_key,
+    metrics_from,
+    presence,
+)
 from agentsync.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -224,6 +231,7 @@ def _refresh_counts(conn: sa.Connection, spec: EntitySpec) -> list[int] | None:
         or never had its change triggers, a truncate), else the agents recounted (often none).
     """
     present = presence(conn, spec)
+    analyze_stale(conn, [t for t in (spec.raw_table, spec.mart) if t])
     full_sql = counts_sql(spec, present)
     digest = hashlib.sha256(full_sql.encode()).hexdigest()
     table = counts_table(spec)

@@ -85,6 +85,39 @@ def table_exists(conn: Connection, qualified: str) -> bool:
     return conn.execute(sa.text("select to_regclass(:t) is not null"), {"t": qualified}).scalar()
 
 
+#: a table is analysed before it is counted when rows changed since its statistics were taken
+#: exceed this share of it (autovacuum's default is 10% plus 50 rows, but it runs later)
+STALE_STATISTICS = 0.2
+
+
+def analyze_stale(conn: Connection, tables: Sequence[str]) -> list[str]:
+    """``ANALYZE`` those of ``tables`` that have no planner statistics yet, or whose rows changed
+    since by more than :data:`STALE_STATISTICS` of them; returns the tables analysed.
+
+    A table dbt or dlt has just filled (the first build of a 1.7M-row mart) has none until
+    autovacuum gets to it, and a count joining it with raw was then planned for 40,000 rows: at
+    seed scale the onboarding's gate took 844 s instead of 28 s. Analysing samples 30,000 rows,
+    about a second for the largest table here."""
+    done: list[str] = []
+    for table in tables:
+        row = conn.execute(
+            sa.text(
+                "select s.last_analyze is null and s.last_autoanalyze is null, "
+                "s.n_mod_since_analyze, greatest(c.reltuples, 0) "
+                "from pg_class as c join pg_stat_user_tables as s on s.relid = c.oid "
+                "where c.oid = to_regclass(:t)"
+            ),
+            {"t": table},
+        ).first()
+        if row is None:
+            continue
+        never, changed, rows = row
+        if never or (changed or 0) > STALE_STATISTICS * max(rows, 1):
+            conn.execute(sa.text(f"analyze {qtable(table, 'table')}"))
+            done.append(table)
+    return done
+
+
 def _literal(value: str) -> str:
     ident(value, "source/entity name")  # plain identifiers only, so quoting is trivial
     return f"'{value}'"
