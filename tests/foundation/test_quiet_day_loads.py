@@ -14,16 +14,13 @@ Real sandbox over loopback, real dlt pipelines into real PostgreSQL, every sourc
 
 from __future__ import annotations
 
-from typing import Any
-
-import dlt
 import httpx
 import pytest
 from sqlalchemy import text
 
 from agentsync import db
-from agentsync.settings import get_settings
 from tests.dbt_projects import load_ids, register_agents, run_steps
+from tests.dlt_spy import count_extracts
 
 pytestmark = pytest.mark.slow
 
@@ -65,17 +62,7 @@ def test_the_day_after_a_change_commits_no_load(sandbox_env, sandbox_server, mon
 
     loads = load_ids()
     mark = _last_run_id()
-    extracts: list[str] = []
-    extract = dlt.Pipeline.extract
-
-    ours = str(get_settings().dlt_dir)  # not the pipelines of threads other tests left running
-
-    def counted(self: dlt.Pipeline, *args: Any, **kwargs: Any) -> Any:
-        if str(self.pipelines_dir).startswith(ours):
-            extracts.append(self.pipeline_name)
-        return extract(self, *args, **kwargs)
-
-    monkeypatch.setattr(dlt.Pipeline, "extract", counted)
+    extracts = count_extracts(monkeypatch)
     run_steps(users, "daily")
     quiet = _daily_rows(mark)
     assert len(quiet) >= len(changed)  # every entity ran and was booked

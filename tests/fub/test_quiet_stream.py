@@ -14,13 +14,12 @@ import shutil
 from collections.abc import Iterator
 from typing import Any
 
-import dlt
 import pytest
 
-from agentsync.settings import get_settings
 from dlt_pipelines.fub import FubRun, run_streams
 from dlt_pipelines.fub.source import FubAccount
 from dlt_pipelines.run import make_pipeline
+from tests.dlt_spy import count_extracts
 from tests.fub.conftest import add_agent, rows
 
 pytestmark = pytest.mark.slow
@@ -37,17 +36,7 @@ def test_a_quiet_stream_runs_no_extract_and_a_moved_state_still_lands(
     add_agent(sandbox_server.sandbox, AGENT)
     run_streams(AGENT, "onboarding", None, ("people",))
 
-    extracts: list[str] = []
-    extract = dlt.Pipeline.extract
-
-    ours = str(get_settings().dlt_dir)  # not the pipelines of threads other tests left running
-
-    def counted(self: dlt.Pipeline, *args: Any, **kwargs: Any) -> Any:
-        if str(self.pipelines_dir).startswith(ours):
-            extracts.append(self.pipeline_name)
-        return extract(self, *args, **kwargs)
-
-    monkeypatch.setattr(dlt.Pipeline, "extract", counted)
+    extracts = count_extracts(monkeypatch)
 
     # nothing new: the window is read (requests), nothing is extracted or committed
     states = _states()
