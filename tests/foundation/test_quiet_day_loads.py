@@ -14,8 +14,11 @@ Real sandbox over loopback, real dlt pipelines into real PostgreSQL, every sourc
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
+from dlt.common.versioned_state import decompress_state
 from sqlalchemy import text
 
 from agentsync import db
@@ -37,6 +40,31 @@ def _daily_rows(after_run_id: int) -> list[tuple[str, str, int, str | None]]:
                 {"r": after_run_id},
             )
         ]
+
+
+def _state_moves(loads: list[tuple[str, str, str]]) -> dict[str, Any]:
+    """For each state-only load: the pipeline and what its entity's resource state was before
+    the load and is in it (the failure then names what moved)."""
+    out: dict[str, Any] = {}
+    with db.begin() as conn:
+        for source, entity, load_id in loads:
+            table = f"raw_{source}._dlt_pipeline_state"
+            rows = conn.execute(
+                text(
+                    f"select pipeline_name, _dlt_load_id, state from {table} where pipeline_name in "
+                    f"(select pipeline_name from {table} where _dlt_load_id = :l) "
+                    "and _dlt_load_id <= :l order by _dlt_load_id desc limit 2"
+                ),
+                {"l": load_id},
+            ).all()
+            states = []
+            for _, _, blob in rows:
+                resources = {}
+                for src in decompress_state(blob).get("sources", {}).values():
+                    resources.update(src.get("resources") or {})
+                states.append(resources.get(entity))
+            out[f"{rows[0][0] if rows else '?'} {entity} {load_id}"] = states[::-1]
+    return out
 
 
 def _last_run_id() -> int:
@@ -68,7 +96,7 @@ def test_the_day_after_a_change_commits_no_load(sandbox_env, sandbox_server, mon
     assert len(quiet) >= len(changed)  # every entity ran and was booked
     # no load carries state alone
     state_only = [(s, e, load) for s, e, rows, load in quiet if load is not None and not rows]
-    assert state_only == [], f"loads on a quiet day (state only): {state_only}"
+    assert state_only == [], f"state-only loads (before, after): {_state_moves(state_only)}"
     # and nothing lands, except: twice in CI (never here, alone or beside other tests) the
     # SkySlope replica served one listing version raw did not hold on the quiet day, a real new
     # version that lands with its rows; not yet explained (issue 16 note), so it is allowed only
