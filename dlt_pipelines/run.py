@@ -626,33 +626,56 @@ class EntityLoad:
         read: Callable[[dict[str, Any]], Iterable[Any]],
         make: Callable[[Callable[[], Iterator[Any]]], Any],
     ) -> str | None:
-        """Land what ``read`` yields into ``resource``, beginning the read before dlt's extract.
+        """Land what ``read`` yields into ``resource``, beginning the read before dlt's extract
+        (:meth:`land_reads` with one resource)."""
+        return self.land_reads(source, {resource: read}, lambda rows: make(rows[resource]))
 
-        ``read(state)`` reads the vendor on a copy of the resource's state (:func:`resource_state`,
-        under the ``source`` key) and updates it as the resource would. A read that yields
-        nothing and leaves the state as it was (most streams on most days) ends there: its
-        requests, no dlt extract, no load. Otherwise ``make(rows)`` builds the dlt source or
-        resource (named as the state's key and ``resource``) whose rows are ``rows()``: what
-        the read yielded and the rest of it, then the state it ended with is written into the
-        resource state, so no request is made twice. Returns the load id (None: nothing
+    def land_reads(
+        self,
+        source: str,
+        reads: dict[str, Callable[[dict[str, Any]], Iterable[Any]]],
+        make: Callable[[dict[str, Callable[[], Iterator[Any]]]], Any],
+    ) -> str | None:
+        """Land what each read yields into its resource, beginning the reads before dlt's extract.
+
+        ``reads[resource](state)`` reads the vendor on a copy of the resource's state
+        (:func:`resource_state`, under the ``source`` key) and updates it as the resource would.
+        The reads begin in order; while each yields nothing and leaves its state as it was (most
+        streams on most days) the next one begins, and when all are quiet it ends there: their
+        requests, no dlt extract, no load. At the first read that yields a row or moves its
+        state, ``make(rows)`` builds the dlt source (named as the state's key) with, for each
+        resource begun, ``rows[resource]()``: what its read yielded and the rest of it, then the
+        state it ended with written into the resource state, so no request is made twice. The
+        resources not begun read inside dlt's extract. Returns the load id (None: nothing
         landed)."""
-        kept = resource_state(self._run.pipeline(), source, resource)
-        state = copy.deepcopy(kept)
-        rows = iter(read(state))
-        first = next(rows, _NOTHING)
-        if first is _NOTHING and state == kept:
+        pipeline = self._run.pipeline()
+        begun: dict[str, tuple[Any, Iterator[Any], dict[str, Any]]] = {}
+        for resource, read in reads.items():
+            kept = resource_state(pipeline, source, resource)
+            state = copy.deepcopy(kept)
+            rows = iter(read(state))
+            first = next(rows, _NOTHING)
+            begun[resource] = (first, rows, state)
+            if first is not _NOTHING or state != kept:
+                break
+        else:
             self.flush_quarantine()
             return None
 
-        def rest() -> Iterator[Any]:
-            if first is not _NOTHING:
-                yield first
-                yield from rows
-            live = dlt.current.resource_state(resource)
-            live.clear()
-            live.update(state)
+        def replay(resource: str) -> Callable[[], Iterator[Any]]:
+            first, rows, state = begun[resource]
 
-        return self.land(make(rest))
+            def rest() -> Iterator[Any]:
+                if first is not _NOTHING:
+                    yield first
+                    yield from rows
+                live = dlt.current.resource_state(resource)
+                live.clear()
+                live.update(state)
+
+            return rest
+
+        return self.land(make({resource: replay(resource) for resource in begun}))
 
     def flush_quarantine(self) -> None:
         """Write the records quarantined so far (under :attr:`load_id`) and count them."""

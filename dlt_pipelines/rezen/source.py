@@ -103,6 +103,8 @@ from dlt_pipelines.rezen.settings import (
 )
 from dlt_pipelines.run import EntityCounts, Quarantine
 
+State = dict[str, Any]  # a resource's dlt state, read and updated by its read
+
 SOURCE = "rezen"
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # Raw table per entity (participants also write transaction_details).
@@ -205,15 +207,20 @@ def _valid_to_land(account: RezenAccount, entity: str, rows: list[Any], **extra:
 
 
 def _snapshot(
-    account: RezenAccount, entity: str, rows: list[dict[str, Any]], **extra: Any
+    account: RezenAccount,
+    state: State,
+    entity: str,
+    rows: list[dict[str, Any]],
+    **extra: Any,
 ) -> list[dict]:
     """The checked rows of a list read whole (the agent's current snapshot of ``entity``),
-    tagged and counted when the list differs from the one last landed; none when it is the
-    same (:class:`~dlt_pipelines.landed.LandedSnapshot`: all or nothing, since the marts read
-    the newest load as the whole list)."""
+    tagged and counted when the list differs from the one last landed (kept in the reading
+    resource's ``state``); none when it is the same
+    (:class:`~dlt_pipelines.landed.LandedSnapshot`: all or nothing, since the marts read the
+    newest load as the whole list)."""
     account.count(entity)
     tagged = [{**row, **extra, "user_id": account.user_id} for row in rows]
-    if not LandedSnapshot(dlt.current.resource_state(), f"snapshot_{entity}").changed(tagged):
+    if not LandedSnapshot(state, f"snapshot_{entity}").changed(tagged):
         return []
     return _to_land(account, entity, rows, **extra)
 
@@ -268,7 +275,7 @@ def _roster_item(m: dict[str, Any]) -> dict[str, Any]:
     return {**m, "id": m.get("id") or (agent.get("id") if isinstance(agent, dict) else None)}
 
 
-def _teams(account: RezenAccount) -> Iterator[Any]:
+def _teams(account: RezenAccount, state: State) -> Iterator[Any]:
     refs = _team_refs(account)
     members_total = 0
     teams: list[dict[str, Any]] = []
@@ -288,9 +295,9 @@ def _teams(account: RezenAccount) -> Iterator[Any]:
             {**m, "roles": ",".join(map(str, m.get("roles") or [])), "team_id": team.get("id")}
             for m in _checked(account, "team_members", items)
         ]
-    if kept := _snapshot(account, "teams", teams):
+    if kept := _snapshot(account, state, "teams", teams):
         yield _to_table(kept, "teams")
-    if kept := _snapshot(account, "team_members", members):
+    if kept := _snapshot(account, state, "team_members", members):
         yield _to_table(kept, "team_members")
     served = account.me.get("teams")
     # quarantined team references still count as served (the quarantine explains them)
@@ -301,14 +308,13 @@ def _teams(account: RezenAccount) -> Iterator[Any]:
 # -- agents step -----------------------------------------------------------------------------
 
 
-def _agent(account: RezenAccount) -> Iterator[Any]:
-    if kept := _snapshot(account, "agent", _checked(account, "agent", [dict(account.me)])):
+def _agent(account: RezenAccount, state: State) -> Iterator[Any]:
+    if kept := _snapshot(account, state, "agent", _checked(account, "agent", [dict(account.me)])):
         yield kept
     account.count("agent").reported_total = 1
 
 
-def _network(account: RezenAccount) -> Iterator[Any]:
-    state = dlt.current.resource_state()
+def _network(account: RezenAccount, state: State) -> Iterator[Any]:
     since = state.get("updated_at_from")
     newest: int | None = None
     params: dict[str, Any] = {"statusIn": list(AGENT_STATUSES)}
@@ -339,31 +345,29 @@ def _network(account: RezenAccount) -> Iterator[Any]:
     counted.cursor = since
 
 
-def _cap_info(account: RezenAccount) -> Iterator[Any]:
+def _cap_info(account: RezenAccount, state: State) -> Iterator[Any]:
     cap = account.client.get("yenta", f"/agents/{account.yenta_id}/cap-info")
     row = {**cap, "id": cap.get("agentId") or account.yenta_id}
-    if kept := _snapshot(account, "cap_info", _checked(account, "cap_info", [row])):
+    if kept := _snapshot(account, state, "cap_info", _checked(account, "cap_info", [row])):
         yield kept
     account.count("cap_info").reported_total = 1
 
 
-def _front_line(account: RezenAccount) -> Iterator[Any]:
+def _front_line(account: RezenAccount, state: State) -> Iterator[Any]:
     body = account.client.get("yenta", f"/agents/{account.yenta_id}/front-line-agents-info")
     rows = body.get("frontLineAgentInfos", []) if isinstance(body, dict) else body
-    kept = _snapshot(
-        account, "front_line", _checked(account, "front_line", rows), sponsor_id=account.yenta_id
-    )
+    checked = _checked(account, "front_line", rows)
+    kept = _snapshot(account, state, "front_line", checked, sponsor_id=account.yenta_id)
     account.count("front_line").reported_total = len(rows)
     if kept:
         yield kept
 
 
-def _sponsors(account: RezenAccount) -> Iterator[Any]:
+def _sponsors(account: RezenAccount, state: State) -> Iterator[Any]:
     body = account.client.get("yenta", f"/agents/{account.yenta_id}/sponsor-tree")
     rows = body.get("flattenedSponsors") or []
-    kept = _snapshot(
-        account, "sponsors", _checked(account, "sponsors", rows), agent_id=account.yenta_id
-    )
+    checked = _checked(account, "sponsors", rows)
+    kept = _snapshot(account, state, "sponsors", checked, agent_id=account.yenta_id)
     account.count("sponsors").reported_total = len(rows)
     if kept:
         yield kept
@@ -372,14 +376,13 @@ def _sponsors(account: RezenAccount) -> Iterator[Any]:
 # -- transactions step -----------------------------------------------------------------------
 
 
-def _deal_lists(account: RezenAccount, listings: bool) -> Iterator[Any]:
+def _deal_lists(account: RezenAccount, state: State, listings: bool) -> Iterator[Any]:
     entity = "listings" if listings else "transactions"
     segment = "listing-transactions" if listings else "transactions"
     base = f"/transactions/participant/{account.yenta_id}/{segment}"
     counts = account.client.get("arrakis", f"{base}/lifecycle-group-counts")
     counted = account.count(entity)
     counted.reported_total = sum(int(counts.get(g) or 0) for g in LIFECYCLE_GROUPS)
-    state = dlt.current.resource_state()
     cursors: dict[str, int] = state.setdefault("cursors", {})
     # each group re-reads its records at the cursor's instant: those exactly as landed stay out
     versions = LandedVersions(state, trust=bool(cursors))
@@ -443,7 +446,7 @@ def transactions_needing_detail(user_id: int) -> list[str]:
         return [r[0] for r in conn.execute(text(sql + " order by 1"), {"u": user_id})]
 
 
-def _participants(account: RezenAccount) -> Iterator[Any]:
+def _participants(account: RezenAccount, state: State) -> Iterator[Any]:
     ids = transactions_needing_detail(account.user_id)
     counted = account.count("participants")
 
@@ -490,7 +493,9 @@ def _participants(account: RezenAccount) -> Iterator[Any]:
 # -- contributions step ----------------------------------------------------------------------
 
 
-def _paged(account: RezenAccount, entity: str, service: str, path: str, key: str) -> Iterator[Any]:
+def _paged(
+    account: RezenAccount, state: State, entity: str, service: str, path: str, key: str
+) -> Iterator[Any]:
     counted = account.count(entity)
     reported = None
     served: list[dict[str, Any]] = []
@@ -498,28 +503,27 @@ def _paged(account: RezenAccount, entity: str, service: str, path: str, key: str
         if isinstance(env.get("totalCount"), int):
             reported = env["totalCount"]
         served += _checked(account, entity, rows)
-    if kept := _snapshot(account, entity, served):
+    if kept := _snapshot(account, state, entity, served):
         yield kept
     counted.reported_total = reported if reported is not None else counted.rows
 
 
-def _equity(account: RezenAccount) -> Iterator[Any]:
+def _equity(account: RezenAccount, state: State) -> Iterator[Any]:
     path = f"/agents/{account.yenta_id}/equity-purchases"
-    yield from _paged(account, "equity", "yenta", path, "equityPurchases")
+    yield from _paged(account, state, "equity", "yenta", path, "equityPurchases")
 
 
-def _revshare_payments(account: RezenAccount) -> Iterator[Any]:
+def _revshare_payments(account: RezenAccount, state: State) -> Iterator[Any]:
     path = f"/revshares/{account.yenta_id}/payments"
-    yield from _paged(account, "revshare_payments", "arrakis", path, "payments")
+    yield from _paged(account, state, "revshare_payments", "arrakis", path, "payments")
 
 
-def _pending(account: RezenAccount) -> Iterator[Any]:
+def _pending(account: RezenAccount, state: State) -> Iterator[Any]:
     path = f"/revshares/{account.yenta_id}/payments/pending"
-    yield from _paged(account, "pending_contributions", "arrakis", path, "contributions")
+    yield from _paged(account, state, "pending_contributions", "arrakis", path, "contributions")
 
 
-def _contributions(account: RezenAccount) -> Iterator[Any]:
-    state = dlt.current.resource_state()
+def _contributions(account: RezenAccount, state: State) -> Iterator[Any]:
     since = state.get("start_date")
     counted = account.count("contributions")
     reported = 0
@@ -557,7 +561,7 @@ def _contributions(account: RezenAccount) -> Iterator[Any]:
     counted.cursor = since
 
 
-def _contributors(account: RezenAccount) -> Iterator[Any]:
+def _contributors(account: RezenAccount, state: State) -> Iterator[Any]:
     counted = account.count("contributors")
     end = date.today() + timedelta(days=366)
     params = {"startDate": CONTRIBUTORS_START.isoformat(), "endDate": end.isoformat()}
@@ -572,24 +576,23 @@ def _contributors(account: RezenAccount) -> Iterator[Any]:
                 reported += int(env.get("totalCount") or 0)
             rows = [{**r, "id": r.get("agentYentaId")} for r in rows]
             served += [{**r, "tier": tier} for r in _checked(account, "contributors", rows)]
-    if kept := _snapshot(account, "contributors", served):
+    if kept := _snapshot(account, state, "contributors", served):
         yield kept
     counted.reported_total = reported or counted.rows
 
 
 # -- wiring ----------------------------------------------------------------------------------
 
-Gen = Callable[[RezenAccount], Iterator[Any]]
+Gen = Callable[[RezenAccount, State], Iterator[Any]]
 RESOURCES: dict[str, Gen] = {
     "teams": _teams,
-    "team_members": lambda account: iter(()),  # written by the teams resource
     "agent": _agent,
     "network": _network,
     "cap_info": _cap_info,
     "front_line": _front_line,
     "sponsors": _sponsors,
-    "transactions": lambda account: _deal_lists(account, listings=False),
-    "listings": lambda account: _deal_lists(account, listings=True),
+    "transactions": lambda account, state: _deal_lists(account, state, listings=False),
+    "listings": lambda account, state: _deal_lists(account, state, listings=True),
     "participants": _participants,
     "equity": _equity,
     "revshare_payments": _revshare_payments,
@@ -599,23 +602,43 @@ RESOURCES: dict[str, Gen] = {
 }
 
 
+def resources_of(entities: tuple[str, ...]) -> list[str]:
+    """The resources that read ``entities`` (one each; ``team_members`` rows come from the
+    ``teams`` resource), in order."""
+    return [entity for entity in entities if entity != "team_members"]
+
+
+def read(account: RezenAccount, resource: str, state: State) -> Iterator[Any]:
+    """One resource's rows, read on ``state`` (its resource state, which the read updates)."""
+    return RESOURCES[resource](account, state)
+
+
+def _in_dlt(account: RezenAccount, resource: str) -> Iterator[Any]:
+    """The resource read inside dlt's extract, on dlt's resource state."""
+    yield from read(account, resource, dlt.current.resource_state())
+
+
 @dlt.source(name=SOURCE, max_table_nesting=2)
-def rezen_source(account: RezenAccount, entities: tuple[str, ...]) -> list[Any]:
+def rezen_source(
+    account: RezenAccount,
+    entities: tuple[str, ...],
+    begun: dict[str, Callable[[], Iterator[Any]]] | None = None,
+) -> list[Any]:
     """The agent's reZEN entities of one step (``STEP_ENTITIES``), one resource each, appended to
     ``raw_rezen.<RAW_TABLES[entity]>`` with the table's declared columns; ``primary_key`` where
     the source keys the records (:data:`PRIMARY_KEYS`). ``team_members`` rows come from the
-    ``teams`` resource."""
+    ``teams`` resource. ``begun``: per resource, the rest of a read begun before dlt's extract
+    (:meth:`dlt_pipelines.run.EntityLoad.land_reads`); the others read here."""
+    begun = begun or {}
     out = []
-    for entity in entities:
-        if entity == "team_members":
-            continue  # the teams resource writes team_members rows
+    for entity in resources_of(entities):
         table = RAW_TABLES[entity]
         # a resource writing two tables routes its rows with each table's own columns
         # (_to_table); hints of its own would reach both tables
         routed = entity in ("teams", "participants")
         out.append(
             dlt.resource(
-                RESOURCES[entity](account),
+                begun[entity]() if entity in begun else _in_dlt(account, entity),
                 name=entity,
                 table_name=table,
                 write_disposition="append",
