@@ -378,8 +378,10 @@ class Sandbox:
         _load_builtin_modules()
         self.world = World(seed=seed, scale=scale)
         self.faults = FaultPlan()
+        # in name order, not registration (import) order: an advance's replicas draw from one
+        # generator in this order, so the same seed and advances change the same records
         self.modules: dict[str, ApiModule] = {
-            name: factory(self.world, self.faults) for name, factory in API_MODULES.items()
+            name: API_MODULES[name](self.world, self.faults) for name in sorted(API_MODULES)
         }
         self.faults.add(self.parse_faults(faults))
         self.root_url = ""

@@ -471,7 +471,10 @@ def _files(
                 repeated,
             )
     counts.reported_total = len(listed) + unnamed if since == 0 else None
-    if since == 0:
+    if full or recount:
+        # only a full read or a due recount resets the recount's age: a window that starts at 0
+        # because no modified date was ever seen (an account without files) lists everything
+        # too, but recording it would move the state, a load of its own, every day
         state["last_full_at"] = now.isoformat()
     if newest is not None:
         # never moves back: a recount fetches only some files, maybe only older ones

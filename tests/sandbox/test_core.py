@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from sandbox import core
 from sandbox.core import (
     API_MODULES,
     BadControl,
@@ -303,6 +304,21 @@ class _Exploding:
 
     def credentials(self, user_id: int) -> dict[str, str] | None:
         return None
+
+
+def test_an_advance_changes_the_same_records_whatever_order_the_replicas_registered_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the replicas draw from one generator: in registration order, which is import order (a
+    # test importing sandbox.skyslope first changed which records a day's advance touched)
+    def advanced() -> dict:
+        sandbox = Sandbox(seed=42, scale="tiny")
+        sandbox.advance(86_400, 0.2)
+        return {name: mod.truth(None, None) for name, mod in sandbox.modules.items()}
+
+    first = advanced()
+    monkeypatch.setattr(core, "API_MODULES", dict(reversed(API_MODULES.items())))
+    assert advanced() == first
 
 
 def test_a_failing_request_answers_500_and_the_server_keeps_serving() -> None:

@@ -172,6 +172,25 @@ def test_daily_run_reads_only_the_changed_window(register_agents, sandbox_server
 
 
 @pytest.mark.slow
+def test_an_account_without_files_commits_nothing_on_a_quiet_day(register_agents, sandbox_server):
+    # agent 103 has no listing: its window never sees a modified date, so it lists from 0 every
+    # day; recording that listing as the recount moved the state every day (a load of its own)
+    agent = 103
+    assert truth(sandbox_server, "skyslope", agent, "listings")["count"] == 0
+    register_agents(agent)
+    run_entity(agent, "onboarding", None, "listings")
+    states = "select count(*) from raw_skyslope._dlt_pipeline_state where pipeline_name = :p"
+    committed = scalar(states, p=f"skyslope_user_{agent}")
+    for _ in range(2):
+        quiet = run_entity(agent, "daily", None, "listings")
+        assert (quiet.rows, quiet.reported_total) == (0, 0)  # still the account's total
+    assert scalar(states, p=f"skyslope_user_{agent}") == committed
+    assert rows(
+        "select load_id from ops.sync_runs where user_id = :u and kind = 'daily'", u=agent
+    ) == [(None,), (None,)]
+
+
+@pytest.mark.slow
 def test_periodic_recount_reports_the_total_and_fetches_only_new_versions(
     register_agents, sandbox_server, monkeypatch
 ):
