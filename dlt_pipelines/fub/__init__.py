@@ -152,6 +152,7 @@ class FubRun:
                     load.land(id_changes(rows), schema=_schema())
                 if held.legacy_snapshots:
                     deletions.drop_legacy(self.user_id, name)
+                deletions.forget_held_count(self.user_id, name)
             counts = load.counts[entity]
             counts.rows = check.held if check.method == "count" else check.total or 0
             counts.reported_total = check.total

@@ -13,7 +13,9 @@ comparing what we hold with what FUB serves. For one agent and entity:
   created before that moment, so FUB's live set then is a subset of K).
 
 **Count proof.** If ``|K| == T`` the two sets are equal: nothing we hold had been deleted when
-T was taken. No request, no rows. A record created after T was taken makes ``|K| > T``, a
+T was taken. No request, no rows. |K| is counted in the database and kept
+(``ops.fub_held_counts``) until a ``raw_fub`` load or a quarantined record may have changed it,
+so a day on which nothing landed reads no raw row. A record created after T was taken makes ``|K| > T``, a
 deletion or a record we never received makes them differ the other way: either way, walk.
 
 **Walk.** The full id set (``fields=id``), refused when its size differs from the total FUB
@@ -95,13 +97,9 @@ def _exists(conn, table: str) -> bool:
     )
 
 
-def _evidence(conn, user_id: int, entity: str) -> tuple[str, bool]:
-    """The newest evidence about each id we hold (``id, live``; see the module docstring) as
-    one SQL statement over ``:u`` and ``:e``, and whether earlier full snapshots exist."""
-    has_raw = _exists(conn, entity)
-    has_changes = _exists(conn, CHANGES_TABLE)
-    has_hooks = _exists(conn, "deleted_ids")
-    has_legacy = all(_exists(conn, t) for t in LEGACY_TABLES) and bool(
+def _has_legacy(conn, user_id: int, entity: str) -> bool:
+    """Whether earlier full snapshots of the agent's ids exist (migrated by the next walk)."""
+    return all(_exists(conn, t) for t in LEGACY_TABLES) and bool(
         conn.execute(
             text(
                 f"select 1 from {DATASET}.id_snapshot_runs "
@@ -110,6 +108,15 @@ def _evidence(conn, user_id: int, entity: str) -> tuple[str, bool]:
             {"u": user_id, "e": entity},
         ).first()
     )
+
+
+def _evidence(conn, user_id: int, entity: str) -> tuple[str, bool]:
+    """The newest evidence about each id we hold (``id, live``; see the module docstring) as
+    one SQL statement over ``:u`` and ``:e``, and whether earlier full snapshots exist."""
+    has_raw = _exists(conn, entity)
+    has_changes = _exists(conn, CHANGES_TABLE)
+    has_hooks = _exists(conn, "deleted_ids")
+    has_legacy = _has_legacy(conn, user_id, entity)
     parts: list[str] = [
         # quarantined records are held: FUB serves them, we keep them aside with a reason
         """
@@ -160,17 +167,73 @@ def held_ids(user_id: int, entity: str) -> HeldIds:
     return HeldIds(live, gone, has_legacy)
 
 
+def _evidence_mark(conn, user_id: int, entity: str) -> str:
+    """What changes whenever the evidence about the agent's ids may have: the newest committed
+    ``raw_fub`` load (raw versions, id changes and webhook deletions are written only by loads)
+    and the agent's newest quarantined record of the entity."""
+    loads = (
+        conn.execute(
+            text(f"select count(*) || ':' || max(load_id) from {DATASET}._dlt_loads")
+        ).scalar()
+        if _exists(conn, "_dlt_loads")
+        else None
+    )
+    quarantined = conn.execute(
+        text(
+            "select max(quarantine_id) from ops.quarantine "
+            "where user_id = :u and source = 'fub' and entity = :e"
+        ),
+        {"u": user_id, "e": entity},
+    ).scalar()
+    return f"{loads or '-'}/{quarantined or '-'}"
+
+
 def held_count(user_id: int, entity: str) -> tuple[int, bool]:
     """|K| (counted in the database: the count proof needs no id) and whether earlier full
     snapshots exist. The same evidence as :func:`held_ids`, without sending every id to Python
-    and building sets of them: 5-7 times faster for a 100k-person agent, every day."""
+    and building sets of them: 5-7 times faster for a 100k-person agent, every day.
+
+    The count is kept in ``ops.fub_held_counts`` with the evidence's mark
+    (:func:`_evidence_mark`) and reused while the mark holds: a day on which nothing landed
+    reads no raw row. The mark is read before counting, so a load committed meanwhile only
+    makes the kept count older than its mark says, and the next check counts again."""
+    with db.begin() as conn:
+        mark = _evidence_mark(conn, user_id, entity)
+        has_legacy = _has_legacy(conn, user_id, entity)
+        kept = conn.execute(
+            text(
+                "select held from ops.fub_held_counts "
+                "where user_id = :u and entity = :e and mark = :m"
+            ),
+            {"u": user_id, "e": entity, "m": mark},
+        ).scalar()
+    if kept is not None:
+        return int(kept), has_legacy
     with db.begin() as conn:
         sql, has_legacy = _evidence(conn, user_id, entity)
         live = conn.execute(
             text(f"select count(*) from ({sql}) as newest where live = 1"),
             {"u": user_id, "e": entity},
         ).scalar_one()
+        conn.execute(
+            text(
+                "insert into ops.fub_held_counts (user_id, entity, mark, held) "
+                "values (:u, :e, :m, :n) on conflict (user_id, entity) do update "
+                "set mark = excluded.mark, held = excluded.held, counted_at = now()"
+            ),
+            {"u": user_id, "e": entity, "m": mark, "n": live},
+        )
     return int(live), has_legacy
+
+
+def forget_held_count(user_id: int, entity: str) -> None:
+    """Count |K| again at the next check (after a walk: the count it did not prove may be
+    one the raw tables no longer give, e.g. rows changed outside a load)."""
+    with db.begin() as conn:
+        conn.execute(
+            text("delete from ops.fub_held_counts where user_id = :u and entity = :e"),
+            {"u": user_id, "e": entity},
+        )
 
 
 def latest_count(user_id: int, entity: str) -> int | None:

@@ -166,3 +166,37 @@ def _legacy_snapshot(user_id: int, entity: str, served: list[int]) -> None:
             dlt.resource(head, name="id_snapshot_runs", write_disposition="append"),
         ]
     )
+
+
+@pytest.mark.slow
+def test_the_held_count_is_kept_until_a_load_or_a_quarantined_record_may_change_it(
+    sandbox_env, sandbox_server
+) -> None:
+    """The count proof reads the agent's raw only when its evidence may have changed: a day on
+    which nothing landed reuses the kept |K|; a load (here a ``*Deleted`` webhook's) or a
+    quarantined record of the entity makes the next check count again."""
+    from datetime import UTC, datetime
+
+    from dlt_pipelines.run import Quarantine
+
+    agent = 103
+    add_agent(sandbox_server.sandbox, agent)
+    run_streams(agent, "onboarding", None, ("people",))
+    live = deletions.held_ids(agent, "people").live
+    assert deletions.held_count(agent, "people") == (len(live), False)
+    kept = "select held, counted_at from ops.fub_held_counts where user_id = :u and entity = :e"
+    counted = rows(kept, u=agent, e="people")
+    assert deletions.held_count(agent, "people")[0] == len(live)
+    assert rows(kept, u=agent, e="people") == counted  # reused: nothing landed since
+
+    with FubRun(agent, "daily") as run:
+        run.record_deleted("people", [min(live)], datetime.now(UTC))
+    assert deletions.held_count(agent, "people")[0] == len(live) - 1
+
+    quarantine = Quarantine(agent, "fub")
+    quarantine.add(
+        "people", {"id": 987_654_321}, "a record FUB serves that staging refuses", 987_654_321
+    )
+    quarantine.flush()
+    assert deletions.held_count(agent, "people")[0] == len(live)
+    assert deletions.held_count(agent, "people")[0] == len(deletions.held_ids(agent, "people").live)
