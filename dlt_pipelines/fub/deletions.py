@@ -15,8 +15,10 @@ comparing what we hold with what FUB serves. For one agent and entity:
 **Count proof.** If ``|K| == T`` the two sets are equal: nothing we hold had been deleted when
 T was taken. No request, no rows. |K| is counted in the database and kept
 (``ops.fub_held_counts``) until a ``raw_fub`` load or a quarantined record may have changed it,
-so a day on which nothing landed reads no raw row. A record created after T was taken makes ``|K| > T``, a
-deletion or a record we never received makes them differ the other way: either way, walk.
+so a check reads no raw row when no ``raw_fub`` load came since the agent's last check (a
+dataset-wide mark: the day after a change, only the agents checked after its last load reuse it).
+A record created after T was taken makes ``|K| > T``, a deletion or a record we never received
+makes them differ the other way: either way, walk.
 
 **Walk.** The full id set (``fields=id``), refused when its size differs from the total FUB
 reports alongside (a lost page of ids must never look like deletions). Stored are only the
@@ -194,8 +196,8 @@ def held_count(user_id: int, entity: str) -> tuple[int, bool]:
     and building sets of them: 5-7 times faster for a 100k-person agent, every day.
 
     The count is kept in ``ops.fub_held_counts`` with the evidence's mark
-    (:func:`_evidence_mark`) and reused while the mark holds: a day on which nothing landed
-    reads no raw row. The mark is read before counting, so a load committed meanwhile only
+    (:func:`_evidence_mark`) and reused while the mark holds: no ``raw_fub`` load (of any
+    agent) and no quarantined record of the entity since the agent's last check. The mark is read before counting, so a load committed meanwhile only
     makes the kept count older than its mark says, and the next check counts again."""
     with db.begin() as conn:
         mark = _evidence_mark(conn, user_id, entity)
