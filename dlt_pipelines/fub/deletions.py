@@ -170,9 +170,10 @@ def held_ids(user_id: int, entity: str) -> HeldIds:
 
 
 def _evidence_mark(conn, user_id: int, entity: str) -> str:
-    """What changes whenever the evidence about the agent's ids may have: the newest committed
-    ``raw_fub`` load (raw versions, id changes and webhook deletions are written only by loads)
-    and the agent's newest quarantined record of the entity."""
+    """What changes whenever the evidence about the agent's ids may have: how many ``raw_fub``
+    loads there are and the newest (raw versions, id changes and webhook deletions are written
+    only by loads; any agent's load moves it, so it is conservative) and the agent's newest
+    quarantined record of the entity."""
     loads = (
         conn.execute(
             text(f"select count(*) || ':' || max(load_id) from {DATASET}._dlt_loads")
