@@ -14,9 +14,9 @@ comparing what we hold with what FUB serves. For one agent and entity:
 
 **Count proof.** If ``|K| == T`` the two sets are equal: nothing we hold had been deleted when
 T was taken. No request, no rows. |K| is counted in the database and kept
-(``ops.fub_held_counts``) until a ``raw_fub`` load or a quarantined record may have changed it,
-so a check reads no raw row when no ``raw_fub`` load came since the agent's last check (a
-dataset-wide mark: the day after a change, only the agents checked after its last load reuse it).
+(``ops.fub_held_counts``) until a row of the agent's evidence for the entity is written (a
+per-agent mark moved by triggers on the tables it reads, ``ops.fub_evidence_marks``), so a check
+reads no raw row when nothing of that agent's landed since its last check.
 A record created after T was taken makes ``|K| > T``, a deletion or a record we never received
 makes them differ the other way: either way, walk.
 
@@ -112,13 +112,12 @@ def _has_legacy(conn, user_id: int, entity: str) -> bool:
     )
 
 
-def _evidence(conn, user_id: int, entity: str) -> tuple[str, bool]:
+def _evidence(conn, user_id: int, entity: str) -> str:
     """The newest evidence about each id we hold (``id, live``; see the module docstring) as
-    one SQL statement over ``:u`` and ``:e``, and whether earlier full snapshots exist."""
+    one SQL statement over ``:u`` and ``:e``."""
     has_raw = _exists(conn, entity)
     has_changes = _exists(conn, CHANGES_TABLE)
     has_hooks = _exists(conn, "deleted_ids")
-    has_legacy = _has_legacy(conn, user_id, entity)
     parts: list[str] = [
         # quarantined records are held: FUB serves them, we keep them aside with a reason
         """
@@ -156,39 +155,96 @@ def _evidence(conn, user_id: int, entity: str) -> tuple[str, bool]:
         + " union all ".join(parts)
         + ") as evidence order by id, load_id desc, live asc"
     )
-    return sql, has_legacy
+    return sql
 
 
 def held_ids(user_id: int, entity: str) -> HeldIds:
     """K and the ids held as gone, for one agent and entity (see module docstring)."""
     with db.begin() as conn:
-        sql, has_legacy = _evidence(conn, user_id, entity)
+        sql = _evidence(conn, user_id, entity)
+        has_legacy = _has_legacy(conn, user_id, entity)
         rows = conn.execute(text(sql), {"u": user_id, "e": entity}).all()
     live = frozenset(int(r.id) for r in rows if r.live)
     gone = frozenset(int(r.id) for r in rows if not r.live)
     return HeldIds(live, gone, has_legacy)
 
 
-def _evidence_mark(conn, user_id: int, entity: str) -> str:
-    """What changes whenever the evidence about the agent's ids may have: how many ``raw_fub``
-    loads there are and the newest (raw versions, id changes and webhook deletions are written
-    only by loads; any agent's load moves it, so it is conservative) and the agent's newest
-    quarantined record of the entity."""
-    loads = (
-        conn.execute(
-            text(f"select count(*) || ':' || max(load_id) from {DATASET}._dlt_loads")
-        ).scalar()
-        if _exists(conn, "_dlt_loads")
-        else None
-    )
-    quarantined = conn.execute(
+#: the tables the count proof reads besides ``raw_fub.<entity>``; their rows carry the entity
+EVIDENCE_TABLES = (f"{DATASET}.{CHANGES_TABLE}", f"{DATASET}.deleted_ids", "ops.quarantine")
+#: one trigger per statement kind (a transition table belongs to one kind of statement)
+_MARK_TRIGGERS = {
+    "agfub_ins": ("insert", "referencing new table as changed_rows", "agentsync_fub_mark_rows"),
+    "agfub_del": ("delete", "referencing old table as changed_rows", "agentsync_fub_mark_rows"),
+    "agfub_upd": (
+        "update",
+        "referencing old table as old_rows new table as changed_rows",
+        "agentsync_fub_mark_updated_rows",
+    ),
+    "agfub_trunc": ("truncate", "", "agentsync_fub_mark_truncate"),
+}
+
+
+def _ensure_mark_triggers(conn, entity: str) -> str:
+    """Install the evidence-mark triggers (migration ``0015_fub_evidence_marks``) where they are
+    missing or disabled, and return which tables exist (their oids: a table dropped or created
+    since a count changes the mark).
+
+    A table that lacked one may have had rows written that moved no mark: every kept count
+    those rows may concern is forgotten (the entity's, or every entity's for a table whose rows
+    carry their entity), in the same transaction, so the next checks count again."""
+    tables = [(f"{DATASET}.{entity}", entity), *((t, None) for t in EVIDENCE_TABLES)]
+    found = conn.execute(
         text(
-            "select max(quarantine_id) from ops.quarantine "
-            "where user_id = :u and source = 'fub' and entity = :e"
+            """
+            select t.name, to_regclass(t.name)::oid as oid,
+                   array(select tgname::text from pg_trigger
+                          where tgrelid = to_regclass(t.name) and not tgisinternal
+                            and tgenabled <> 'D') as present
+              from unnest(cast(:names as text[])) with ordinality as t(name, n)
+             order by t.n
+            """
+        ),
+        {"names": [name for name, _ in tables]},
+    ).all()
+    for (table, arg), row in zip(tables, found, strict=True):
+        if row.oid is None or set(_MARK_TRIGGERS) <= set(row.present):
+            continue
+        schema, name = table.split(".")
+        argument = f"'{arg}'" if arg is not None else ""
+        for trigger, (event, referencing, function) in _MARK_TRIGGERS.items():
+            conn.execute(
+                text(
+                    f'create or replace trigger {trigger} after {event} on "{schema}"."{name}" '
+                    f"{referencing} for each statement execute function "
+                    f"ops.{function}({argument})"
+                )
+            )
+        conn.execute(
+            text("delete from ops.fub_held_counts where cast(:e as text) is null or entity = :e"),
+            {"e": arg},
+        )
+        log.info("deletion check: evidence-mark triggers installed on %s", table)
+    return ",".join(str(row.oid or "-") for row in found)
+
+
+def _evidence_mark(conn, user_id: int, entity: str) -> str:
+    """What changes whenever the evidence about the agent's ids may have: the agent's counter
+    in ``ops.fub_evidence_marks`` (moved by the triggers on every table the proof reads, for
+    the agents a statement wrote; see migration ``0015_fub_evidence_marks``) and which of
+    those tables exist. Another agent's load leaves it as it is."""
+    tables = _ensure_mark_triggers(conn, entity)
+    conn.execute(
+        text(
+            "insert into ops.fub_evidence_marks (user_id, entity) values (:u, :e) "
+            "on conflict (user_id, entity) do nothing"
         ),
         {"u": user_id, "e": entity},
-    ).scalar()
-    return f"{loads or '-'}/{quarantined or '-'}"
+    )  # a row to move: a TRUNCATE moves only existing rows
+    seq = conn.execute(
+        text("select seq from ops.fub_evidence_marks where user_id = :u and entity = :e"),
+        {"u": user_id, "e": entity},
+    ).scalar_one()
+    return f"{tables}/{seq}"
 
 
 def held_count(user_id: int, entity: str) -> tuple[int, bool]:
@@ -197,9 +253,10 @@ def held_count(user_id: int, entity: str) -> tuple[int, bool]:
     and building sets of them: 5-7 times faster for a 100k-person agent, every day.
 
     The count is kept in ``ops.fub_held_counts`` with the evidence's mark
-    (:func:`_evidence_mark`) and reused while the mark holds: no ``raw_fub`` load (of any
-    agent) and no quarantined record of the entity since the agent's last check. The mark is read before counting, so a load committed meanwhile only
-    makes the kept count older than its mark says, and the next check counts again."""
+    (:func:`_evidence_mark`) and reused while the mark holds: no row of the agent's evidence
+    for the entity written, by anyone, since its last count. The mark is read (and committed)
+    before counting, so a write committed meanwhile only makes the kept count newer than its
+    mark says, and the next check counts again."""
     with db.begin() as conn:
         mark = _evidence_mark(conn, user_id, entity)
         has_legacy = _has_legacy(conn, user_id, entity)
@@ -213,7 +270,7 @@ def held_count(user_id: int, entity: str) -> tuple[int, bool]:
     if kept is not None:
         return int(kept), has_legacy
     with db.begin() as conn:
-        sql, has_legacy = _evidence(conn, user_id, entity)
+        sql = _evidence(conn, user_id, entity)
         live = conn.execute(
             text(f"select count(*) from ({sql}) as newest where live = 1"),
             {"u": user_id, "e": entity},

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dlt
 import pytest
+from sqlalchemy import text
 
 from agentsync.entities import FUB as ENTITIES
 from dlt_pipelines.fub import FubRun, deletions, run_deletions, run_streams
@@ -169,18 +170,21 @@ def _legacy_snapshot(user_id: int, entity: str, served: list[int]) -> None:
 
 
 @pytest.mark.slow
-def test_the_held_count_is_kept_until_a_load_or_a_quarantined_record_may_change_it(
+def test_the_held_count_is_kept_until_the_agents_own_evidence_changes(
     sandbox_env, sandbox_server
 ) -> None:
-    """The count proof reads the agent's raw only when its evidence may have changed: a day on
-    which nothing landed reuses the kept |K|; a load (here a ``*Deleted`` webhook's) or a
-    quarantined record of the entity makes the next check count again."""
+    """The count proof reads the agent's raw only when its evidence may have changed: another
+    agent's load leaves the kept |K| in use; the agent's own load (a ``*Deleted`` webhook's), a
+    quarantined record, a hand edit of raw, and a table that lost its triggers make the next
+    check count again, and the count it keeps is always the one raw gives."""
     from datetime import UTC, datetime
 
+    from agentsync import db
     from dlt_pipelines.run import Quarantine
 
-    agent = 103
+    agent, other = 103, 101
     add_agent(sandbox_server.sandbox, agent)
+    add_agent(sandbox_server.sandbox, other)
     run_streams(agent, "onboarding", None, ("people",))
     live = deletions.held_ids(agent, "people").live
     assert deletions.held_count(agent, "people") == (len(live), False)
@@ -189,14 +193,49 @@ def test_the_held_count_is_kept_until_a_load_or_a_quarantined_record_may_change_
     assert deletions.held_count(agent, "people")[0] == len(live)
     assert rows(kept, u=agent, e="people") == counted  # reused: nothing landed since
 
-    with FubRun(agent, "daily") as run:
+    def held() -> int:
+        count = deletions.held_count(agent, "people")[0]
+        assert count == len(deletions.held_ids(agent, "people").live)
+        return count
+
+    with FubRun(agent, "daily") as run:  # the agent's own load
         run.record_deleted("people", [min(live)], datetime.now(UTC))
+    assert held() == len(live) - 1
+
+    # another agent's load (a webhook's deletion, into a table the proof reads): still reused
+    counted = rows(kept, u=agent, e="people")
+    with FubRun(other, "daily") as run:
+        run.record_deleted("people", [1], datetime.now(UTC))
     assert deletions.held_count(agent, "people")[0] == len(live) - 1
+    assert rows(kept, u=agent, e="people") == counted, "another agent's load forced a recount"
 
     quarantine = Quarantine(agent, "fub")
     quarantine.add(
         "people", {"id": 987_654_321}, "a record FUB serves that staging refuses", 987_654_321
     )
     quarantine.flush()
-    assert deletions.held_count(agent, "people")[0] == len(live)
-    assert deletions.held_count(agent, "people")[0] == len(deletions.held_ids(agent, "people").live)
+    assert held() == len(live)
+
+    # a hand edit of raw, outside any load: every version of one person removed
+    with db.begin() as conn:
+        conn.execute(
+            text("delete from raw_fub.people where user_id = :u and id = :i"),
+            {"u": agent, "i": max(live)},
+        )
+    assert held() == len(live) - 1
+
+    # a table without its triggers (dropped here; a table dlt re-created has none) records
+    # nothing: the check re-installs them and counts again
+    with db.begin() as conn:
+        for trigger in ("agfub_ins", "agfub_del", "agfub_upd", "agfub_trunc"):
+            conn.execute(text(f"drop trigger {trigger} on raw_fub.people"))
+        conn.execute(
+            text("delete from raw_fub.people where user_id = :u and id = :i"),
+            {"u": agent, "i": sorted(live)[1]},
+        )
+    assert held() == len(live) - 2
+    triggers = rows(
+        "select count(*) from pg_trigger where tgrelid = 'raw_fub.people'::regclass "
+        "and tgname like 'agfub%'"
+    )
+    assert triggers[0][0] == 4
