@@ -141,18 +141,19 @@ class FubRun:
             if reason is None:
                 check = deletions.IdCheck("count", count, total)
             else:
-                held = deletions.held_ids(self.user_id, name)
+                held, mark = deletions.marked_held_ids(self.user_id, name)
                 served, total = deletions.walk_ids(self.client, STREAMS[name])
                 gone, back, unknown = deletions.compare(held, served)
                 check = deletions.IdCheck(
                     "walk", len(held.live), total, tuple(gone), tuple(back), unknown, reason
                 )
                 rows = deletions.change_rows(self.user_id, name, gone, back)
+                after = len(held.live) - len(gone) + len(back)
+                deletions.keep_walked_count(self.user_id, name, mark, after, rows)
                 if rows:
                     load.land(id_changes(rows), schema=_schema())
                 if held.legacy_snapshots:
                     deletions.drop_legacy(self.user_id, name)
-                deletions.forget_held_count(self.user_id, name)
             counts = load.counts[entity]
             counts.rows = check.held if check.method == "count" else check.total or 0
             counts.reported_total = check.total

@@ -160,13 +160,21 @@ def _evidence(conn, user_id: int, entity: str) -> str:
 
 def held_ids(user_id: int, entity: str) -> HeldIds:
     """K and the ids held as gone, for one agent and entity (see module docstring)."""
+    return marked_held_ids(user_id, entity)[0]
+
+
+def marked_held_ids(user_id: int, entity: str) -> tuple[HeldIds, Mark]:
+    """:func:`held_ids` and the evidence's mark read just before them (what a walk registers
+    with the count it leaves, :func:`expect_changes`)."""
+    with db.begin() as conn:
+        mark = _evidence_mark(conn, user_id, entity)
     with db.begin() as conn:
         sql = _evidence(conn, user_id, entity)
         has_legacy = _has_legacy(conn, user_id, entity)
         rows = conn.execute(text(sql), {"u": user_id, "e": entity}).all()
     live = frozenset(int(r.id) for r in rows if r.live)
     gone = frozenset(int(r.id) for r in rows if not r.live)
-    return HeldIds(live, gone, has_legacy)
+    return HeldIds(live, gone, has_legacy), mark
 
 
 #: the tables the count proof reads besides ``raw_fub.<entity>``; their rows carry the entity
@@ -212,6 +220,8 @@ def _ensure_mark_triggers(conn, entity: str) -> str:
         schema, name = table.split(".")
         argument = f"'{arg}'" if arg is not None else ""
         for trigger, (event, referencing, function) in _MARK_TRIGGERS.items():
+            if trigger == "agfub_ins" and table == f"{DATASET}.{CHANGES_TABLE}":
+                function = "agentsync_fub_mark_walk"  # hands a walk's count over (expect_changes)
             conn.execute(
                 text(
                     f'create or replace trigger {trigger} after {event} on "{schema}"."{name}" '
@@ -227,7 +237,19 @@ def _ensure_mark_triggers(conn, entity: str) -> str:
     return ",".join(str(row.oid or "-") for row in found)
 
 
-def _evidence_mark(conn, user_id: int, entity: str) -> str:
+@dataclass(frozen=True)
+class Mark:
+    """The evidence's mark (:func:`_evidence_mark`): which evidence tables exist, the agent's
+    counter."""
+
+    tables: str
+    seq: int
+
+    def __str__(self) -> str:
+        return f"{self.tables}/{self.seq}"
+
+
+def _evidence_mark(conn, user_id: int, entity: str) -> Mark:
     """What changes whenever the evidence about the agent's ids may have: the agent's counter
     in ``ops.fub_evidence_marks`` (moved by the triggers on every table the proof reads, for
     the agents a statement wrote; see migration ``0015_fub_evidence_marks``) and which of
@@ -244,7 +266,7 @@ def _evidence_mark(conn, user_id: int, entity: str) -> str:
         text("select seq from ops.fub_evidence_marks where user_id = :u and entity = :e"),
         {"u": user_id, "e": entity},
     ).scalar_one()
-    return f"{tables}/{seq}"
+    return Mark(tables, int(seq))
 
 
 def held_count(user_id: int, entity: str) -> tuple[int, bool]:
@@ -258,7 +280,7 @@ def held_count(user_id: int, entity: str) -> tuple[int, bool]:
     before counting, so a write committed meanwhile only makes the kept count newer than its
     mark says, and the next check counts again."""
     with db.begin() as conn:
-        mark = _evidence_mark(conn, user_id, entity)
+        mark = str(_evidence_mark(conn, user_id, entity))
         has_legacy = _has_legacy(conn, user_id, entity)
         kept = conn.execute(
             text(
@@ -284,6 +306,52 @@ def held_count(user_id: int, entity: str) -> tuple[int, bool]:
             {"u": user_id, "e": entity, "m": mark, "n": live},
         )
     return int(live), has_legacy
+
+
+def keep_walked_count(
+    user_id: int, entity: str, mark: Mark, held: int, changes: list[dict] | None = None
+) -> None:
+    """After a walk: keep |K| as it will be once ``changes`` (its id_changes rows, all with one
+    ``observed_at``) have landed, so the next check needs no count.
+
+    Without changes, |K| is what the walk held, kept with the mark read before reading it.
+    With changes, their load moves the mark: the count is registered in
+    ``ops.fub_walk_counts`` with the mark read before the walk read what it held, and the
+    trigger on ``raw_fub.id_changes`` keeps it only if the statement that lands them holds
+    exactly those rows and nothing else moved the agent's mark in between (migration
+    ``0015_fub_evidence_marks``). Either way any count kept before is forgotten first."""
+    forget_held_count(user_id, entity)
+    with db.begin() as conn:
+        if not changes:
+            conn.execute(
+                text(
+                    "insert into ops.fub_held_counts (user_id, entity, mark, held) "
+                    "values (:u, :e, :m, :n) on conflict (user_id, entity) do update "
+                    "set mark = excluded.mark, held = excluded.held, counted_at = now()"
+                ),
+                {"u": user_id, "e": entity, "m": str(mark), "n": held},
+            )
+            return
+        [observed] = {row["observed_at"] for row in changes}
+        conn.execute(
+            text(
+                "insert into ops.fub_walk_counts "
+                "(user_id, entity, seq, tables, observed_at, changes, held) "
+                "values (:u, :e, :s, :t, :o, :c, :n) on conflict (user_id, entity) do update "
+                "set seq = excluded.seq, tables = excluded.tables, "
+                "observed_at = excluded.observed_at, changes = excluded.changes, "
+                "held = excluded.held"
+            ),
+            {
+                "u": user_id,
+                "e": entity,
+                "s": mark.seq,
+                "t": mark.tables,
+                "o": observed,
+                "c": len(changes),
+                "n": held,
+            },
+        )
 
 
 def forget_held_count(user_id: int, entity: str) -> None:

@@ -171,12 +171,13 @@ def _legacy_snapshot(user_id: int, entity: str, served: list[int]) -> None:
 
 @pytest.mark.slow
 def test_the_held_count_is_kept_until_the_agents_own_evidence_changes(
-    sandbox_env, sandbox_server
+    sandbox_env, sandbox_server, monkeypatch
 ) -> None:
     """The count proof reads the agent's raw only when its evidence may have changed: another
     agent's load leaves the kept |K| in use; the agent's own load (a ``*Deleted`` webhook's), a
     quarantined record, a hand edit of raw, and a table that lost its triggers make the next
-    check count again, and the count it keeps is always the one raw gives."""
+    check count again, and the count it keeps is always the one raw gives. A walk's count is
+    kept when its changes land, unless another write came in between."""
     from datetime import UTC, datetime
 
     from agentsync import db
@@ -239,3 +240,36 @@ def test_the_held_count_is_kept_until_the_agents_own_evidence_changes(
         "and tgname like 'agfub%'"
     )
     assert triggers[0][0] == 4
+
+    # a walk keeps the count its changes leave (the load of exactly those changes hands it
+    # over), so the day after a walk reads no raw row either; not the first walk, whose load
+    # creates raw_fub.id_changes (without triggers yet), nor one that another write overtook
+    root = sandbox_server.url
+    for day in ("creates the table", "handed over", "another write between"):
+        changes = control(root, "advance", {"seconds": 86_400, "fraction": 0.1})["changes"]["fub"]
+        assert changes[str(agent)]["people"]["deleted"] > 0
+        run_streams(agent, "daily", None, ("people",))
+        walk = deletions.walk_ids
+        if day == "another write between":
+
+            def walk_with_a_write(client, stream, walk=walk):  # a record quarantined meanwhile
+                late = Quarantine(agent, "fub")
+                late.add("people", {"id": 987_654_322}, "lands while the ids are walked", 1)
+                late.flush()
+                return walk(client, stream)
+
+            monkeypatch.setattr(deletions, "walk_ids", walk_with_a_write)
+        before = _changes_rows()
+        with FubRun(agent, "daily") as run:
+            run.check_deletions("people")
+        monkeypatch.setattr(deletions, "walk_ids", walk)
+        assert _changes_rows() > before, "the day's deletions were walked and landed"
+        handed = rows(kept, u=agent, e="people")
+        if day == "handed over":
+            assert handed, "the walk's count was not kept"
+            assert handed[0][0] == len(deletions.held_ids(agent, "people").live)
+            assert deletions.held_count(agent, "people")[0] == handed[0][0]
+            assert rows(kept, u=agent, e="people") == handed  # reused, not counted again
+        else:
+            assert not handed, f"{day}: a count kept that no check or trigger can vouch for"
+            held()

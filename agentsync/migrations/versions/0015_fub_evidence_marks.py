@@ -17,6 +17,13 @@ The triggers on ``ops.quarantine`` are installed here; those on the raw tables b
 without them), and a check that has to install one forgets every kept count the table's rows
 may have changed.
 
+``ops.fub_walk_counts``: a walk knows |K| after its changes land (what it held, less the ids
+gone, plus the ids back), but the load of those changes moves the agent's mark. The walk
+registers that count with the mark it read before reading what it held; the trigger on
+``raw_fub.id_changes`` keeps it in ``ops.fub_held_counts`` when the statement holds exactly the
+walk's changes and nothing else moved the mark in between, so the day after a walk reuses it
+instead of counting the agent's raw again. Anything else leaves it unkept: the next check counts.
+
 Revision ID: 0015_fub_evidence_marks
 Revises: 0014_fub_held_counts
 """
@@ -60,6 +67,52 @@ def upgrade() -> None:
                  order by 1, 2
                 on conflict (user_id, entity) do update set seq = m.seq + 1;
             end if;
+            return null;
+        end $$;
+
+        -- a walk's count, handed to ops.fub_held_counts by the load of its changes (below)
+        create table if not exists ops.fub_walk_counts (
+            user_id     bigint not null,
+            entity      text not null,
+            seq         bigint not null,
+            tables      text not null,
+            observed_at timestamptz not null,
+            changes     bigint not null,
+            held        bigint not null,
+            primary key (user_id, entity)
+        );
+        comment on table ops.fub_walk_counts is
+            'A FUB id walk''s |K| after its changes land: kept by the load of exactly those changes if no other write to the agent''s evidence came between (dlt_pipelines.fub.deletions.expect_changes).';
+
+        -- raw_fub.id_changes inserts: the same mark, and a walk's count handed over when the
+        -- statement holds exactly the walk's changes (its rows, its observed_at) and the
+        -- agent's mark moved by nothing else since the walk read what it held
+        create or replace function ops.agentsync_fub_mark_walk() returns trigger
+        language plpgsql as $$
+        begin
+            with bumped as (
+                insert into ops.fub_evidence_marks as m (user_id, entity, seq)
+                select distinct r.user_id, r.entity::text, 1 from changed_rows as r
+                 where r.user_id is not null and r.entity is not null order by 1, 2
+                on conflict (user_id, entity) do update set seq = m.seq + 1
+                returning m.user_id, m.entity, m.seq
+            ), stmt as (
+                select user_id, entity::text as entity, count(*) as n,
+                       min(observed_at) as lo, max(observed_at) as hi
+                  from changed_rows group by 1, 2
+            ), handed as (
+                delete from ops.fub_walk_counts as w
+                 using bumped as b, stmt as s
+                 where w.user_id = b.user_id and w.entity = b.entity
+                   and s.user_id = b.user_id and s.entity = b.entity
+                   and w.seq = b.seq - 1 and s.n = w.changes
+                   and s.lo = w.observed_at and s.hi = w.observed_at
+                returning w.user_id, w.entity, w.held, w.tables || '/' || b.seq as mark
+            )
+            insert into ops.fub_held_counts as k (user_id, entity, mark, held)
+            select user_id, entity, mark, held from handed order by 1, 2
+            on conflict (user_id, entity) do update
+               set mark = excluded.mark, held = excluded.held, counted_at = now();
             return null;
         end $$;
 
@@ -113,9 +166,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute(
         """
+        drop function if exists ops.agentsync_fub_mark_walk() cascade;
         drop function if exists ops.agentsync_fub_mark_truncate() cascade;
         drop function if exists ops.agentsync_fub_mark_updated_rows() cascade;
         drop function if exists ops.agentsync_fub_mark_rows() cascade;
-        drop table if exists ops.fub_evidence_marks;
+        drop table if exists ops.fub_walk_counts, ops.fub_evidence_marks;
         """
     )
