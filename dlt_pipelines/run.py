@@ -14,10 +14,11 @@ What a run does, in order:
 1. **One writer per pipeline.** The agent's pipeline (``<source>_user_<user_id>``, dataset
    ``raw_<source>``; :func:`make_pipeline`) is taken under its lock
    (:func:`agentsync.locks.pipeline_lock`: a concurrent run of the same pipeline is waited for,
-   bounded by ``AGENTSYNC_PIPELINE_LOCK_WAIT_SECONDS``), created, and what a killed run left
-   pending is settled (:func:`settle_pending`) before anything is extracted. The lock is held
-   until the :class:`SourceRun` closes; a FUB session takes it before its first entity's row, the
-   one-load sources on their load.
+   bounded by ``AGENTSYNC_PIPELINE_LOCK_WAIT_SECONDS``), created (or handed the object the
+   process's last run of it released, while its working dir is unchanged: :func:`kept_pipeline`),
+   and what a killed run left pending is settled (:func:`settle_pending`) before anything is
+   extracted. The lock is held until the :class:`SourceRun` closes; a FUB session takes it before
+   its first entity's row, the one-load sources on their load.
 2. **A row per entity** in ``ops.sync_runs`` (:func:`record_sync`), opened before the client
    calls the API, so a refused credential or a failed page is recorded on it, with the source's
    own error (:func:`integration_error_behind`), and re-raised.
@@ -39,11 +40,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import json
 import logging
 import os
 import random
 import shutil
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator
@@ -159,6 +162,80 @@ def settle_pending(pipeline: dlt.Pipeline) -> str:
         )
         shutil.rmtree(pipeline.working_dir, ignore_errors=True)
     return "discarded"
+
+
+# -- pipeline objects kept between a process's runs ---------------------------------------------
+
+#: most pipeline objects kept (one per pipeline name: an agent has one per source, plus FUB's
+#: webhooks); a kept FUB pipeline with its schema loaded measured about 0.3 MB
+KEPT_PIPELINES = 512
+
+#: pipeline objects released by a run, with the stamp of the working dir they left
+_kept: dict[tuple[str, str], tuple[dlt.Pipeline, tuple[Any, ...]]] = {}
+_kept_lock = threading.Lock()
+
+
+def _stamp(working_dir: str) -> tuple[Any, ...]:
+    """What a run of the pipeline by anyone else would change in its working dir: the dir
+    itself, its state file and its schema files (identity, size, modification time)."""
+    stamp: list[Any] = []
+    for path in (working_dir, os.path.join(working_dir, "state.json")):
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            stamp.append((path, None))
+            continue
+        stamp.append((path, st.st_ino, st.st_size, st.st_mtime_ns))
+    schemas = os.path.join(working_dir, "schemas")
+    try:
+        with os.scandir(schemas) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                st = entry.stat()
+                stamp.append((entry.name, st.st_ino, st.st_size, st.st_mtime_ns))
+    except FileNotFoundError:
+        stamp.append((schemas, None))
+    return tuple(stamp)
+
+
+def kept_pipeline(key: tuple[str, str], factory: Callable[[], dlt.Pipeline]) -> dlt.Pipeline:
+    """The pipeline object this process's last run of ``key`` released (:func:`release_pipeline`)
+    if its working dir is still exactly as that run left it, else a new one from ``factory``.
+
+    Call with the pipeline's lock held. Creating a dlt pipeline object costs a few ms of dlt's
+    configuration resolution and schema loading, paid by every step of every agent of every day
+    (about 100 at medium scale on a quiet day, most of which end without an extract). A kept
+    object is taken out of the keep (never shared); one whose working dir another process (or
+    a test, or a person) changed since is dropped: dlt would write its in-memory schemas over
+    the newer files. Whether the destination's state is the working dir's own is checked again
+    on every use (:func:`restore_state`)."""
+    with _kept_lock:
+        kept = _kept.pop(key, None)
+    if kept is not None:
+        pipeline, stamp = kept
+        if _stamp(pipeline.working_dir) == stamp:
+            _synced.discard(pipeline)
+            return pipeline
+    return factory()
+
+
+def release_pipeline(key: tuple[str, str], pipeline: dlt.Pipeline) -> None:
+    """Keep ``pipeline`` for the process's next run of ``key`` (:func:`kept_pipeline`); call
+    before its lock is released, after a run that ended without an error. One that leaves
+    packages pending (a step stopped between extract and load) is not kept: the next run
+    settles them on a new object, as after a killed process."""
+    stamp = _stamp(pipeline.working_dir)
+    with _kept_lock:
+        _kept.pop(key, None)
+    try:
+        pending = pipeline.has_pending_data
+    except Exception:  # unreadable storage: settled by the next run, on a new object
+        pending = True
+    if pending:
+        return
+    with _kept_lock:
+        while len(_kept) >= KEPT_PIPELINES:
+            _kept.pop(next(iter(_kept)))
+        _kept[key] = (pipeline, stamp)
 
 
 @contextlib.contextmanager
@@ -542,6 +619,9 @@ class SourceRun:
         self.quarantine = Quarantine(user_id, source)
         self._held = contextlib.ExitStack()
         self._pipeline: dlt.Pipeline | None = None
+        url = self.settings.database_url
+        where = hashlib.sha256(url.get_secret_value().encode()).hexdigest() if url else "embedded"
+        self._key = (self.pipeline_name, f"{self.settings.dlt_dir}|{where}")
 
     def pipeline(self) -> dlt.Pipeline:
         """The agent's pipeline: on first call its lock is taken (waiting for a concurrent run,
@@ -551,23 +631,31 @@ class SourceRun:
             self._pipeline = self._held.enter_context(
                 pipeline_guard(
                     self.pipeline_name,
-                    lambda: make_pipeline(
-                        self.source, self.user_id, self.settings, self.pipeline_name
+                    lambda: kept_pipeline(
+                        self._key,
+                        lambda: make_pipeline(
+                            self.source, self.user_id, self.settings, self.pipeline_name
+                        ),
                     ),
                 )
             )
         return self._pipeline
 
-    def close(self) -> None:
-        """Release the pipeline's lock (if it was taken)."""
-        self._pipeline = None
-        self._held.close()
+    def close(self, failed: bool = False) -> None:
+        """Release the pipeline's lock (if it was taken); after a run without an error the
+        pipeline object is kept for the process's next run (:func:`kept_pipeline`)."""
+        pipeline, self._pipeline = self._pipeline, None
+        try:
+            if pipeline is not None and not failed:
+                release_pipeline(self._key, pipeline)
+        finally:
+            self._held.close()
 
     def __enter__(self) -> SourceRun:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.close(failed=exc_type is not None)
 
     @contextlib.contextmanager
     def entities(self, *names: str) -> Iterator[EntityLoad]:

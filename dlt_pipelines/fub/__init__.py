@@ -82,20 +82,22 @@ class FubRun:
         try:
             self.pipeline = self.source_run.pipeline()
         except BaseException:
-            self.close()
+            self.close(failed=True)
             raise
 
-    def close(self) -> None:
+    def close(self, failed: bool = False) -> None:
+        """Close the client and release the pipeline (kept for the next run unless ``failed``:
+        :meth:`SourceRun.close`)."""
         try:
             self.client.close()
         finally:
-            self.source_run.close()
+            self.source_run.close(failed=failed)
 
     def __enter__(self) -> FubRun:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.close(failed=exc_type is not None)
 
     def load_stream(self, name: str, *, full: bool = False) -> EntityResult:
         """Load one stream (:func:`~dlt_pipelines.fub.source.fub_source`), booked as ``name``.
