@@ -55,6 +55,7 @@ from typing import Any
 
 import dlt
 from dlt.common.destination.exceptions import SchemaUpdateError
+from dlt.common.runtime.run_context import active as dlt_run_context
 from dlt.pipeline.exceptions import PipelineStepFailed
 from sqlalchemy import text
 
@@ -212,7 +213,9 @@ def kept_pipeline(key: tuple[str, str], factory: Callable[[], dlt.Pipeline]) -> 
         kept = _kept.pop(key, None)
     if kept is not None:
         pipeline, stamp = kept
-        if _stamp(pipeline.working_dir) == stamp:
+        # dlt's run context (where it looks for configuration) must be the one it was made in
+        same_context = pipeline.run_context.uri == dlt_run_context().uri
+        if same_context and _stamp(pipeline.working_dir) == stamp:
             _synced.discard(pipeline)
             return pipeline
     return factory()
