@@ -236,7 +236,7 @@ def release_pipeline(key: tuple[str, str], pipeline: dlt.Pipeline) -> None:
     if pending:
         return
     with _kept_lock:
-        while len(_kept) >= KEPT_PIPELINES:
+        while _kept and len(_kept) >= KEPT_PIPELINES:
             _kept.pop(next(iter(_kept)))
         _kept[key] = (pipeline, stamp)
 

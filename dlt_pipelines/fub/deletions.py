@@ -165,7 +165,7 @@ def held_ids(user_id: int, entity: str) -> HeldIds:
 
 def marked_held_ids(user_id: int, entity: str) -> tuple[HeldIds, Mark]:
     """:func:`held_ids` and the evidence's mark read just before them (what a walk registers
-    with the count it leaves, :func:`expect_changes`)."""
+    with the count it leaves, :func:`keep_walked_count`)."""
     with db.begin() as conn:
         mark = _evidence_mark(conn, user_id, entity)
     with db.begin() as conn:
@@ -221,7 +221,7 @@ def _ensure_mark_triggers(conn, entity: str) -> str:
         argument = f"'{arg}'" if arg is not None else ""
         for trigger, (event, referencing, function) in _MARK_TRIGGERS.items():
             if trigger == "agfub_ins" and table == f"{DATASET}.{CHANGES_TABLE}":
-                function = "agentsync_fub_mark_walk"  # hands a walk's count over (expect_changes)
+                function = "agentsync_fub_mark_walk"  # hands a walk's count over (keep_walked_count)
             conn.execute(
                 text(
                     f'create or replace trigger {trigger} after {event} on "{schema}"."{name}" '

@@ -82,7 +82,7 @@ def upgrade() -> None:
             primary key (user_id, entity)
         );
         comment on table ops.fub_walk_counts is
-            'A FUB id walk''s |K| after its changes land: kept by the load of exactly those changes if no other write to the agent''s evidence came between (dlt_pipelines.fub.deletions.expect_changes).';
+            'A FUB id walk''s |K| after its changes land: kept by the load of exactly those changes if no other write to the agent''s evidence came between (dlt_pipelines.fub.deletions.keep_walked_count).';
 
         -- raw_fub.id_changes inserts: the same mark, and a walk's count handed over when the
         -- statement holds exactly the walk's changes (its rows, its observed_at) and the
