@@ -221,7 +221,8 @@ def _ensure_mark_triggers(conn, entity: str) -> str:
         argument = f"'{arg}'" if arg is not None else ""
         for trigger, (event, referencing, function) in _MARK_TRIGGERS.items():
             if trigger == "agfub_ins" and table == f"{DATASET}.{CHANGES_TABLE}":
-                function = "agentsync_fub_mark_walk"  # hands a walk's count over (keep_walked_count)
+                # a walk's count is handed over by its changes' load (keep_walked_count)
+                function = "agentsync_fub_mark_walk"
             conn.execute(
                 text(
                     f'create or replace trigger {trigger} after {event} on "{schema}"."{name}" '
