@@ -1,11 +1,12 @@
-"""A process keeps an agent's pipeline object between runs, but never one whose working dir
-changed since (issue 16: a quiet day's steps cost their requests, not dlt's set-up).
+"""A process keeps an agent's pipeline object between quiet runs, but never one whose working
+dir changed since (issue 16: a quiet day's steps cost their requests, not dlt's set-up).
 
 Every step of every agent creates its dlt pipeline to read its state; most steps of a quiet day
 end there. :func:`dlt_pipelines.run.kept_pipeline` hands the next run of the same pipeline the
-object the last one released, unless the working dir is no longer as that run left it: another
-process's run (dlt would write the kept object's schema over the newer one), a lost working dir,
-or a run that failed. Real PostgreSQL and real dlt pipelines; no mocks.
+object the last one released, if that run ran no dlt step (such objects are the smallest) and
+the working dir is as it left it: not after another process's run (dlt would write the kept
+object's schema over the newer one), a lost working dir, or a run that failed. Real PostgreSQL
+and real dlt pipelines; no mocks.
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ def _land(user_id: int, data: Any) -> dlt.Pipeline:
         return run.pipeline()
 
 
+def _quiet(user_id: int) -> tuple[dlt.Pipeline, Any]:
+    """A quiet step: the pipeline taken and its state read, nothing extracted."""
+    with SourceRun(SOURCE, user_id, "daily") as run:
+        return run.pipeline(), _mark(run.pipeline())
+
+
 def _mark(pipeline: dlt.Pipeline) -> Any:
     """The ``things`` resource's state as the pipeline's next extract starts from it."""
     key = pipeline.default_schema_name
@@ -66,21 +73,26 @@ def made(agentsync_env, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return names
 
 
-def test_the_next_run_reuses_the_pipeline_its_working_dir_unchanged(agentsync_env, made) -> None:
-    first = _land(1, _things([{"id": 1}], "a"))
-    second = _land(1, _things([{"id": 2}], "b"))
-    assert second is first and made == [f"{SOURCE}_1"]
-    other = _land(2, _things([{"id": 3}], "a"))  # another agent: its own pipeline
-    assert other is not first and made == [f"{SOURCE}_1", f"{SOURCE}_2"]
+def test_a_quiet_run_reuses_the_pipeline_its_working_dir_unchanged(agentsync_env, made) -> None:
+    loaded = _land(1, _things([{"id": 1}], "a"))
+    first, mark = _quiet(1)
+    assert first is not loaded, "an object kept after its run loaded rows (the largest kind)"
+    assert mark == "a"
+    second, mark = _quiet(1)
+    assert second is first and mark == "a"
+    assert made == [f"{SOURCE}_1", f"{SOURCE}_1"]
+    other, _ = _quiet(2)  # another agent: its own pipeline
+    assert other is not first and made[-1] == f"{SOURCE}_2"
 
-    # and the kept object reads the state its last run left
-    with SourceRun(SOURCE, 1, "daily") as run:
-        assert run.pipeline() is first
-        assert _mark(run.pipeline()) == "b"
+    # a load on the kept object: it reads the state the quiet runs saw, and is not kept after
+    assert _land(1, _things([{"id": 2}], "b")) is first
+    again, mark = _quiet(1)
+    assert again is not first and mark == "b"
 
 
 def test_a_working_dir_changed_by_another_writer_gets_a_new_pipeline(agentsync_env, made) -> None:
-    kept = _land(1, _things([{"id": 1}], "a"))
+    _land(1, _things([{"id": 1}], "a"))
+    kept, _ = _quiet(1)
 
     # another process's run of the same pipeline: a new table in the schema, a new state
     @dlt.resource(name="others", write_disposition="append")
@@ -91,22 +103,21 @@ def test_a_working_dir_changed_by_another_writer_gets_a_new_pipeline(agentsync_e
     run_pipeline(elsewhere, [_things([], "z"), others()], schema=dlt.Schema(SOURCE))
     assert "others" in _schema_tables(elsewhere)
 
-    after = _land(1, _things([{"id": 2}], "b"))
+    after, _ = _quiet(1)
     assert after is not kept, "a pipeline object kept across another writer's run"
+    assert _land(1, _things([{"id": 2}], "b")) is after
     assert "others" in _schema_tables(after), "the other run's table was written over"
-    with SourceRun(SOURCE, 1, "daily") as run:
-        assert _mark(run.pipeline()) == "b"
 
 
 def test_a_failed_run_does_not_keep_its_pipeline(agentsync_env, made) -> None:
-    kept = _land(1, _things([{"id": 1}], "a"))
+    _land(1, _things([{"id": 1}], "a"))
+    kept, _ = _quiet(1)
 
-    @dlt.resource(name="things", write_disposition="append")
-    def broken() -> Any:
-        yield {"id": 2}
-        raise RuntimeError("the vendor went away mid-page")
+    def read_fails(state: dict[str, Any]) -> Any:
+        raise RuntimeError("the vendor went away")
 
-    with pytest.raises(Exception, match="went away"):
-        _land(1, broken())
-    assert _land(1, _things([{"id": 3}], "c")) is not kept
-    assert len(made) == 2
+    with pytest.raises(RuntimeError, match="went away"):  # noqa: SIM117
+        with SourceRun(SOURCE, 1, "daily") as run, run.entities("things") as load:
+            assert run.pipeline() is kept
+            load.land_read(SOURCE, "things", read_fails, lambda rows: None)
+    assert _quiet(1)[0] is not kept
