@@ -9,6 +9,10 @@ from dataclasses import dataclass, field
 
 # [3.1] max limit is 100; we always page with the `next` cursor, never with offsets.
 PAGE_LIMIT = 100
+# Pages a cursor stream's walk fetches ahead of the rows being checked and converted
+# (dlt_pipelines.readahead): more than the 50 pages of one typed batch (5,000 rows), so the walk
+# goes on while a batch converts. At most this many pages (~1-2 MB of rows) wait in memory.
+READ_AHEAD_PAGES = 60
 # Incremental windows re-read this many seconds before the stored watermark: FUB timestamps have
 # second resolution and whether `updatedAfter` is strict is UNCONFIRMED [3.3], so a record updated
 # in the same second as the last one we saw is asked for again. Kept at one second so a quiet

@@ -75,11 +75,13 @@ from dlt_pipelines.fub.prepare import prepare
 from dlt_pipelines.fub.settings import (
     CURSOR_LOOKBACK_SECONDS,
     DEALS_FULL_REREAD_DAYS,
+    READ_AHEAD_PAGES,
     STREAMS,
     Stream,
 )
 from dlt_pipelines.fub.validate import InvalidRecord, check
 from dlt_pipelines.landed import MAX_LANDED_VERSIONS, full_read_due, row_digest
+from dlt_pipelines.readahead import read_ahead
 from dlt_pipelines.run import EntityCounts, Quarantine
 from dlt_pipelines.typed import as_arrow
 
@@ -328,7 +330,7 @@ class FubAccount:
         landed = {} if full_read else dict(state.get("boundary") or {})
         near = NearTop(stream.id_field)  # the rows the next run's look-back window may re-read
         yielded = False
-        for i, page in enumerate(self.client.pages(stream, params)):
+        for i, page in enumerate(read_ahead(self.client.pages(stream, params), READ_AHEAD_PAGES)):
             if i == 0 and full_read:
                 counts.reported_total = page.total
             cursors: list[datetime | None] = []

@@ -63,6 +63,21 @@ SECOND: list[dict[str, Any]] = [
      "drift2": "later not a time", "custom__v_text": "explicit variant"},
 ]  # fmt: skip
 
+# every row of a batch (min_rows=3) has the same keys: the typed path's fast paths — values read
+# in one pass per row, integers of a decimal column converted by Arrow, JSON written by orjson's
+# plain call — and the batches they must leave (a non-str key, a decimal, an int beyond 64 bits)
+UNIFORM: list[dict[str, Any]] = [
+    {"id": 12, "name": "u1", "price": 5, "obj": {"k": [1, "a", None]}, "n": 4},
+    {"id": 13, "name": "u2", "price": -7, "obj": {1: "an int key"}, "n": 5},
+    {"id": 14, "name": "u3", "price": None, "obj": {"d": Decimal("1.5")}, "n": 6},
+    {"id": 15, "name": "u4", "price": 2**63 + 5, "obj": [], "n": 7},
+    {"id": 16, "name": None, "price": 0, "obj": {"x": 1.5e-7}, "n": None},
+    {"id": 17, "name": "u6", "price": -(2**63), "obj": None, "n": 8},
+    {"id": 18, "name": "u7", "price": 1, "obj": {"é": "ü"}, "n": 9},
+    {"id": 19, "name": "u8", "price": 123456789012, "obj": [{"a": {}}], "n": 10},
+    {"id": 20, "price": -1, "name": "u9", "n": 11, "obj": "a string"},
+]  # fmt: skip
+
 
 def _load(source: str, typed: bool, rows: list[dict[str, Any]], nested: bool = False) -> Any:
     """Load ``rows`` into ``raw_<source>.t`` by the dict path or the typed path."""
@@ -101,13 +116,13 @@ def _compare(a: str, b: str) -> Any:
 
 @pytest.mark.usefixtures("agentsync_env")
 def test_typed_rows_land_exactly_as_dict_rows() -> None:
-    for rows in (FIRST, SECOND):
+    for rows in (FIRST, SECOND, UNIFORM):
         _load("dictpath", False, rows)
         jobs = _load("typedpath", True, rows)
         assert any(j.endswith(".csv") and "/t." in j for j in jobs), jobs  # COPY, not INSERT
     diff = _compare("dictpath", "typedpath")
     assert diff.identical, diff.describe()
-    assert diff.counts == {"t": len(FIRST) + len(SECOND)}
+    assert diff.counts == {"t": len(FIRST) + len(SECOND) + len(UNIFORM)}
     assert _dlt_columns("typedpath") == _dlt_columns("dictpath")
     with db.begin() as conn:
         empty = conn.execute(text("select count(*) from raw_typedpath.t where name = ''")).scalar()
