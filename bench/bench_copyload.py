@@ -62,7 +62,10 @@ for _name in ("extract", "normalize", "load"):
     setattr(dlt.Pipeline, _name, _timed(_name, getattr(dlt.Pipeline, _name)))
 from agentsync import db
 db.ensure_ready()
-from dlt_pipelines.fub import FubRun
+try:
+    from dlt_pipelines.fub import FubRun
+except ImportError:  # code from before FubRun moved out of fub/source.py
+    from dlt_pipelines.fub.source import FubRun
 wall, cpu = time.perf_counter(), time.process_time()
 with FubRun(%(agent)d, "manual") as run:
     result = run.load_stream("people")
@@ -98,8 +101,47 @@ def _export(ref: str) -> Path:
     return out
 
 
+def _head(tree: Path) -> str:
+    """The newest migration of ``tree``'s own ``ops`` schema."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(tree / "agentsync" / "migrations"))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    if head is None:
+        raise SystemExit(f"{tree}: no migrations")
+    return head
+
+
+def _set_revision(revision: str) -> str:
+    """Set ``ops.alembic_version`` to ``revision``; returns what it was."""
+    from sqlalchemy import text
+
+    from agentsync import db
+
+    with db.begin() as conn:
+        was = conn.execute(text("select version_num from ops.alembic_version")).scalar_one()
+        conn.execute(text("update ops.alembic_version set version_num = :r"), {"r": revision})
+    return str(was)
+
+
 def _child_load(tree: Path | None) -> dict[str, Any]:
-    """``fub.people`` for the agent in a child process (``tree``: code to run instead of ours)."""
+    """``fub.people`` for the agent in a child process (``tree``: code to run instead of ours).
+
+    The older code runs on the ``ops`` schema of today's migrations (a superset of its own),
+    told it is at its own newest migration, so it does not refuse a revision it does not know;
+    the version is put back after it."""
+    if tree is not None:
+        was = _set_revision(_head(tree))
+        try:
+            return _run_child(tree)
+        finally:
+            _set_revision(was)
+    return _run_child(None)
+
+
+def _run_child(tree: Path | None) -> dict[str, Any]:
     env = dict(os.environ)
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
