@@ -11,51 +11,17 @@ whole conversion, and its HTTP steps queued for the GIL behind it, so the extrac
 than without the thread. Measured (``bench/results.md``, "FUB people extract: conversion and
 read-ahead"): 200,000 people, rate limit off, extract / bare walk of the same pages 0.70-0.74
 without the thread, 0.84-0.86 with 60 pages ahead.
-
-While a conversion runs, the walking thread still needs the GIL for a moment at each step of an
-HTTP exchange, and CPython hands it over only when the holder has had it for the switch interval
-(5 ms by default). While any read-ahead runs, the interval is :data:`SWITCH_INTERVAL` (0.5 ms;
-process-wide, the last read-ahead to finish puts back the interval it found): 300,000 people,
-four runs each, extract / walk 0.75-0.85 with 5 ms, 0.85-0.90 with 0.5 ms.
 """
 
 from __future__ import annotations
 
 import contextvars
-import sys
 import threading
 from collections.abc import Iterable, Iterator
 from queue import Empty, Full, Queue
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-
-#: seconds: CPython's switch interval while a read-ahead runs
-SWITCH_INTERVAL = 0.0005
-
-
-class _ShortSwitches:
-    """The switch interval at :data:`SWITCH_INTERVAL` while at least one read-ahead runs."""
-
-    _lock = threading.Lock()
-    _active = 0
-    _saved: float | None = None
-
-    def __enter__(self) -> None:
-        with self._lock:
-            cls = type(self)
-            if cls._active == 0:
-                cls._saved = sys.getswitchinterval()
-                sys.setswitchinterval(min(cls._saved, SWITCH_INTERVAL))
-            cls._active += 1
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            cls = type(self)
-            cls._active -= 1
-            if cls._active == 0 and cls._saved is not None:
-                sys.setswitchinterval(cls._saved)
-                cls._saved = None
 
 
 def read_ahead(items: Iterable[T], depth: int) -> Iterator[T]:
@@ -93,21 +59,20 @@ def read_ahead(items: Iterable[T], depth: int) -> Iterator[T]:
 
     context = contextvars.copy_context()
     thread = threading.Thread(target=context.run, args=(produce,), name="read-ahead", daemon=True)
-    with _ShortSwitches():
-        thread.start()
-        try:
+    thread.start()
+    try:
+        while True:
+            item, err = queue.get()
+            if item is done:
+                if err is not None:
+                    raise err
+                return
+            yield item
+    finally:
+        stop.set()
+        try:  # a producer waiting to put sees the stop within 0.1 s
             while True:
-                item, err = queue.get()
-                if item is done:
-                    if err is not None:
-                        raise err
-                    return
-                yield item
-        finally:
-            stop.set()
-            try:  # a producer waiting to put sees the stop within 0.1 s
-                while True:
-                    queue.get_nowait()
-            except Empty:
-                pass
-            thread.join(timeout=60)
+                queue.get_nowait()
+        except Empty:
+            pass
+        thread.join(timeout=60)

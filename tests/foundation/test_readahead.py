@@ -4,14 +4,13 @@ walk's error where it happened, a stop when the consumer stops, the consumer's c
 from __future__ import annotations
 
 import contextvars
-import sys
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from dlt_pipelines.readahead import SWITCH_INTERVAL, read_ahead
+from dlt_pipelines.readahead import read_ahead
 
 STEP: contextvars.ContextVar[str] = contextvars.ContextVar("STEP", default="none")
 
@@ -76,17 +75,3 @@ def test_a_consumer_that_stops_stops_the_walk() -> None:
 def test_a_depth_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="depth"):
         next(read_ahead(iter([1]), depth=0))
-
-
-def test_the_switch_interval_is_short_while_a_walk_runs_and_put_back_after() -> None:
-    before = sys.getswitchinterval()
-    assert before > SWITCH_INTERVAL
-    first = read_ahead(iter(range(3)), depth=2)
-    second = read_ahead(iter(range(3)), depth=2)
-    next(first)
-    next(second)
-    assert sys.getswitchinterval() == SWITCH_INTERVAL
-    first.close()  # the other walk still runs
-    assert sys.getswitchinterval() == SWITCH_INTERVAL
-    assert list(second) == [1, 2]
-    assert sys.getswitchinterval() == before
