@@ -323,14 +323,13 @@ class TypedRows:
             if data_type == "json":  # UTF-8 bytes: Arrow takes them as strings as they are
                 return pa.array(_json_values(values), pa.string())
             if data_type == "decimal":
-                precision = col.get("precision") or DEFAULT_DECIMAL[0]
-                scale = col.get("scale")
-                scale = DEFAULT_DECIMAL[1] if scale is None else scale
+                decimal = _decimal_type(col)
+                precision, scale = decimal.precision, decimal.scale
                 quantum = Decimal(1).scaleb(-scale)
                 exact = Context(prec=precision + scale + 2, rounding=ROUND_HALF_UP)
                 return pa.array(
                     [None if v is None else v.quantize(quantum, context=exact) for v in values],
-                    pa.decimal128(precision, scale),
+                    decimal,
                 )
             arrow_type = _ARROW.get(data_type)
             if arrow_type is None:
@@ -344,13 +343,18 @@ class TypedRows:
         """Integers in a ``decimal`` column, converted by Arrow (exact: an integer has no
         fraction to round); None when Arrow refuses them (beyond 64 bits, or more digits than
         the column's precision leaves), which then go through dlt's coercion one by one."""
-        precision = col.get("precision") or DEFAULT_DECIMAL[0]
-        scale = col.get("scale")
-        scale = DEFAULT_DECIMAL[1] if scale is None else scale
         try:
-            return pc.cast(pa.array(values, pa.int64()), pa.decimal128(precision, scale))
+            return pc.cast(pa.array(values, pa.int64()), _decimal_type(col))
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
             return None
+
+
+def _decimal_type(col: TColumnSchema) -> pa.Decimal128Type:
+    """The Arrow type of a ``decimal`` column: its precision and scale, else dlt's default."""
+    scale = col.get("scale")
+    return pa.decimal128(
+        col.get("precision") or DEFAULT_DECIMAL[0], DEFAULT_DECIMAL[1] if scale is None else scale
+    )
 
 
 def _uniform(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]] | None:
@@ -382,23 +386,20 @@ def _json_values(values: Sequence[Any]) -> list[bytes | None]:
     return [None if v is None else dumpb(v) for v in values]
 
 
-def _json_encoder() -> Callable[[Any], bytes]:
-    """dlt's JSON encoder (``json.dumpb``); with orjson, the very call it makes, bound once (a
-    JSON column holds ~8 objects per FUB person: dlt's two wrapper calls per value add up)."""
+def _json_encoders() -> tuple[Callable[[Any], bytes], Callable[[Any], bytes] | None]:
+    """dlt's JSON encoder (``json.dumpb``) and, with orjson, orjson's plain call (what
+    :func:`_json_values` tries first). dlt's with orjson is the very call it makes, bound once
+    (a JSON column holds ~8 objects per FUB person: dlt's two wrapper calls per value add up)."""
     if getattr(dlt_json, "_impl_name", None) == "orjson":
         import orjson
         from dlt.common.json import custom_encode
 
-        return partial(orjson.dumps, default=custom_encode, option=orjson.OPT_NON_STR_KEYS)
-    return dlt_json.dumpb
+        full = partial(orjson.dumps, default=custom_encode, option=orjson.OPT_NON_STR_KEYS)
+        return full, orjson.dumps
+    return dlt_json.dumpb, None
 
 
-_DUMPB = _json_encoder()
-_PLAIN_DUMPB: Callable[[Any], bytes] | None = None
-if getattr(dlt_json, "_impl_name", None) == "orjson":
-    import orjson
-
-    _PLAIN_DUMPB = orjson.dumps
+_DUMPB, _PLAIN_DUMPB = _json_encoders()
 
 
 def _finite(values: Sequence[Any]) -> list[Any]:
